@@ -1,0 +1,3 @@
+from guvscale.cli import main
+
+raise SystemExit(main())

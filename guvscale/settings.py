@@ -1,0 +1,97 @@
+"""The one place configuration is read from the environment.
+
+Development gets working placeholder secrets so a fresh clone runs with no
+set-up; production refuses to start while any secret is missing or still a
+placeholder, and names each one.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Literal
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Placeholders are recognisable on purpose: production refuses every one of them.
+PLACEHOLDER_PREFIX = "dev-insecure-"
+_DEV_FERNET_KEY = base64.urlsafe_b64encode(b"dev-insecure-fernet-key-32bytes!").decode()
+
+SECRET_FIELDS = (
+    "secret_key",
+    "addon_password",
+    "sso_salt",
+    "heroku_oauth_secret",
+    "encryption_keys",
+)
+
+
+class ConfigError(RuntimeError):
+    """Settings that the service must not start with."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    guvscale_env: Literal["production", "development"] = "development"
+    # Unset means: start an embedded PostgreSQL under data_dir.
+    database_url: str | None = None
+    data_dir: str = ".data"
+
+    secret_key: str = PLACEHOLDER_PREFIX + "secret-key"
+    addon_id: str = "guvscale"
+    addon_password: str = PLACEHOLDER_PREFIX + "addon-password"
+    sso_salt: str = PLACEHOLDER_PREFIX + "sso-salt"
+    heroku_oauth_secret: str = PLACEHOLDER_PREFIX + "oauth-secret"
+    # Comma-separated Fernet keys, newest first: the first encrypts, all decrypt.
+    encryption_keys: str = _DEV_FERNET_KEY
+
+    heroku_api_url: str = "https://api.heroku.com"
+    heroku_id_url: str = "https://id.heroku.com"
+    # Where users reach us; becomes GUVSCALE_URL in the app's config.
+    public_url: str = "http://localhost:8000"
+    http_timeout: float = 10.0
+    # Largest request body we read, in bytes; Heroku's provision bodies are < 4 KiB.
+    max_body_bytes: int = 64 * 1024
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        # Heroku hands out postgres:// URLs; SQLAlchemy wants an explicit driver.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.guvscale_env == "production"
+
+    @property
+    def encryption_key_list(self) -> list[str]:
+        return [k.strip() for k in self.encryption_keys.split(",") if k.strip()]
+
+    def problems(self) -> list[str]:
+        """What makes these settings unfit for production, one line each."""
+        found = []
+        for name in SECRET_FIELDS:
+            value = str(getattr(self, name) or "")
+            env = name.upper()
+            if not value:
+                found.append(f"{env} is missing")
+            elif PLACEHOLDER_PREFIX in value or (
+                name == "encryption_keys" and _DEV_FERNET_KEY in value
+            ):
+                found.append(f"{env} is a development placeholder")
+        if self.database_url is None:
+            found.append("DATABASE_URL is missing (embedded PostgreSQL is for development only)")
+        if not self.public_url.startswith("https://"):
+            found.append("PUBLIC_URL must be https:// in production")
+        return found
+
+    def check(self) -> None:
+        """Raise ConfigError naming every problem, when running in production."""
+        if self.is_production and (problems := self.problems()):
+            raise ConfigError("refusing to start: " + "; ".join(problems))
