@@ -1,0 +1,5 @@
+"""Fixtures shared by the whole suite live in plugin modules, one per concern."""
+
+pytest_plugins = [
+    "tests.fake_heroku.fixtures",
+]

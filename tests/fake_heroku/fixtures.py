@@ -1,0 +1,1 @@
+"""pytest fixtures for the fake Heroku server (filled in by its author)."""
