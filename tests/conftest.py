@@ -1,5 +1,6 @@
 """Fixtures shared by the whole suite live in plugin modules, one per concern."""
 
 pytest_plugins = [
+    "tests.db_fixtures",
     "tests.fake_heroku.fixtures",
 ]

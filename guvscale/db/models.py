@@ -1,0 +1,111 @@
+"""The tables. Secrets are stored only as ciphertext (`*_enc`) or a hash.
+
+Everything a tenant owns carries `resource_id` through `TenantOwned`, which is
+what `guvscale.db.scoping` filters on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import secrets
+
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from guvscale.db.base import Base, Timestamps
+
+
+class ResourceState(enum.StrEnum):
+    provisioning = "provisioning"
+    provisioned = "provisioned"
+    deprovisioned = "deprovisioned"
+
+
+def new_resource_id() -> str:
+    # Our own id, never derived from Heroku's ids (the partner API forbids
+    # echoing heroku_id's digits).
+    return "gvs-" + secrets.token_hex(8)
+
+
+class Resource(Timestamps, Base):
+    """One provisioned add-on: the tenant."""
+
+    __tablename__ = "resources"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=new_resource_id)
+    heroku_uuid: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))  # the add-on's name
+    app_name: Mapped[str | None] = mapped_column(String(100))
+    plan: Mapped[str] = mapped_column(String(40))
+    region: Mapped[str] = mapped_column(String(100))
+    state: Mapped[ResourceState] = mapped_column(
+        Enum(ResourceState, name="resource_state", native_enum=False, length=20)
+    )
+    callback_url: Mapped[str | None] = mapped_column(String(500))
+    # sha256 hex of GUVSCALE_TOKEN; the token itself is shown once, in config.
+    api_token_hash: Mapped[str | None] = mapped_column(String(64))
+    deprovisioned_at: Mapped[dt.datetime | None]
+
+    credentials: Mapped[Credentials | None] = relationship(
+        back_populates="resource", cascade="all, delete-orphan", uselist=False
+    )
+
+
+class TenantOwned:
+    """Mixin for rows that belong to one resource; scoping filters on this."""
+
+    @declared_attr
+    def resource_id(cls) -> Mapped[str]:
+        return mapped_column(ForeignKey("resources.id", ondelete="CASCADE"), index=True)
+
+
+class Credentials(TenantOwned, Timestamps, Base):
+    """Every secret of a resource, encrypted; the row is deleted on deprovision."""
+
+    __tablename__ = "credentials"
+    __table_args__ = (UniqueConstraint("resource_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_access_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    partner_refresh_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    partner_token_expires_at: Mapped[dt.datetime | None]
+    heroku_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # the owner's
+    rabbitmq_url_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    resource: Mapped[Resource] = relationship(back_populates="credentials")
+
+
+class RulesVersion(TenantOwned, Base):
+    """Rules YAML exactly as written; a new row per change, never updated."""
+
+    __tablename__ = "rules_versions"
+    __table_args__ = (UniqueConstraint("resource_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int]
+    yaml_text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(320))  # SSO email, or "api"
+    created_at: Mapped[dt.datetime]
+
+
+class ProvisionJobState(enum.StrEnum):
+    pending = "pending"
+    done = "done"
+    failed = "failed"
+
+
+class ProvisionJob(TenantOwned, Timestamps, Base):
+    """Asynchronous provisioning still to finish; survives restarts by living here."""
+
+    __tablename__ = "provision_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[ProvisionJobState] = mapped_column(
+        Enum(ProvisionJobState, name="provision_job_state", native_enum=False, length=20)
+    )
+    grant_code_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    grant_expires_at: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
