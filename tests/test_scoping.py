@@ -44,7 +44,8 @@ def test_scoped_session_sees_only_its_tenant(
         rows = session.scalars(select(RulesVersion)).all()
         assert [r.yaml_text for r in rows] == ["a: {}"]
         # Even an explicit filter for another tenant's id finds nothing.
-        assert session.scalars(select(RulesVersion).where(RulesVersion.resource_id == b)).all() == []
+        other = select(RulesVersion).where(RulesVersion.resource_id == b)
+        assert session.scalars(other).all() == []
 
 
 def test_session_without_scope_refuses_tenant_queries(
