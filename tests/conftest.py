@@ -2,5 +2,6 @@
 
 pytest_plugins = [
     "tests.db_fixtures",
+    "tests.web_fixtures",
     "tests.fake_heroku.fixtures",
 ]

@@ -10,19 +10,16 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.db.base import Base
 from guvscale.db.engine import embedded_url
+from guvscale.db.migrate import upgrade
 from guvscale.settings import Settings
 
-REPO = Path(__file__).resolve().parent.parent
 DB_FIXTURES = {"pg_server_url", "database_url", "engine", "db", "sessions"}
 
 
@@ -58,18 +55,6 @@ def drop_database(server_url: str, url: str) -> None:
     admin.dispose()
 
 
-def alembic_config(connection: object) -> Config:
-    cfg = Config(str(REPO / "alembic.ini"))
-    cfg.attributes["connection"] = connection
-    cfg.attributes["configure_logger"] = False
-    return cfg
-
-
-def migrate(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(conn), revision)
-
-
 @pytest.fixture(scope="session")
 def database_url(pg_server_url: str) -> Iterator[str]:
     url = create_database(pg_server_url)
@@ -80,7 +65,7 @@ def database_url(pg_server_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     eng = create_engine(database_url, pool_pre_ping=True)
-    migrate(eng)
+    upgrade(eng)
     yield eng
     eng.dispose()
 

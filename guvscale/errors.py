@@ -1,0 +1,56 @@
+"""Errors that know their HTTP status, so routes never translate by hand."""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    """An error a client caused or can act on; `where` names the field or thing at fault."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+
+    def to_dict(self) -> dict[str, str]:
+        body = {"id": self.code, "message": self.message}
+        if self.where:
+            body["where"] = self.where
+        return body
+
+
+class BadRequest(AppError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class Unprocessable(AppError):
+    status_code = 422
+    code = "invalid_params"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"

@@ -1,0 +1,1 @@
+"""The HTTP face of GuvScale: partner API, SSO, dashboard, health."""
