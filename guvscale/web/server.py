@@ -6,6 +6,7 @@ import argparse
 import os
 
 import uvicorn
+from fastapi import FastAPI
 
 from guvscale.db.engine import make_engine
 from guvscale.db.migrate import upgrade
@@ -24,9 +25,14 @@ def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
 
 
-def serve(args: argparse.Namespace) -> int:
+def production_app() -> FastAPI:
+    """Factory for `uvicorn --factory` (the Procfile): JSON logs, settings from the environment."""
     configure_logging()
-    uvicorn.run(create_app(), host=args.host, port=args.port, access_log=False)
+    return create_app()
+
+
+def serve(args: argparse.Namespace) -> int:
+    uvicorn.run(production_app(), host=args.host, port=args.port, access_log=False)
     return 0
 
 
