@@ -20,7 +20,7 @@ from guvscale.settings import Settings
 from guvscale.web import background, errors
 from guvscale.web.limits import BodySizeLimitMiddleware
 from guvscale.web.logs import RequestLogMiddleware
-from guvscale.web.routes import health
+from guvscale.web.routes import health, partner
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION_COOKIE = "gvs_session"
@@ -74,5 +74,6 @@ def create_app(
 
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(partner.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     return app

@@ -1,0 +1,1 @@
+"""Use cases behind the routes and jobs. Services flush; the caller commits."""

@@ -1,0 +1,310 @@
+"""Provision, deprovision and change plan: the partner API's use cases.
+
+Heroku delivers each call at least once, so every function here is idempotent:
+a repeated provision (same `uuid`) finds the row the first one made, a
+repeated deprovision finds the tombstone. Rows are never deleted, only marked
+deprovisioned, which is what lets a late repeat be told apart from an id we
+never saw.
+
+Services flush; the request commits (see web.deps.get_db).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from guvscale.db.crypto import Vault
+from guvscale.db.models import (
+    Credentials,
+    ProvisionJob,
+    ProvisionJobState,
+    Resource,
+    ResourceState,
+    new_resource_id,
+)
+from guvscale.db.scoping import unscoped
+from guvscale.errors import NotFound, Unprocessable
+from guvscale.plans import Plan, get_plan, normalise_region
+from guvscale.services.config_vars import ConfigIssuer, token_hash
+
+CANCELLED = "cancelled: add-on deprovisioned"
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail on insert.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # A timestamp without an offset is read as UTC, Heroku's own zone.
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+NoNul = AfterValidator(_no_nul)
+# Bounded like the columns they land in, so no value can fail at the database.
+Id64 = Annotated[str, StringConstraints(min_length=1, max_length=64), NoNul]
+Short = Annotated[str, StringConstraints(min_length=1, max_length=100), NoNul]
+Long = Annotated[str, StringConstraints(max_length=200), NoNul]
+Url = Annotated[str, StringConstraints(max_length=500), NoNul]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=500), NoNul]
+
+
+class OAuthGrant(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    code: Code
+    expires_at: Annotated[dt.datetime, AfterValidator(_aware)]
+    type: Short = "authorization_code"
+
+
+class ProvisionRequest(BaseModel):
+    """The v3 body; unknown fields (kensa's heroku_id, logplex_token, ...) are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    uuid: Id64
+    plan: Short
+    region: Long
+    name: Long | None = None
+    callback_url: Url | None = None
+    options: dict[str, Any] | None = None
+    oauth_grant: OAuthGrant | None = None
+
+
+class PlanChangeRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    plan: Short
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    resource_id: str
+    created: bool  # False for a repeat of an earlier provision
+    asynchronous: bool  # True: no config now, a job finishes it (202)
+    config: dict[str, str] | None
+    message: str
+
+
+@dataclass(frozen=True)
+class PlanChanged:
+    config: dict[str, str]
+    message: str
+
+
+def describe(plan: Plan) -> str:
+    types = "process type" if plan.max_process_types == 1 else "process types"
+    return (
+        f"{plan.name} plan: scales up to {plan.max_process_types} {types}, "
+        f"polls every {plan.poll_interval_s} s"
+    )
+
+
+def find_resource(session: Session, ident: str, *, for_update: bool = False) -> Resource | None:
+    """The resource whose id or Heroku uuid is `ident` (Heroku may use either)."""
+    if not ident or "\x00" in ident:
+        return None
+    stmt = select(Resource).where(or_(Resource.id == ident, Resource.heroku_uuid == ident))
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def _issue_config(resource: Resource, issuer: ConfigIssuer) -> dict[str, str]:
+    """The resource's config, its token re-derived; the stored hash follows the token.
+
+    They differ only after SECRET_KEY changed: the config we answer with is
+    what Heroku will set, so the hash must match it.
+    """
+    config = issuer.config_for(resource.id)
+    digest = token_hash(config["GUVSCALE_TOKEN"])
+    if resource.api_token_hash != digest:
+        resource.api_token_hash = digest
+    return config
+
+
+def provision(
+    session: Session,
+    request: ProvisionRequest,
+    *,
+    issuer: ConfigIssuer,
+    vault: Vault,
+    now: dt.datetime,
+) -> Provisioned:
+    unscoped(session)
+    plan = get_plan(request.plan)
+    region = normalise_region(request.region)
+    grant = request.oauth_grant
+    resource_id = new_resource_id()
+    # One statement that is both the insert and the idempotency check: a
+    # concurrent twin waits on the unique index, then finds the row taken.
+    inserted = session.execute(
+        insert(Resource)
+        .values(
+            id=resource_id,
+            heroku_uuid=request.uuid,
+            name=request.name,
+            plan=plan.name,
+            region=region,
+            state=ResourceState.provisioning if grant else ResourceState.provisioned,
+            callback_url=request.callback_url,
+            api_token_hash=token_hash(issuer.token_for(resource_id)),
+        )
+        .on_conflict_do_nothing(index_elements=[Resource.heroku_uuid])
+        .returning(Resource.id)
+    ).scalar_one_or_none()
+
+    if inserted is None:
+        return _repeat(session, request, issuer=issuer, vault=vault, now=now)
+
+    if grant is not None:
+        session.add(
+            ProvisionJob(
+                resource_id=resource_id,
+                state=ProvisionJobState.pending,
+                grant_code_enc=vault.encrypt(grant.code),
+                grant_expires_at=grant.expires_at,
+                attempts=0,
+                next_attempt_at=now,
+            )
+        )
+        session.flush()
+        return Provisioned(
+            resource_id, True, True, None, f"provisioning the {describe(plan)}; ready shortly"
+        )
+    return Provisioned(
+        resource_id,
+        True,
+        False,
+        issuer.config_for(resource_id),
+        f"provisioned the {describe(plan)}",
+    )
+
+
+def _repeat(
+    session: Session,
+    request: ProvisionRequest,
+    *,
+    issuer: ConfigIssuer,
+    vault: Vault,
+    now: dt.datetime,
+) -> Provisioned:
+    """The answer the first provision of this uuid gave, from what it stored."""
+    resource = session.scalars(
+        select(Resource).where(Resource.heroku_uuid == request.uuid).with_for_update()
+    ).one()
+    if resource.state == ResourceState.deprovisioned:
+        raise Unprocessable(
+            f"add-on {request.uuid} was deprovisioned and cannot be provisioned again",
+            where="uuid",
+        )
+    plan = get_plan(resource.plan)
+    job = session.scalars(
+        select(ProvisionJob)
+        .where(ProvisionJob.resource_id == resource.id)
+        .order_by(ProvisionJob.id.desc())
+        .limit(1)
+    ).first()
+    if job is None:
+        return Provisioned(
+            resource.id,
+            False,
+            False,
+            _issue_config(resource, issuer),
+            f"provisioned the {describe(plan)}",
+        )
+    if request.oauth_grant is not None and resource.state == ResourceState.provisioning:
+        _rearm(session, job, resource, request.oauth_grant, vault=vault, now=now)
+    return Provisioned(
+        resource.id, False, True, None, f"provisioning the {describe(plan)}; ready shortly"
+    )
+
+
+def _rearm(
+    session: Session,
+    job: ProvisionJob,
+    resource: Resource,
+    grant: OAuthGrant,
+    *,
+    vault: Vault,
+    now: dt.datetime,
+) -> None:
+    """A retried provision brings a fresh grant: use it if ours was never exchanged.
+
+    Only when the job is not being worked on (SKIP LOCKED) and holds no tokens:
+    a grant is single-use and tokens, once we have them, outlive it.
+    """
+    if grant.expires_at <= now:
+        return
+    has_tokens = session.scalars(
+        select(Credentials.id).where(
+            Credentials.resource_id == resource.id,
+            Credentials.partner_refresh_token_enc.is_not(None),
+        )
+    ).first()
+    if has_tokens is not None:
+        return
+    free = session.scalars(
+        select(ProvisionJob).where(ProvisionJob.id == job.id).with_for_update(skip_locked=True)
+    ).first()
+    if free is None or free.state == ProvisionJobState.done:
+        return
+    free.grant_code_enc = vault.encrypt(grant.code)
+    free.grant_expires_at = grant.expires_at
+    free.state = ProvisionJobState.pending
+    free.next_attempt_at = now
+    free.last_error = None
+    session.flush()
+
+
+def deprovision(session: Session, ident: str, *, now: dt.datetime) -> Resource:
+    """Stop everything for the resource and keep none of its secrets; repeats are fine."""
+    unscoped(session)
+    resource = find_resource(session, ident, for_update=True)
+    if resource is None:
+        raise NotFound(f"no add-on with id {ident[:100]!r}", where="id")
+    if resource.state != ResourceState.deprovisioned:
+        resource.state = ResourceState.deprovisioned
+        resource.deprovisioned_at = now
+    resource.api_token_hash = None
+    session.execute(delete(Credentials).where(Credentials.resource_id == resource.id))
+    # A job the runner holds right now is skipped here; the runner re-reads the
+    # resource under lock before it stores anything, and cancels itself.
+    for job in session.scalars(
+        select(ProvisionJob)
+        .where(
+            ProvisionJob.resource_id == resource.id,
+            ProvisionJob.state == ProvisionJobState.pending,
+        )
+        .with_for_update(skip_locked=True)
+    ):
+        job.state = ProvisionJobState.failed
+        job.grant_code_enc = None
+        job.last_error = CANCELLED
+    session.flush()
+    return resource
+
+
+def change_plan(
+    session: Session, ident: str, request: PlanChangeRequest, *, issuer: ConfigIssuer
+) -> PlanChanged:
+    unscoped(session)
+    plan = get_plan(request.plan)
+    resource = find_resource(session, ident, for_update=True)
+    if resource is None:
+        raise NotFound(f"no add-on with id {ident[:100]!r}", where="id")
+    if resource.state == ResourceState.deprovisioned:
+        raise Unprocessable(f"add-on {ident[:100]!r} is deprovisioned; its plan cannot change")
+    resource.plan = plan.name
+    config = _issue_config(resource, issuer)
+    session.flush()
+    return PlanChanged(config, f"changed to the {describe(plan)}")
