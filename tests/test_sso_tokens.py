@@ -1,0 +1,300 @@
+"""The pure SSO checks: tokens, timestamps, fields and replays, with `now` fixed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.datastructures import UploadFile
+
+from guvscale.services.sso import (
+    MAX_AGE_S,
+    MAX_FUTURE_S,
+    ReplayGuard,
+    SsoRejected,
+    SsoScheme,
+    collect_fields,
+    decode_sha256,
+    parse_timestamp,
+    verify,
+)
+
+SALT = "s3cret-salt"
+UUID = "01234567-89ab-cdef-0123-456789abcdef"
+NOW = 1_780_000_000
+
+
+# Written from the contract here, not imported: the test must not share the code's mistakes.
+def sha1_hex(*parts: object) -> str:
+    return hashlib.sha1(":".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def sha256(*parts: object) -> bytes:
+    return hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+
+
+def v3(ts: int = NOW, **extra: str) -> dict[str, str]:
+    fields = {
+        "resource_id": UUID,
+        "resource_token": sha1_hex(UUID, SALT, ts),
+        "timestamp": str(ts),
+        "email": "dev@example.com",
+        "user_id": "user-1",
+        "app": "my-app",
+    }
+    fields.update(extra)
+    return fields
+
+
+def scoped(ts: int = NOW, user_id: str = "user-1", email: str = "dev@example.com") -> bytes:
+    return sha256(UUID, SALT, ts, user_id, email)
+
+
+def refusal(fields: dict[str, str], now: float = NOW) -> SsoRejected:
+    with pytest.raises(SsoRejected) as caught:
+        verify(fields, SALT, now)
+    return caught.value
+
+
+def test_v3_resource_token() -> None:
+    claim = verify(v3(), SALT, NOW)
+    assert claim.scheme is SsoScheme.v3
+    assert (claim.ref, claim.email, claim.app, claim.timestamp) == (
+        UUID,
+        "dev@example.com",
+        "my-app",
+        NOW,
+    )
+
+
+def test_v3_token_compares_case_insensitively() -> None:
+    fields = v3()
+    fields["resource_token"] = fields["resource_token"].upper()
+    assert verify(fields, SALT, NOW).scheme is SsoScheme.v3
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        bytes.hex,
+        lambda d: d.hex().upper(),
+        lambda d: base64.b64encode(d).decode(),
+        lambda d: base64.b64encode(d).decode().rstrip("="),
+        lambda d: base64.urlsafe_b64encode(d).decode(),
+        lambda d: base64.urlsafe_b64encode(d).decode().rstrip("="),
+    ],
+    ids=["hex", "HEX", "base64", "base64-nopad", "base64url", "base64url-nopad"],
+)
+def test_user_scoped_token_in_every_encoding(encode: object) -> None:
+    fields = v3()
+    del fields["resource_token"]
+    fields["user_scoped_resource_token"] = encode(scoped())  # type: ignore[operator]
+    assert verify(fields, SALT, NOW).scheme is SsoScheme.v3_user_scoped
+
+
+def test_user_scoped_token_binds_email_and_user() -> None:
+    fields = v3(user_scoped_resource_token=scoped().hex())
+    assert verify(fields, SALT, NOW).scheme is SsoScheme.v3_user_scoped
+    assert refusal({**fields, "email": "evil@example.com"}).field == "user_scoped_resource_token"
+    assert refusal({**fields, "user_id": "user-2"}).field == "user_scoped_resource_token"
+
+
+def test_every_token_sent_must_hold() -> None:
+    good_scoped = scoped().hex()
+    bad_scoped = scoped(user_id="someone-else").hex()
+    assert refusal(v3(user_scoped_resource_token=bad_scoped)).reason == "bad_token"
+    assert (
+        refusal(v3(user_scoped_resource_token=good_scoped, resource_token="0" * 40)).field
+        == "resource_token"
+    )
+
+
+def test_user_scoped_token_needs_user_id() -> None:
+    fields = v3(user_scoped_resource_token=scoped().hex())
+    del fields["user_id"]
+    assert refusal(fields).field == "user_id"
+
+
+@pytest.mark.parametrize(
+    "digest",
+    ["", "zz" * 32, "a" * 63, "a" * 65, "é" * 64, base64.b64encode(b"x" * 33).decode(), "=" * 44],
+)
+def test_malformed_user_scoped_tokens_are_refused(digest: str) -> None:
+    fields = v3(user_scoped_resource_token=digest)
+    del fields["resource_token"]
+    if digest == "":
+        # Empty counts as absent, and then no token at all was sent.
+        assert refusal(fields).reason == "missing_field"
+    else:
+        assert refusal(fields).reason == "bad_token"
+
+
+def test_decode_sha256() -> None:
+    digest = bytes(range(32))
+    assert decode_sha256(digest.hex()) == digest
+    assert decode_sha256(base64.urlsafe_b64encode(digest).decode().rstrip("=")) == digest
+    assert decode_sha256(base64.b64encode(digest).decode() + "=") is None
+    assert decode_sha256("g" * 64) is None
+
+
+def test_v1_token_uses_our_id() -> None:
+    fields = {
+        "id": "gvs-0011223344556677",
+        "token": sha1_hex("gvs-0011223344556677", SALT, NOW),
+        "timestamp": str(NOW),
+        "nav-data": "eyJhZGRvbiI6IllvdXIgQWRkb24ifQ",
+        "email": "username@example.com",
+        "app": "myapp",
+    }
+    claim = verify(fields, SALT, NOW)
+    assert (claim.scheme, claim.ref, claim.nav_data) == (
+        SsoScheme.v1,
+        "gvs-0011223344556677",
+        "eyJhZGRvbiI6IllvdXIgQWRkb24ifQ",
+    )
+    assert refusal({**fields, "id": "gvs-other"}).reason == "bad_token"
+
+
+@pytest.mark.parametrize(
+    "age, ok",
+    [
+        (MAX_AGE_S, True),
+        (MAX_AGE_S + 1, False),
+        (360, False),  # kensa's stale token
+        (-MAX_FUTURE_S, True),
+        (-MAX_FUTURE_S - 1, False),
+        (-120, False),
+    ],
+)
+def test_timestamp_window(age: int, ok: bool) -> None:
+    fields = v3(ts=NOW - age)
+    if ok:
+        assert verify(fields, SALT, NOW).timestamp == NOW - age
+    else:
+        assert refusal(fields).reason in {"expired", "future"}
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "1.5", "-1", " 1", "1 ", "1\n", "+1", "1e9", "0x10", "١٢٣", "1" * 13, "'1"]
+)
+def test_timestamp_must_be_whole_seconds(raw: str) -> None:
+    with pytest.raises(SsoRejected):
+        parse_timestamp(raw)
+
+
+def test_token_over_a_non_numeric_timestamp_is_still_refused() -> None:
+    # Even with a token computed over the odd string, the format check refuses it.
+    fields = v3(timestamp="1780000000.0", resource_token=sha1_hex(UUID, SALT, "1780000000.0"))
+    assert refusal(fields).reason == "bad_timestamp"
+
+
+@pytest.mark.parametrize("missing", ["resource_id", "timestamp", "email", "resource_token"])
+def test_missing_v3_fields(missing: str) -> None:
+    fields = v3()
+    del fields[missing]
+    rejected = refusal(fields)
+    assert rejected.reason == "missing_field"
+    assert rejected.field == missing
+
+
+@pytest.mark.parametrize("missing", ["token", "timestamp", "email"])
+def test_missing_v1_fields(missing: str) -> None:
+    fields = {"id": "gvs-1", "token": sha1_hex("gvs-1", SALT, NOW), "timestamp": str(NOW)}
+    fields["email"] = "a@example.com"
+    del fields[missing]
+    assert refusal(fields).field == missing
+
+
+def test_nothing_recognisable() -> None:
+    assert refusal({"hello": "world"}).reason == "missing_field"
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("app", "x'; DROP TABLE resources; --"),
+        ("app", "<script>alert(1)</script>"),
+        ("app", "My-App"),
+        ("email", "<script>@example.com"),
+        ("email", "a b@example.com"),
+        ("email", "no-at-sign"),
+        ("user_id", "user\r\nSet-Cookie: x=1"),
+    ],
+)
+def test_hostile_display_fields_are_refused(field: str, value: str) -> None:
+    assert refusal(v3(**{field: value})).field == field
+
+
+def test_quotes_in_an_email_are_fine() -> None:
+    claim = verify(v3(email='o\'brien+"x"@example.com'), SALT, NOW)
+    assert claim.email == 'o\'brien+"x"@example.com'
+
+
+def test_empty_salt_refuses_everything() -> None:
+    fields = v3(resource_token=hashlib.sha1(f"{UUID}::{NOW}".encode()).hexdigest())
+    with pytest.raises(SsoRejected):
+        verify(fields, "", NOW)
+
+
+def test_collect_fields() -> None:
+    assert collect_fields([("email", "a@b.c"), ("other", "x"), ("other", "y")]) == {
+        "email": "a@b.c"
+    }
+    with pytest.raises(SsoRejected, match="more than once"):
+        collect_fields([("resource_id", "a"), ("resource_id", "b")])
+    with pytest.raises(SsoRejected, match="text"):
+        collect_fields([("email", UploadFile(file=None))])  # type: ignore[arg-type]
+    with pytest.raises(SsoRejected, match="too long"):
+        collect_fields([("email", "a" * 321)])
+    assert collect_fields([("nav-data", "n" * 4096)])["nav-data"] == "n" * 4096
+
+
+@given(token=st.text(max_size=80), ts=st.text(max_size=14))
+def test_random_tokens_never_verify(token: str, ts: str) -> None:
+    fields = v3(resource_token=token, timestamp=ts)
+    try:
+        verify(fields, SALT, NOW)
+    except SsoRejected:
+        return
+    # Only the one real token for that timestamp may pass.
+    assert token.lower() == sha1_hex(UUID, SALT, ts)
+
+
+def test_replay_guard_refuses_the_same_sign_in_twice() -> None:
+    guard = ReplayGuard()
+    claim = verify(v3(), SALT, NOW)
+    assert guard.first_use(claim, NOW)
+    assert not guard.first_use(claim, NOW + 10)
+    # Past its window the entry is forgotten (the token is refused as stale by then).
+    assert guard.first_use(claim, NOW + MAX_AGE_S + 1)
+
+
+def test_replay_guard_lets_two_users_in_the_same_second() -> None:
+    guard = ReplayGuard()
+    alice = verify(v3(user_scoped_resource_token=scoped().hex()), SALT, NOW)
+    bob_fields = v3(
+        user_id="user-2",
+        email="bob@example.com",
+        user_scoped_resource_token=scoped(user_id="user-2", email="bob@example.com").hex(),
+    )
+    bob = verify(bob_fields, SALT, NOW)
+    assert guard.first_use(alice, NOW)
+    assert guard.first_use(bob, NOW)
+
+
+def test_replay_guard_refuses_a_stripped_user_scoped_sign_in() -> None:
+    guard = ReplayGuard()
+    assert guard.first_use(verify(v3(user_scoped_resource_token=scoped().hex()), SALT, NOW), NOW)
+    # Same form, user-scoped token removed, email swapped: the plain token is spent.
+    stripped = verify(v3(email="mallory@example.com"), SALT, NOW)
+    assert not guard.first_use(stripped, NOW)
+
+
+def test_replay_guard_stays_bounded() -> None:
+    guard = ReplayGuard(max_entries=3)
+    for i in range(5):
+        assert guard.first_use(verify(v3(ts=NOW - i), SALT, NOW), NOW)
+    assert len(guard) == 3
