@@ -1,0 +1,332 @@
+"""Discrete-event simulation of a worker role under a scaling policy.
+
+Pure: values in, a `SimResult` out; no clock, no I/O; the same inputs and seed
+give the same result. The model (scaling.md section 5), and the choices it
+leaves open:
+
+- Jobs are published at the given times into one FIFO queue. Each job's
+  service time is its own (given, or drawn once per job from a lognormal with
+  the trace's mean and cv, from the seed), so every policy sees the same
+  workload for a seed.
+- Dynos are billed from the scale request. A dyno consumes after `boot` x a
+  uniform factor in [0.7, 1.3] (drawn from the seed, in order of request) and
+  then holds up to `concurrency` jobs at once (the AMQP prefetch). A freed
+  slot goes to the back of a round-robin of free slots, as RabbitMQ hands
+  messages to consumers with credit in turn.
+- At the start the formation runs `initial` dynos (default: the minimum),
+  already booted.
+- Scaling down stops the newest dynos first. A dyno still booting stops at
+  once. A running one stops taking jobs; it stops (and billing ends) when its
+  last in-flight job finishes, or at the 30 s grace, when the jobs still
+  running are killed and put back at the front of the queue (redeliveries).
+- The policy is asked at t = 0, pollinterval, 2·pollinterval, ... Events at
+  the same instant run in this order: job finishes, grace kills, boots,
+  formation changes, arrivals, then the poll; so a poll sees jobs published
+  at its own instant. It sees what RabbitMQ's management API would show:
+  `ready`, `unacked` (delivered, not yet acked), `consumers` = the number of
+  consuming dynos (one consumer channel per dyno, prefetch = concurrency;
+  stopping dynos no longer consume), `publish_rate` and `ack_rate` = messages
+  published / acknowledged in the last poll interval divided by its length,
+  `current` = the formation quantity last requested, `t`, and `now` = a fixed
+  epoch + t so schedule windows apply. Its answer (negative counts are read
+  as 0; nothing else is clamped: a policy keeps its own bounds) takes effect
+  `apply_delay` (1 s) later.
+- The run ends as soon as every job has finished and both the requested and
+  the billed dynos are at or below the minimum; or at the cap, `tail` (2 h)
+  after the last publish, with unfinished jobs counted as missing the deadline.
+- Dyno-hours: billed dyno time until the last publish, and after it only the
+  dynos above the minimum. Every policy must keep the minimum running forever,
+  so charging it until each run happens to end would reward the run that ends
+  first. With minimum 0 (five of six public traces) this is plain billed time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import math
+import random
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from guvscale.rules.types import Role
+from guvscale.scaling.types import Observation, Policy
+from guvscale.simulate.metrics import Series, SimResult, percentile_of
+from guvscale.simulate.traces import Trace
+
+EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # a Monday, 00:00 UTC
+
+# Event kinds; the number orders events that fall at the same instant.
+_FINISH, _KILL, _BOOT, _APPLY = 0, 1, 2, 3
+# Dyno states.
+_BOOTING, _RUNNING, _STOPPING, _STOPPED = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    apply_delay: float = 1.0  # s from poll to the formation change
+    grace: float = 30.0  # s Heroku waits after SIGTERM before killing
+    boot_jitter: float = 0.3  # boot time x uniform(1 - j, 1 + j)
+    tail: float = 7200.0  # s after the last publish before the run is cut
+    epoch: dt.datetime = EPOCH  # wall clock at t = 0
+    initial: int | None = None  # dynos running at t = 0; None: the role's minimum
+
+
+def draw_durations(n: int, mean: float, cv: float, seed: int) -> list[float]:
+    """n lognormal job times with the given mean and coefficient of variation."""
+    if mean <= 0:
+        raise ValueError("mean job time must be above 0")
+    if cv <= 0:
+        return [mean] * n
+    sigma2 = math.log1p(cv * cv)
+    mu, sigma = math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
+    draw = random.Random(f"durations:{seed}").lognormvariate  # noqa: S311 - not secrets
+    return [draw(mu, sigma) for _ in range(n)]
+
+
+def run_trace(
+    policy: Policy,
+    trace: Trace,
+    role: Role | None = None,
+    seed: int = 0,
+    config: SimConfig | None = None,
+) -> SimResult:
+    """Run `trace` under `policy`; the role defaults to the trace's own settings."""
+    durations = trace.durations
+    if durations is None:
+        durations = draw_durations(len(trace.arrivals), trace.mean, trace.cv, seed)
+    return run(policy, role or trace.role(), trace.arrivals, durations, seed=seed, config=config)
+
+
+def run(
+    policy: Policy,
+    role: Role,
+    arrivals: Sequence[float],
+    durations: Sequence[float],
+    seed: int = 0,
+    config: SimConfig | None = None,
+) -> SimResult:
+    cfg = config or SimConfig()
+    arr = list(arrivals)
+    dur = list(durations)
+    n = len(arr)
+    if len(dur) != n:
+        raise ValueError(f"{n} arrivals but {len(dur)} durations")
+    if any(b < a for a, b in itertools.pairwise(arr)):
+        raise ValueError("arrivals must be sorted")
+    if n and (arr[0] < 0 or min(dur) <= 0):
+        raise ValueError("arrivals must be >= 0 and durations > 0")
+
+    conc = role.concurrency
+    minimum = role.minimum
+    poll_dt = role.pollinterval
+    boot, jitter = role.boot, cfg.boot_jitter
+    boot_draw = random.Random(f"boot:{seed}").uniform  # noqa: S311 - not secrets
+    cap = (arr[-1] if n else 0.0) + cfg.tail
+    inf = math.inf
+
+    heap: list[tuple[float, int, int, int, int]] = []
+    push, pop = heapq.heappush, heapq.heappop
+    seq = itertools.count()
+    queue: deque[int] = deque()  # job indices waiting (ready)
+    free: deque[int] = deque()  # one dyno id per free slot; stale ids are skipped
+    state: list[int] = []  # per dyno
+    inflight: list[set[int]] = []  # per dyno: jobs it holds
+    alive: list[int] = []  # booting or running dynos, oldest first
+    job_dyno = [-1] * n  # dyno holding the job, -1 if none
+    finish = [inf] * n
+
+    n_running = n_stopping = 0
+    billed = 0
+    billed_area = 0.0
+    last_bill = 0.0
+    max_billed = 0
+    back_at: float | None = 0.0
+    redeliveries = scale_ops = 0
+
+    def set_billed(t: float, new: int) -> None:
+        nonlocal billed, billed_area, last_bill, max_billed, back_at
+        billed_area += billed * (t - last_bill)
+        last_bill = t
+        if new > minimum:
+            back_at = None
+        elif billed > minimum:
+            back_at = t
+        billed = new
+        max_billed = max(max_billed, new)
+
+    def dispatch(t: float) -> None:
+        while queue and free:
+            d = free.popleft()
+            if state[d] != _RUNNING:
+                continue
+            j = queue.popleft()
+            job_dyno[j] = d
+            inflight[d].add(j)
+            push(heap, (t + dur[j], _FINISH, next(seq), j, d))
+
+    def start_dyno(st: int) -> int:
+        state.append(st)
+        inflight.append(set())
+        d = len(state) - 1
+        alive.append(d)
+        return d
+
+    requested = minimum if cfg.initial is None else cfg.initial
+    for _ in range(requested):
+        d = start_dyno(_RUNNING)
+        free.extend([d] * conc)
+    n_running = requested
+    set_billed(0.0, requested)
+
+    series = Series()
+    ai = done = 0
+    last_finish = 0.0
+    polls = 0
+    next_poll = 0.0
+    seen_arrived = seen_done = 0
+    capped = False
+    end = 0.0
+
+    def finished() -> bool:
+        return done == n and requested <= minimum and billed <= minimum
+
+    if finished():
+        end = 0.0
+    else:
+        while True:
+            ta = arr[ai] if ai < n else inf
+            th = heap[0][0] if heap else inf
+            if th <= ta and th <= next_poll:
+                if th > cap:
+                    end, capped = cap, True
+                    break
+                t, kind, _, a, b = pop(heap)
+                if kind == _FINISH:
+                    if job_dyno[a] != b:
+                        continue  # killed at the grace; redelivered
+                    job_dyno[a] = -1
+                    finish[a] = t
+                    done += 1
+                    last_finish = t
+                    held = inflight[b]
+                    held.discard(a)
+                    st = state[b]
+                    if st == _RUNNING:
+                        free.append(b)
+                        if queue:
+                            dispatch(t)
+                    elif st == _STOPPING and not held:
+                        state[b] = _STOPPED
+                        n_stopping -= 1
+                        set_billed(t, billed - 1)
+                elif kind == _KILL:
+                    if state[a] != _STOPPING:
+                        continue
+                    killed = sorted(inflight[a], reverse=True)
+                    for j in killed:  # back to the front, in publish order
+                        job_dyno[j] = -1
+                        queue.appendleft(j)
+                    redeliveries += len(killed)
+                    inflight[a].clear()
+                    state[a] = _STOPPED
+                    n_stopping -= 1
+                    set_billed(t, billed - 1)
+                    dispatch(t)
+                elif kind == _BOOT:
+                    if state[a] != _BOOTING:
+                        continue  # stopped while booting
+                    state[a] = _RUNNING
+                    n_running += 1
+                    free.extend([a] * conc)
+                    dispatch(t)
+                else:  # _APPLY
+                    desired = max(0, a)
+                    if desired != requested:
+                        scale_ops += 1
+                        requested = desired
+                    have = len(alive)
+                    if desired > have:
+                        for _ in range(desired - have):
+                            d = start_dyno(_BOOTING)
+                            ready_at = t + boot * boot_draw(1 - jitter, 1 + jitter)
+                            push(heap, (ready_at, _BOOT, next(seq), d, 0))
+                        set_billed(t, billed + desired - have)
+                    elif desired < have:
+                        stopped = 0
+                        for _ in range(have - desired):
+                            d = alive.pop()  # newest first
+                            if state[d] == _RUNNING:
+                                n_running -= 1
+                                if inflight[d]:
+                                    state[d] = _STOPPING
+                                    n_stopping += 1
+                                    push(heap, (t + cfg.grace, _KILL, next(seq), d, 0))
+                                    continue
+                            state[d] = _STOPPED
+                            stopped += 1
+                        set_billed(t, billed - stopped)
+                if finished():
+                    end = t
+                    break
+            elif ta <= next_poll:
+                queue.append(ai)
+                ai += 1
+                if free:
+                    dispatch(ta)
+            else:
+                t = next_poll
+                if t > cap:
+                    end, capped = cap, True
+                    break
+                ready = len(queue)
+                obs = Observation(
+                    t=t,
+                    ready=ready,
+                    unacked=ai - done - ready,
+                    consumers=n_running,
+                    publish_rate=(ai - seen_arrived) / poll_dt,
+                    ack_rate=(done - seen_done) / poll_dt,
+                    current=requested,
+                    now=cfg.epoch + dt.timedelta(seconds=t),
+                )
+                seen_arrived, seen_done = ai, done
+                decision = policy.decide(obs)
+                push(heap, (t + cfg.apply_delay, _APPLY, next(seq), int(decision.desired), 0))
+                series.t.append(t)
+                series.queue.append(ai - done)
+                series.requested.append(requested)
+                series.running.append(n_running)
+                polls += 1
+                next_poll = polls * poll_dt
+
+    set_billed(end, billed)
+    last_publish = arr[-1] if n else 0.0
+    dyno_seconds = max(0.0, billed_area - minimum * max(0.0, end - last_publish))
+    latencies = sorted(f - p for f, p in zip(finish, arr, strict=True))
+    within = sum(1 for x in latencies if x <= role.deadline) / n if n else 1.0
+    job_seconds = math.fsum(dur)
+    efficiency = dyno_seconds / (job_seconds / conc) if job_seconds > 0 else math.nan
+    back_to_min = None if back_at is None else max(0.0, back_at - last_finish)
+    return SimResult(
+        jobs=n,
+        done=done,
+        within=within,
+        p50=percentile_of(latencies, 50),
+        p99=percentile_of(latencies, 99),
+        dyno_hours=dyno_seconds / 3600,
+        job_hours=job_seconds / 3600,
+        efficiency=efficiency,
+        scale_ops=scale_ops,
+        redeliveries=redeliveries,
+        max_dynos=max_billed,
+        back_to_min=back_to_min,
+        back_at=back_at,
+        end=end,
+        capped=capped,
+        deadline=role.deadline,
+        percentile=role.percentile,
+        series=series,
+    )
