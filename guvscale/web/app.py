@@ -20,7 +20,7 @@ from guvscale.settings import Settings
 from guvscale.web import background, errors
 from guvscale.web.limits import BodySizeLimitMiddleware
 from guvscale.web.logs import RequestLogMiddleware
-from guvscale.web.routes import health, partner
+from guvscale.web.routes import dashboard, health, partner, sso
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION_COOKIE = "gvs_session"
@@ -75,5 +75,7 @@ def create_app(
     errors.install(app)
     app.include_router(health.router)
     app.include_router(partner.router)
+    app.include_router(sso.router)
+    app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     return app

@@ -1,0 +1,32 @@
+"""The signed-in pages: one resource's page, and signing out.
+
+Every page of a resource lives under `/resources/{resource_id}` and takes
+`PathResourceDep`, which refuses any resource but the signed-in one and scopes
+the DB session to it. The rules editor and the charts (a later issue) add
+their routes here or in a sibling router built the same way (`PageRoute`),
+and fill the `panels` block of `resource.html`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Request, Response
+
+from guvscale.web.auth import LoginDep, PageRoute, PathResourceDep, end_session, render_page
+
+router = APIRouter(route_class=PageRoute)
+
+
+@router.get("/resources/{resource_id}", include_in_schema=False)
+def resource_page(request: Request, resource: PathResourceDep, login: LoginDep) -> Response:
+    created = resource.created_at.astimezone(dt.UTC) if resource.created_at else None
+    context = {"resource": resource, "login": login, "created": created}
+    return render_page(request, "resource.html", context)
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request) -> Response:
+    # SameSite=Lax keeps the cookie off cross-site POSTs, so no other site can sign a user out.
+    end_session(request)
+    return render_page(request, "signed_out.html", {})
