@@ -137,11 +137,13 @@ def diurnal(seed: int = 0, scale: float = 1.0) -> Trace:
 
 def spiky(seed: int = 0, scale: float = 1.0) -> Trace:
     """2/s for 3 h, plus 8 bulk imports of 500-4,000 jobs published at 1,000/s."""
-    rng, length = _rng("spiky", seed), 10800.0
-    arr = _poisson(rng, lambda t: 2.0 * scale, 0.0, length, step=length)
+    length = 10800.0
+    arr = _poisson(_rng("spiky", seed), lambda t: 2.0 * scale, 0.0, length, step=length)
+    # Own stream, so a scaled variant has its imports at the same times.
+    imports = _rng("spiky-imports", seed)
     for _ in range(8):
-        start = rng.uniform(300.0, length - 1800.0)
-        size = max(1, round(rng.randint(500, 4000) * scale))
+        start = imports.uniform(300.0, length - 1800.0)
+        size = max(1, round(imports.randint(500, 4000) * scale))
         arr.extend(start + i / 1000.0 for i in range(size))
     arr.sort()
     return Trace("spiky", arr, 1.0, 0.8, 300.0, 8, 0, 30, length=length)
