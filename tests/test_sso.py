@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import time
 import uuid
 
@@ -480,3 +481,24 @@ def test_refusal_page_escapes_and_hides_secrets(
     assert settings.sso_salt not in r.text
     assert r.headers["referrer-policy"] == "no-referrer"
     assert "Heroku dashboard" in r.text
+
+
+def test_logs_carry_no_token_or_salt(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    resource = add_resource(sessions)
+    good = v3_form(resource, settings.sso_salt)
+    bad = v3_form(resource, settings.sso_salt, int(time.time()) - 1, resource_token="f" * 40)
+    with caplog.at_level(logging.DEBUG):
+        assert client.get("/heroku/sso", params=good, follow_redirects=False).status_code == 302
+        assert client.get("/heroku/sso", params=bad, follow_redirects=False).status_code == 403
+    # Ours only: the test client's own httpx logger prints the URL it requested.
+    ours = [r for r in caplog.records if r.name.startswith("guvscale")]
+    events = [getattr(r, "fields", {}).get("event") for r in ours]
+    assert {"sso_signed_in", "sso_refused", "request"} <= set(events)
+    logged = " ".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in ours)
+    for secret in (good["resource_token"], bad["resource_token"], settings.sso_salt):
+        assert secret not in logged
