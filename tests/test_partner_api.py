@@ -197,7 +197,15 @@ def test_token_hash_follows_a_new_secret_key(
         "Bearer test-addon-password",
         "Basic " + "Z3V2c2NhbGU=",  # "guvscale" with no colon
     ],
-    ids=["missing", "wrong-user", "wrong-password", "empty-password", "garbage", "bearer", "no-colon"],
+    ids=[
+        "missing",
+        "wrong-user",
+        "wrong-password",
+        "empty-password",
+        "garbage",
+        "bearer",
+        "no-colon",
+    ],
 )
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
 def test_partner_calls_need_the_manifest_credentials(
@@ -281,7 +289,9 @@ def test_plan_change_answers_config_and_message(client: TestClient, db: Session)
     body = provision_body(plan="test")
     first = client.post(RESOURCES, json=body, headers=headers()).json()
     r = client.put(
-        f"{RESOURCES}/{first['id']}", json={"plan": "performance", "heroku_id": "x"}, headers=headers()
+        f"{RESOURCES}/{first['id']}",
+        json={"plan": "performance", "heroku_id": "x"},
+        headers=headers(),
     )
     assert r.status_code == 200
     assert set(r.json()) == {"config", "message"}

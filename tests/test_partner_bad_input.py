@@ -152,7 +152,7 @@ SQLISH = [
     "'; DROP TABLE resources; --",
     'Robert"); DELETE FROM resources WHERE ("1"="1',
     "x' OR '1'='1",
-    "O'Brien \"quoted\" \\ back\\slash",
+    'O\'Brien "quoted" \\ back\\slash',
     "émoji 🚀 ünïcode",
 ]
 

@@ -1,0 +1,1 @@
+"""Work done off the request path, kept in the database so restarts lose nothing."""

@@ -1,0 +1,56 @@
+"""A background thread that runs one unit of work every `interval` seconds."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+
+class PollingService:
+    """start() and stop() for the app's lifespan; stop() returns as soon as the
+    current round ends (at once when idle)."""
+
+    def __init__(
+        self,
+        name: str,
+        work: Callable[[], object],
+        *,
+        interval: float = 1.0,
+        join_timeout: float = 30.0,
+    ) -> None:
+        self.name = name
+        self._work = work
+        self._interval = interval
+        self._join_timeout = join_timeout
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(self._join_timeout)
+            if self._thread.is_alive():
+                log.warning("%s did not stop within %.0f s", self.name, self._join_timeout)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._work()
+            except Exception as exc:  # a bad round (database down...) must not end the loop
+                log.warning("%s round failed: %s", self.name, type(exc).__name__)
+            self._stopping.wait(self._interval)
