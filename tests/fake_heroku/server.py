@@ -18,7 +18,9 @@ class FakeHerokuServer:
     def __init__(self, state: FakeState | None = None, *, host: str = "127.0.0.1", port: int = 0):
         self.state = state or FakeState()
         # Binding here, before the thread starts, makes a free port known up front.
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto must say TCP: asyncio sets TCP_NODELAY only then, and without it
+        # every answer waits out the client's delayed ACK (~40 ms).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]

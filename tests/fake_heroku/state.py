@@ -194,8 +194,7 @@ class FakeState:
     def reset(self) -> None:
         """Forget everything; let go of any request still hanging."""
         with self.lock:
-            self.release.set()
-            self.release = threading.Event()
+            self.release_held()
             self.client_secret = CLIENT_SECRET
             self.clock_offset = timedelta()
             self.accounts: dict[str, FakeAccount] = {}
@@ -442,6 +441,12 @@ class FakeState:
                     path=path,
                 )
             )
+
+    def release_held(self) -> None:
+        """Let every request held by hang_next go on now."""
+        with self.lock:
+            self.release.set()
+            self.release = threading.Event()
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
