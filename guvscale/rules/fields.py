@@ -18,6 +18,9 @@ from guvscale.rules.source import Map, Scalar, Seq, Value
 # below this cap on Heroku, which only guards against nonsense like 10**20.
 MAX_DYNOS = 10_000
 MAX_PREFETCH = 65_535
+# No job, deadline or poll is anywhere near a month; the cap keeps every
+# derived figure (the target, history / pollinterval) finite and small.
+MAX_SECONDS = 30 * 24 * 3600
 
 PROCESS_TYPE = re.compile(r"^[-\w]{1,128}$", re.ASCII)  # Heroku's formation type pattern
 APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
@@ -67,7 +70,15 @@ def shown(node: Value) -> str:
 
 def num(x: float) -> str:
     """60 -> '60', 0.3 -> '0.3', 48.368 -> '48.37'."""
-    return f"{x:.4g}" if abs(x) < 1e6 else f"{x:,.0f}"
+    return f"{x:.4g}" if abs(x) < 1e6 else f"{x:,.0f}" if abs(x) < 1e15 else f"{x:.3g}"
+
+
+def _yaml_number(x: float) -> str:
+    """How to write `x` so YAML 1.1 reads a number: 1000, or 1.5e+20 (dot and sign needed)."""
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    mantissa, exponent = f"{x:e}".split("e")
+    return f"{float(mantissa)}e{exponent}"
 
 
 def _number(node: Value, what: str, example: str) -> float:
@@ -86,7 +97,8 @@ def _number(node: Value, what: str, example: str) -> float:
                 if node.quoted:
                     raise Invalid(f"must be {what}: write {node.text} without quotes")
                 raise Invalid(
-                    f"must be {what}: YAML reads {node.text} as text here, write {num(parsed)}"
+                    f"must be {what}: YAML reads {node.text} as text here, "
+                    f"write {_yaml_number(parsed)}"
                 )
     raise Invalid(f"must be {what} (like {example}), not {shown(node)}")
 
@@ -97,6 +109,8 @@ def time(node: Value, *, zero_ok: bool = False) -> float:
     if v < 0 or (v == 0 and not zero_ok):
         bound = "0 or more" if zero_ok else "more than 0"
         raise Invalid(f"must be {bound} seconds, not {num(v)}")
+    if v > MAX_SECONDS:
+        raise Invalid(f"must be at most {MAX_SECONDS:,} seconds (30 days), not {num(v)}")
     return float(v)
 
 

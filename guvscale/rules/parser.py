@@ -126,7 +126,11 @@ def _read_entry(block: _Block, entry: Entry, inherited: bool, issues: _Issues) -
     glued = glued_key(key)
     if glued and null:
         k, v = glued
-        issues.add(role, SHORT.get(k, k), line, f"write '{k}: {v}' with a space after the colon")
+        message = f"write '{k}: {v}' with a space after the colon"
+        if SHORT.get(k, k) not in READERS:
+            hint = fields.closest(k, [*KEYS, *SHORT], SHORT)
+            message += f"; '{k}' is not a known key either{hint}"
+        issues.add(role, SHORT.get(k, k), line, message)
         block.bad.add(SHORT.get(k, k))
         return
     name = SHORT.get(key, key)

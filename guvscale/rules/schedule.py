@@ -44,7 +44,7 @@ def _one_day(word: str) -> int:
     return day
 
 
-def _day_phrase(phrase: str) -> frozenset[int]:
+def parse_days(phrase: str) -> frozenset[int]:
     """'weekdays', 'mon', 'mon-fri', 'fri-mon' (wraps), 'mon,wed,fri'."""
     days: set[int] = set()
     for part in phrase.split(","):
@@ -62,7 +62,7 @@ def _day_phrase(phrase: str) -> frozenset[int]:
 
 def days(node: Value) -> frozenset[int]:
     if isinstance(node, Scalar) and isinstance(node.value, str):
-        return _day_phrase(node.value)
+        return parse_days(node.value)
     try:
         words = fields.seq(node, "days like [mon, tue] or a word like weekdays")
     except Invalid as exc:
@@ -71,7 +71,7 @@ def days(node: Value) -> frozenset[int]:
     for item in words:
         if not (isinstance(item, Scalar) and isinstance(item.value, str)):
             raise Invalid(f"a day must be a name like mon, not {fields.shown(item)}")
-        out |= _day_phrase(item.value)
+        out |= parse_days(item.value)
     if not out:
         raise Invalid("days lists no days: give at least one, like [mon] or weekdays")
     return frozenset(out)

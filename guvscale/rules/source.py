@@ -126,9 +126,14 @@ _PLAIN_WORDS = {
 
 
 def _syntax_error(text: str, exc: yaml.YAMLError) -> RuleIssue:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = mark.line + 1 if mark is not None else None
     problem = str(getattr(exc, "problem", None) or str(exc).splitlines()[0])
+    marks = [getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)]
+    if problem == "could not find expected ':'":
+        marks.reverse()  # the problem is found at the end of the text; the key is what matters
+    mark = next((m for m in marks if m is not None), None)
+    # The end of the text is past its last line: point at the last line instead.
+    last = max(1, len(text.rstrip().splitlines()))
+    line = min(mark.line + 1, last) if mark is not None else None
     plain = _PLAIN_WORDS.get(problem)
     what = f": {plain}" if plain else f" ({problem})"
     return RuleIssue(None, None, line, f"this is not valid YAML{what}.{_syntax_hint(text, line)}")
