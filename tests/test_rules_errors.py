@@ -505,3 +505,11 @@ def test_issue_text_leaves_out_missing_parts() -> None:
 
 def test_check_is_empty_for_good_rules() -> None:
     assert check("a: {}\n") == []
+
+
+def test_a_role_overriding_a_wrong_default_is_still_checked() -> None:
+    issues = check("'*':\n  p: x\na:\n  p: 2\n  min: 9\n")
+    assert [(i.role, i.key, i.line) for i in issues] == [
+        ("*", "processing", 2),
+        ("a", "minimum", 5),
+    ]

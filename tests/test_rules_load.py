@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from statistics import NormalDist
 
 import pytest
@@ -265,3 +266,12 @@ def test_load_never_fails_other_than_with_rules_error(text: str) -> None:
         assert all(isinstance(e.message, str) and e.message for e in exc.errors)
     else:
         assert all(isinstance(r, Role) for r in roles.values())
+
+
+def test_the_example_file_loads() -> None:
+    path = Path(__file__).parent.parent / "examples" / "rules.yaml"
+    roles = load(path.read_text(encoding="utf-8"))
+    assert list(roles) == ["emailsender", "imageresize", "reports", "importer", "thumbnails"]
+    assert all(r.boot == 20.0 and r.timezone == "Europe/Paris" for r in roles.values())
+    assert roles["reports"].model == "guv"
+    assert roles["thumbnails"].maximum == 3

@@ -197,7 +197,8 @@ class _Merged:
         self.block = block
         self.settings = dict(defaults.settings) if defaults else {}
         self.settings.update(block.settings)
-        self.bad = block.bad | (defaults.bad if defaults else set())
+        # A wrong '*' value the role overrides does not touch this role.
+        self.bad = block.bad | ((defaults.bad if defaults else set()) - set(block.settings))
 
     def given(self, key: str) -> bool:
         return key in self.settings
