@@ -12,7 +12,14 @@ import pytest
 from guvscale.rules.types import Role, ScheduleWindow, Step
 from guvscale.scaling.types import Observation, Policy
 from guvscale.simulate import EPOCH
-from guvscale.simulate.baselines import Dynomatic, HireFire, Keda, derived_steps, per_dyno
+from guvscale.simulate.baselines import (
+    Dynomatic,
+    Fixed,
+    HireFire,
+    Keda,
+    derived_steps,
+    per_dyno,
+)
 from guvscale.simulate.policies import PEERS, all_policies
 
 
@@ -195,3 +202,8 @@ def test_saved_and_restored_state_decides_the_same(name: str) -> None:
 
 def test_all_policies_without_the_scaler_are_the_peers() -> None:
     assert list(all_policies(role(), with_scaler=False)) == ["keda", "hirefire", "dynomatic"]
+
+
+def test_fixed_always_answers_its_count() -> None:
+    f = Fixed(7)
+    assert [f.decide(obs(t, n, 0)).desired for t, n in [(0, 0), (30, 10**6), (60, None)]] == [7] * 3

@@ -222,3 +222,20 @@ class Dynomatic:
 
     def restore(self, state: dict[str, Any]) -> None:
         return None
+
+
+@dataclass
+class Fixed:
+    """Always `dynos`: with them all booted at t = 0, the best any policy within
+    the role's maximum can do, so a trace it misses is beyond the bounds."""
+
+    dynos: int
+
+    def decide(self, obs: Observation) -> Decision:
+        return Decision(self.dynos, f"fixed at {self.dynos}")
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        return None
