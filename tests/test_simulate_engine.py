@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from guvscale.rules.types import Role
 from guvscale.scaling.types import Decision, Observation
@@ -248,6 +250,40 @@ def test_bad_workloads_are_refused(arrivals: list[float], durations: list[float]
         run(Scripted(on_demand), role(), arrivals, durations)
 
 
+@pytest.mark.parametrize("bad", [{"pollinterval": 0.0}, {"concurrency": 0}, {"boot": -1.0}])
+def test_roles_the_simulator_cannot_run_are_refused(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="pollinterval > 0"):
+        run(Scripted(on_demand), role(**bad), [0.0], [1.0])
+
+
 def test_no_jobs_ends_at_once() -> None:
     r = run(Scripted(on_demand), role(), [], [])
     assert (r.jobs, r.end, r.dyno_hours, r.within) == (0, 0.0, 0.0, 1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    jobs=st.lists(st.tuples(st.floats(0, 300), st.floats(0.1, 80)), min_size=1, max_size=40),
+    conc=st.integers(1, 3),
+    wobble=st.integers(0, 10**6),
+)
+def test_every_job_finishes_once_and_billing_covers_the_work(
+    jobs: list[tuple[float, float]], conc: int, wobble: int
+) -> None:
+    # A policy that scales erratically for 10 minutes (killing busy dynos),
+    # then serves the queue with one dyno: all work must end up done, and
+    # the billed time can never be less than the work it ran.
+    jobs.sort()
+    arrivals, durations = [t for t, _ in jobs], [d for _, d in jobs]
+
+    def rule(o: Observation) -> int:
+        if o.t < 600:
+            return (wobble >> int(o.t // 30) % 20) % 4
+        return 1 if (o.messages or 0) else 0
+
+    r = run(Scripted(rule), role(concurrency=conc), arrivals, durations, seed=wobble)
+    assert r.done == r.jobs and not r.capped
+    assert r.p50 >= min(durations) - 1e-9
+    assert r.dyno_hours * 3600 >= sum(durations) / conc - 1e-6
+    assert r.efficiency >= 1 - 1e-9
+    assert r.back_at is not None and r.back_to_min is not None

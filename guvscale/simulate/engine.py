@@ -119,6 +119,8 @@ def run(
     if n and (arr[0] < 0 or min(dur) <= 0):
         raise ValueError("arrivals must be >= 0 and durations > 0")
 
+    if role.pollinterval <= 0 or role.concurrency < 1 or role.boot < 0:
+        raise ValueError("the role needs pollinterval > 0, concurrency >= 1 and boot >= 0")
     conc = role.concurrency
     minimum = role.minimum
     poll_dt = role.pollinterval

@@ -112,7 +112,11 @@ def _rng(name: str, seed: int) -> random.Random:
 
 
 def burst3k(seed: int = 0, scale: float = 1.0) -> Trace:
-    """3,000 jobs published at once at t = 0 (the seed's headline case)."""
+    """3,000 jobs published at once at t = 0, the instant of the first poll.
+
+    The headline (0 -> 25 -> 0 in 240 s, all jobs within 180 s) leaves no room
+    for a late first look: 1 s + boot up to 39 s + 120 s of work at 25 dynos.
+    """
     n = max(1, round(3000 * scale))
     return Trace("burst3k", [0.0] * n, 1.0, 0.3, 180.0, 1, 0, 25, length=0.0)
 
