@@ -242,10 +242,24 @@ def checked_change(item: dict[str, Any], where: str) -> tuple[int | None, str | 
     if "dyno_size" not in item:
         return quantity, None
     dyno_size = item["dyno_size"]
-    wanted = dyno_size.get("name", dyno_size.get("id")) if isinstance(dyno_size, dict) else None
-    if not isinstance(wanted, str):
-        raise invalid(f"{where}dyno_size must be an object with an id or a name.")
-    return quantity, wanted
+    named = (
+        {k: dyno_size[k] for k in ("id", "name") if k in dyno_size}
+        if isinstance(dyno_size, dict)
+        else {}
+    )
+    if not named or not all(isinstance(v, str) for v in named.values()):
+        raise invalid(f"{where}dyno_size must be an object with an id or a name (strings).")
+    if "id" in named and not is_uuid(named["id"]):
+        raise invalid(f"{where}dyno_size.id must be a uuid.")
+    return quantity, named.get("name", named.get("id"))
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 _SIZES_BY_ID = {stable_id("dyno-size", name): info for name, info in DYNO_SIZES.items()}
@@ -486,7 +500,7 @@ async def handle(request: Request) -> Response:
         payload = fault_body(status, fault.error_id)
         if fault.retry_after is not None:
             extra["Retry-After"] = str(fault.retry_after)
-    received.status = status
+    received.status, received.response = status, payload
     extra["Request-Id"] = received.request_id
     if account is not None:
         extra["RateLimit-Remaining"] = str(account.rate_remaining)

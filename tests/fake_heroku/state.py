@@ -171,6 +171,7 @@ class ReceivedRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes
     status: int | None = None  # filled in once answered
+    response: Any = None  # the JSON the fake answered with
     request_id: str | None = None
 
     @property
