@@ -29,7 +29,7 @@ def refused(r: Any, status: int, *named: str) -> dict[str, Any]:
 
 def test_malformed_json_is_400(client: TestClient, db: Session) -> None:
     r = client.post(RESOURCES, content=b'{"uuid": "abc", "plan": ', headers=headers())
-    body = refused(r, 400, "not valid JSON")
+    body = refused(r, 400, "not valid JSON", "EOF")
     assert body["id"] == "bad_request"
     assert counts(db) == (0, 0, 0)
 

@@ -74,7 +74,8 @@ def parse(model: type[Model], raw: bytes) -> Model:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        # No input echoed back: a body may carry a grant code.
+        errors = exc.errors(include_url=False, include_input=False)
         for error in errors:
             error["loc"] = ("body", *error["loc"])
         raise RequestValidationError(errors) from None
