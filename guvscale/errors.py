@@ -9,10 +9,13 @@ class AppError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, where: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, where: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.where = where
+        self.headers = headers
 
     def to_dict(self) -> dict[str, str]:
         body = {"id": self.code, "message": self.message}

@@ -219,6 +219,7 @@ def test_partner_calls_need_the_manifest_credentials(
     path = RESOURCES if method == "POST" else f"{RESOURCES}/gvs-0000000000000000"
     r = client.request(method, path, json=provision_body(), headers=h)
     assert r.status_code == 401
+    assert r.json()["id"] == "unauthorized"
     assert r.headers["www-authenticate"].startswith("Basic")
     assert "password" not in r.text.lower().replace("credentials missing or wrong", "")
     assert counts(db) == (0, 0, 0)

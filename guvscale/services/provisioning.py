@@ -6,7 +6,7 @@ repeated deprovision finds the tombstone. Rows are never deleted, only marked
 deprovisioned, which is what lets a late repeat be told apart from an id we
 never saw.
 
-Services flush; the caller commits (web.routes.partner.Transaction, like web.deps.get_db).
+Services flush; the caller commits (web.deps.TxDep or DbDep).
 """
 
 from __future__ import annotations

@@ -1,41 +1,50 @@
-"""Request dependencies. The request owns the transaction; services only flush."""
+"""Request dependencies. The request owns the transaction; services only flush.
+
+Two shapes of the same contract (commit before the answer is sent, roll back
+on any error):
+- `DbDep` hands a sync route its Session.
+- `TxDep` lets an async route run one service call in one transaction, in a
+  single trip to the thread pool; the partner API uses it because thread-pool
+  hand-offs were the largest share of a provision's CPU (bench/provision.py).
+
+The plain getters are `async def` for the same reason: a sync dependency costs
+a thread-pool trip on every request.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, TypeVar
 
 import httpx
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from guvscale.db.crypto import Vault
 from guvscale.settings import Settings
 
+T = TypeVar("T")
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_vault(request: Request) -> Vault:
+async def get_vault(request: Request) -> Vault:
     vault: Vault = request.app.state.vault
     return vault
 
 
-def get_http(request: Request) -> httpx.Client:
+async def get_http(request: Request) -> httpx.Client:
     client: httpx.Client = request.app.state.http
     return client
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the route returns, else rolled back.
-
-    Used with scope="function" so the commit happens before the response is
-    sent: a client never sees success for something that was not stored.
-    """
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    session = sessions()
+@contextmanager
+def _commit_or_roll_back(session: Session) -> Iterator[Session]:
     try:
         yield session
         session.commit()
@@ -46,7 +55,34 @@ def get_db(request: Request) -> Iterator[Session]:
         session.close()
 
 
+def get_db(request: Request) -> Iterator[Session]:
+    """A Session for a sync route; used with scope="function" so the commit
+    happens before the response is sent."""
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    with _commit_or_roll_back(sessions()) as session:
+        yield session
+
+
+class Transaction:
+    """Runs `work(session)` in one transaction, in one trip to the thread pool."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    async def __call__(self, work: Callable[[Session], T]) -> T:
+        return await run_in_threadpool(self._run, work)
+
+    def _run(self, work: Callable[[Session], T]) -> T:
+        with _commit_or_roll_back(self._sessions()) as session:
+            return work(session)
+
+
+async def get_transaction(request: Request) -> Transaction:
+    return Transaction(request.app.state.sessions)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
 HttpDep = Annotated[httpx.Client, Depends(get_http)]
 DbDep = Annotated[Session, Depends(get_db, scope="function")]
+TxDep = Annotated[Transaction, Depends(get_transaction)]

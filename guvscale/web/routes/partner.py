@@ -11,25 +11,20 @@ import base64
 import binascii
 import datetime as dt
 import hmac
-from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 
-from guvscale.db.crypto import Vault
-from guvscale.errors import UnsupportedMediaType
+from guvscale.errors import Unauthorized, UnsupportedMediaType
 from guvscale.services import provisioning
 from guvscale.services.config_vars import ConfigIssuer
 from guvscale.settings import Settings
+from guvscale.web.deps import TxDep, VaultDep
 
 Model = TypeVar("Model", bound=BaseModel)
-T = TypeVar("T")
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="guvscale", charset="UTF-8"'}
 
 
@@ -54,7 +49,7 @@ async def require_partner(request: Request) -> None:
     user_ok = hmac.compare_digest(user, settings.addon_id.encode())
     password_ok = hmac.compare_digest(password, settings.addon_password.encode())
     if given is None or not (user_ok & password_ok):
-        raise HTTPException(401, "partner credentials missing or wrong", headers=_CHALLENGE)
+        raise Unauthorized("partner credentials missing or wrong", headers=_CHALLENGE)
 
 
 async def json_body(request: Request) -> bytes:
@@ -81,51 +76,13 @@ def parse(model: type[Model], raw: bytes) -> Model:
         raise RequestValidationError(errors) from None
 
 
-# The dependencies here are async and read app.state directly: each sync
-# dependency costs a trip through the thread pool, which the provisioning
-# benchmark (bench/provision.py) showed as the largest share of a request's CPU.
 async def issuer_for(request: Request) -> ConfigIssuer:
     settings: Settings = request.app.state.settings
     return ConfigIssuer(settings.secret_key, settings.public_url)
 
 
-async def vault_of(request: Request) -> Vault:
-    vault: Vault = request.app.state.vault
-    return vault
-
-
-class Transaction:
-    """Runs a service call in one transaction, in one trip to the thread pool.
-
-    The same contract as web.deps.DbDep (committed before the answer, rolled
-    back on any error), minus two of its three thread-pool trips per request.
-    """
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
-
-    async def __call__(self, work: Callable[[Session], T]) -> T:
-        return await run_in_threadpool(self._run, work)
-
-    def _run(self, work: Callable[[Session], T]) -> T:
-        with self._sessions() as session:
-            try:
-                result = work(session)
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            return result
-
-
-async def transaction(request: Request) -> Transaction:
-    return Transaction(request.app.state.sessions)
-
-
 Body = Annotated[bytes, Depends(json_body)]
-TxDep = Annotated[Transaction, Depends(transaction)]
 IssuerDep = Annotated[ConfigIssuer, Depends(issuer_for)]
-VaultDep = Annotated[Vault, Depends(vault_of)]
 
 router = APIRouter(prefix="/heroku/resources", dependencies=[Depends(require_partner)])
 
