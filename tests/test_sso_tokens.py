@@ -13,7 +13,6 @@ from starlette.datastructures import UploadFile
 from guvscale.services.sso import (
     MAX_AGE_S,
     MAX_FUTURE_S,
-    ReplayGuard,
     SsoRejected,
     SsoScheme,
     collect_fields,
@@ -261,40 +260,3 @@ def test_random_tokens_never_verify(token: str, ts: str) -> None:
         return
     # Only the one real token for that timestamp may pass.
     assert token.lower() == sha1_hex(UUID, SALT, ts)
-
-
-def test_replay_guard_refuses_the_same_sign_in_twice() -> None:
-    guard = ReplayGuard()
-    claim = verify(v3(), SALT, NOW)
-    assert guard.first_use(claim, NOW)
-    assert not guard.first_use(claim, NOW + 10)
-    # Past its window the entry is forgotten (the token is refused as stale by then).
-    assert guard.first_use(claim, NOW + MAX_AGE_S + 1)
-
-
-def test_replay_guard_lets_two_users_in_the_same_second() -> None:
-    guard = ReplayGuard()
-    alice = verify(v3(user_scoped_resource_token=scoped().hex()), SALT, NOW)
-    bob_fields = v3(
-        user_id="user-2",
-        email="bob@example.com",
-        user_scoped_resource_token=scoped(user_id="user-2", email="bob@example.com").hex(),
-    )
-    bob = verify(bob_fields, SALT, NOW)
-    assert guard.first_use(alice, NOW)
-    assert guard.first_use(bob, NOW)
-
-
-def test_replay_guard_refuses_a_stripped_user_scoped_sign_in() -> None:
-    guard = ReplayGuard()
-    assert guard.first_use(verify(v3(user_scoped_resource_token=scoped().hex()), SALT, NOW), NOW)
-    # Same form, user-scoped token removed, email swapped: the plain token is spent.
-    stripped = verify(v3(email="mallory@example.com"), SALT, NOW)
-    assert not guard.first_use(stripped, NOW)
-
-
-def test_replay_guard_stays_bounded() -> None:
-    guard = ReplayGuard(max_entries=3)
-    for i in range(5):
-        assert guard.first_use(verify(v3(ts=NOW - i), SALT, NOW), NOW)
-    assert len(guard) == 3

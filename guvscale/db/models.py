@@ -109,3 +109,17 @@ class ProvisionJob(TenantOwned, Timestamps, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SsoUse(Base):
+    """A sign-in that already succeeded, kept until its token's window closes.
+
+    Heroku's SSO tokens carry no nonce; remembering them here (not in one
+    process's memory) refuses a replay whichever web dyno it reaches. The key
+    is a digest of the claim, so no token is stored.
+    """
+
+    __tablename__ = "sso_uses"
+
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

@@ -20,7 +20,7 @@ recommended. Without a user-scoped token `email` and `user_id` are claims the
 token does not cover: they are shown and recorded, never used for access.
 
 A token stays valid for its whole window (Heroku's scheme has no nonce), so
-`ReplayGuard` remembers what already signed someone in; see there.
+`services.sso_uses` remembers, in the database, what already signed someone in.
 """
 
 from __future__ import annotations
@@ -29,10 +29,8 @@ import base64
 import binascii
 import enum
 import hashlib
-import heapq
 import hmac
 import re
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -98,7 +96,7 @@ class SsoClaim:
     user_id: str | None
     app: str | None
     nav_data: str | None
-    # What ReplayGuard checks (this sign-in is new) and what it then remembers.
+    # What sso_uses checks (this sign-in is new) and what it then remembers.
     check_keys: tuple[ReplayKey, ...]
     record_keys: tuple[ReplayKey, ...]
 
@@ -291,45 +289,3 @@ def verify(fields: Mapping[str, str], salt: str, now: float) -> SsoClaim:
     if "id" in fields:
         return _verify_v1(fields, salt, now)
     raise SsoRejected("missing_field", "field resource_id is missing", field="resource_id")
-
-
-class ReplayGuard:
-    """Remembers, in this process, which sign-ins already succeeded, until they expire.
-
-    Heroku's tokens carry no nonce, so without this a token captured from a
-    browser, a proxy log or a shared screen would open a session for its whole
-    five minutes. This closes exact replays against one process; a replay sent
-    to another process (several dynos or workers) is not caught. Only verified
-    sign-ins are remembered, so forgeries cannot fill it; past `max_entries`
-    the oldest entries are forgotten first.
-    """
-
-    def __init__(self, max_entries: int = 100_000) -> None:
-        self._max_entries = max_entries
-        self._expiry: dict[ReplayKey, int] = {}
-        self._queue: list[tuple[int, ReplayKey]] = []
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._expiry)
-
-    def first_use(self, claim: SsoClaim, now: float) -> bool:
-        """True, and remembered, when none of the claim's check keys was used before."""
-        with self._lock:
-            self._forget_expired(now)
-            if any(key in self._expiry for key in claim.check_keys):
-                return False
-            expires = claim.timestamp + MAX_AGE_S
-            for key in claim.record_keys:
-                if key not in self._expiry:
-                    self._expiry[key] = expires
-                    heapq.heappush(self._queue, (expires, key))
-            while len(self._expiry) > self._max_entries:
-                _, key = heapq.heappop(self._queue)
-                self._expiry.pop(key, None)
-            return True
-
-    def _forget_expired(self, now: float) -> None:
-        while self._queue and self._queue[0][0] < now:
-            _, key = heapq.heappop(self._queue)
-            self._expiry.pop(key, None)

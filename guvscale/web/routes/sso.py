@@ -10,12 +10,11 @@ resource and redirects to its page.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,8 +23,8 @@ from starlette.exceptions import HTTPException
 
 from guvscale.db.models import Resource, ResourceState
 from guvscale.db.scoping import scope_to
+from guvscale.services import sso_uses
 from guvscale.services.sso import (
-    ReplayGuard,
     SsoClaim,
     SsoRejected,
     SsoScheme,
@@ -39,7 +38,6 @@ log = logging.getLogger("guvscale.sso")
 router = APIRouter()
 
 NAV_COOKIE = "heroku-nav-data"
-_guard_lock = threading.Lock()
 
 Pairs = list[tuple[str, str | UploadFile]]
 
@@ -53,15 +51,6 @@ async def sso_pairs(request: Request) -> Pairs | None:
     except HTTPException:
         return None
     return list(form.multi_items())
-
-
-def replay_guard(app: FastAPI) -> ReplayGuard:
-    # Per app, made on first use: the factory is someone else's file.
-    with _guard_lock:
-        guard: ReplayGuard | None = getattr(app.state, "sso_replay_guard", None)
-        if guard is None:
-            guard = app.state.sso_replay_guard = ReplayGuard()
-        return guard
 
 
 def find_resource(db: Session, claim: SsoClaim) -> Resource | None:
@@ -107,7 +96,7 @@ def sso_login(
     except SsoRejected as exc:
         return refuse(request, exc)
 
-    if not replay_guard(request.app).first_use(claim, now):
+    if not sso_uses.first_use(db, claim, now):
         # The token was genuine, so naming the resource's page tells nothing new;
         # a browser that used it a moment ago (double click, back button) is
         # still signed in there.
