@@ -1,0 +1,98 @@
+"""What arrived when: the lasting publish rate and the ages of the queued jobs.
+
+RabbitMQ shows how many messages wait, not how old they are, yet the deadline
+runs from each job's publish time. We log how many jobs were published in each
+poll interval; the queue is FIFO, so the `ready` jobs are the newest arrivals,
+and walking the log back from now gives their ages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+def lasting_rate(rates: list[float]) -> float:
+    """The publish rate we expect to go on, from recent intervals' rates (newest last).
+
+    A burst fills one interval's rate and is gone by the next; a change of rate
+    that lasts shows in both. So: the lower of the last two. Until two
+    intervals have been seen, nothing counts as lasting.
+    """
+    return min(rates[-2:]) if len(rates) >= 2 else 0.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """`count` jobs published evenly between `start` and `end` (a point if equal)."""
+
+    start: float
+    end: float
+    count: float
+
+
+@dataclass(frozen=True)
+class Piece:
+    """`count` jobs whose ages spread evenly over [young, old] (a point if equal)."""
+
+    young: float
+    old: float
+    count: float
+
+
+class ArrivalLog:
+    def __init__(self) -> None:
+        self.segments: list[Segment] = []  # oldest first
+
+    def record(self, start: float, end: float, published: float) -> None:
+        if published > 0 and end >= start:
+            self.segments.append(Segment(start, end, published))
+
+    def account_for(self, ready: int, unseen_at: float) -> None:
+        """Make the log hold at least `ready` jobs, so unseen ones age from now on.
+
+        Jobs the log cannot account for (we just started, or the rates
+        undercounted) are put before everything logged, or at `unseen_at`.
+        """
+        missing = ready - sum(s.count for s in self.segments)
+        if missing > 0:
+            at = min([s.start for s in self.segments] + [unseen_at])
+            self.segments.insert(0, Segment(at, at, float(missing)))
+
+    def forget_before(self, t: float) -> None:
+        """Drop intervals that ended before t: their jobs are past any deadline."""
+        self.segments = [s for s in self.segments if s.end >= t]
+
+    def ready_ages(self, now: float, ready: int) -> list[Piece]:
+        """Ages of the `ready` newest jobs, youngest first (see `account_for`)."""
+        pieces: list[Piece] = []
+        left = float(ready)
+        for seg in reversed(self.segments):
+            if left <= 0:
+                break
+            young, old = now - seg.end, now - seg.start
+            take = min(left, seg.count)
+            # The newest `take` of the segment's evenly spread jobs.
+            pieces.append(Piece(young, young + (old - young) * take / seg.count, take))
+            left -= take
+        return pieces
+
+    def to_json(self) -> list[list[float]]:
+        return [[s.start, s.end, s.count] for s in self.segments]
+
+    @classmethod
+    def from_json(cls, data: Any) -> ArrivalLog:
+        log = cls()
+        log.segments = [Segment(float(a), float(b), float(c)) for a, b, c in data or []]
+        return log
+
+
+def jobs_at_least_as_old(pieces: list[Piece], age: float) -> float:
+    """How many of the pieces' jobs are `age` seconds old or older."""
+    total = 0.0
+    for p in pieces:
+        if p.young >= age:
+            total += p.count
+        elif p.old > age:
+            total += p.count * (p.old - age) / (p.old - p.young)
+    return total

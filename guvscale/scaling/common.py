@@ -1,0 +1,84 @@
+"""Small pieces every model shares: the bounds in force, guv's target, wording."""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+from guvscale.rules.types import Role
+from guvscale.scaling.types import Observation
+
+
+def bounds(role: Role, obs: Observation) -> tuple[int, int]:
+    """(minimum, maximum) for this poll: the schedule's when `obs.now` is given.
+
+    Eco/Basic roles scale a list of process types to 0 or 1 each, so they can
+    never run more dynos than the list is long.
+    """
+    lo, hi = role.bounds_at(obs.now) if obs.now is not None else (role.minimum, role.maximum)
+    if role.workers:
+        hi = min(hi, len(role.workers))
+        lo = min(lo, hi)
+    return lo, hi
+
+
+def clamp(value: int, lo: int, hi: int) -> int:
+    return max(lo, min(value, hi))
+
+
+def finish_target(role: Role) -> tuple[float, bool]:
+    """guv's target: the time by which a job must be done once it is published.
+
+    T = deadline - z·stddev, z the normal quantile of `percentile`: a job that
+    finishes its mean run by T still meets the deadline at the percentile.
+    Returns (T, achievable). When T ≤ processing no queueing can meet the
+    deadline; like guv we then use processing + 0.01 s and do our best.
+    """
+    if role.target > 0:
+        target = role.target
+    else:
+        z = NormalDist().inv_cdf(role.percentile / 100.0)
+        target = role.deadline - z * role.stddev
+    if target <= role.processing:
+        return role.processing + 0.01, False
+    return target, True
+
+
+def slow_run(role: Role) -> float:
+    """How long the slowest jobs (at the percentile) run.
+
+    Job times are right-skewed: many short, a few long. A lognormal with the
+    role's mean and stddev models that; a normal (guv's z·stddev) would put a
+    minute-long job's 99th percentile at 130 s where a lognormal has 161 s.
+    """
+    z = NormalDist().inv_cdf(role.percentile / 100.0)
+    if role.stddev <= 0:
+        return role.processing
+    sigma2 = math.log1p((role.stddev / role.processing) ** 2)
+    mu = math.log(role.processing) - sigma2 / 2
+    return math.exp(mu + z * math.sqrt(sigma2))
+
+
+def start_by(role: Role) -> float:
+    """Seconds after its publish by which a job must start to meet the deadline.
+
+    The deadline less the run of the slowest jobs; a `target` the user wrote
+    (one that differs from guv's derived one) replaces deadline - z·stddev.
+    """
+    z = NormalDist().inv_cdf(role.percentile / 100.0)
+    derived = role.deadline - z * role.stddev
+    if role.target > 0 and abs(role.target - derived) > 1e-6 and role.target > role.processing:
+        return role.target - role.processing
+    return role.deadline - slow_run(role)
+
+
+def dynos(n: int) -> str:
+    return f"{n} dyno" if n == 1 else f"{n} dynos"
+
+
+def jobs(n: int) -> str:
+    return f"{n:,} job" if n == 1 else f"{n:,} jobs"
+
+
+def seconds(s: float) -> str:
+    return f"{s:,.0f} s" if s >= 10 else f"{s:.3g} s"

@@ -1,0 +1,297 @@
+"""GuvScale's own model: just enough dynos, just in time, for every job's deadline.
+
+The reasoning, in the order the code follows it:
+
+1. Start-by: a job meets the deadline if it starts by `start_by` seconds after
+   its publish (the deadline less the run of the slowest jobs, see
+   `common.start_by`). We plan against `budget`, that less the boot spread, so
+   dynos that boot late still come in time.
+2. Ages: the queue is FIFO, so the ready jobs are the newest arrivals; the log
+   of publish counts per poll gives their ages, hence when each must start.
+3. Arrivals: the lasting publish rate keeps coming while the backlog drains,
+   so a steady stream with an empty queue still needs rate · processing /
+   concurrency dynos. A burst is not a lasting rate: only what two intervals
+   in a row show counts (`arrivals.lasting_rate`).
+4. Boot: a dyno asked for now starts jobs only after `boot`; jobs due before
+   that can only be served by the dynos we have (`plan.works`).
+5. Cost: dynos are billed from the request, so the cheapest fleet keeps each
+   dyno busy, and a busy fleet needs a queue: the deadline's slack is what
+   lets one wait. We ask now only for what the jobs due before a later poll's
+   dynos could land need, provided those later dynos (no more than the lasting
+   rate needs) could then catch up (`need`). A burst has no lasting rate, so
+   its backlog is planned in one go and spread over the whole deadline. When
+   we do scale up, we go to `ample`, the fleet that copes even if the next
+   reinforcements come one boot late, so the next poll need not add again.
+6. Down: shed to `ample` as soon as that is fewer than we run. While jobs
+   wait, the fewer must finish them without reinforcements: shedding a
+   dyno that would only be asked for again pays a second boot. Jobs that
+   outrun Heroku's 30 s stop grace are killed and redone when their dyno is
+   shed, so busy dynos running them are kept until the queue has slack for
+   a redone job.
+7. Missing data is not an empty queue: hold, never shed.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Callable
+from typing import Any
+
+from guvscale.rules.types import Role
+from guvscale.scaling.arrivals import ArrivalLog, Piece, jobs_at_least_as_old, lasting_rate
+from guvscale.scaling.common import bounds, clamp, dynos, seconds, start_by
+from guvscale.scaling.plan import Demand, Fleet, Plan, works
+from guvscale.scaling.types import Decision, Observation
+
+# Boot times vary about ±30 % around the configured `boot`.
+BOOT_SPREAD = 0.3
+# A decision reaches Heroku about a second after the poll.
+APPLY_DELAY = 1.0
+# Heroku sends SIGTERM and kills 30 s later; jobs still running are redelivered.
+STOP_GRACE = 30.0
+# Long jobs: shed busy dynos only when the oldest waiting job could still
+# wait this many runs (plus the grace) and start in time.
+SLACK_RUNS = 3.0
+# Checkpoints per plan, besides the exact ones where the due count jumps.
+GRID_POINTS = 60
+
+
+class DeadlineModel:
+    def __init__(self, role: Role) -> None:
+        self.role = role
+        self.start_by = start_by(role)
+        self.budget = max(0.0, self.start_by - BOOT_SPREAD * role.boot)
+        self.now_lands = APPLY_DELAY + role.boot
+        # Jobs due before a late boot lands are only saved by dynos we have.
+        self.first_help = self.now_lands + BOOT_SPREAD * role.boot
+        # The soonest dynos asked for at the next poll can start jobs.
+        self.later_lands = role.pollinterval + self.now_lands
+        # A job in flight is on average half done, so with runs of P seconds
+        # about 1 - grace/P of them outlast the grace when their dyno stops.
+        self.outlive = max(0.0, 1.0 - STOP_GRACE / role.processing)
+        # State (see state()).
+        self.log = ArrivalLog()
+        self.t: float | None = None  # last poll
+        self.messages: int | None = None  # ready + unacked at the last poll
+        self.rates: list[float] = []  # publish rates of the last two intervals
+        self.up_t: float | None = None  # when we last asked for more dynos
+        self.believed: int | None = None  # what we last asked for
+
+    # -- decision ---------------------------------------------------------
+
+    def decide(self, obs: Observation) -> Decision:
+        lo, hi = bounds(self.role, obs)
+        if obs.ready is None or obs.unacked is None:
+            return self._hold(obs, lo, hi, "queue statistics unavailable")
+        ready, unacked = obs.ready, obs.unacked
+        lasting = self._observe(obs, ready, unacked)
+        pieces = self.log.ready_ages(obs.t, ready)
+        fleet = self._fleet(obs, lo, unacked)
+        size = fleet.size
+        # What a later poll may add: enough for the lasting stream, no more.
+        sustained = math.ceil(lasting * self.role.processing / self.role.concurrency - 1e-9)
+        reserve = min(hi, sustained)
+
+        def fewest(start: int, late_by: float, alone: bool = False) -> int | None:
+            """Fewest dynos whose plan works if reinforcements land `late_by` late
+            (`alone`: with none at all)."""
+            later_lands = self.later_lands + late_by
+            demand = self._demand(pieces, lasting, later_lands)
+
+            def works_with(k: int) -> bool:
+                plan = Plan(k, k if alone else max(k, reserve), self.now_lands, later_lands)
+                return works(fleet, plan, demand, self.first_help)
+
+            return _smallest(start, hi, works_with)
+
+        fewest_now = fewest(lo, 0.0)
+        short = fewest_now is None  # not even the maximum meets every deadline
+        need = hi if fewest_now is None else fewest_now
+        roomy = None if short else fewest(need, self.role.boot)
+        ample = hi if roomy is None else roomy
+
+        load = f"backlog {ready + unacked:,}" + (f" plus {lasting:.3g} jobs/s" if lasting else "")
+        if obs.current is None:
+            # We cannot see the formation: add if needed, never shed.
+            desired = max(need, clamp(size, lo, hi))
+            reason = f"asking for {desired} (formation unknown): {load} needs {dynos(need)}"
+        elif need > size or (short and size < hi):
+            desired = ample
+            if short:
+                reason = (
+                    f"scaling up {size} → {desired} (the maximum): {load} needs more "
+                    f"to meet the {self.role.deadline:g} s deadline"
+                )
+            else:
+                reason = (
+                    f"scaling up {size} → {desired}: {load} needs {dynos(desired)} to finish "
+                    f"by the deadline after {seconds(self.role.boot)} boot"
+                )
+        else:
+            if ready > 0 and ample < size:
+                # Jobs wait: keep what they need without reinforcements.
+                alone = fewest(ample, self.role.boot, alone=True)
+                ample = size if alone is None else alone
+            busy = self._busy_floor(size, unacked, pieces)
+            desired = clamp(min(size, max(ample, busy)), lo, hi)
+            reason = self._down_reason(
+                size, desired, ready, unacked, load, need, ample, busy, short and size >= hi, hi
+            )
+        if self.budget <= 0:
+            reason += " (the deadline cannot be met: jobs run about as long as it allows)"
+        if desired > size:
+            self.up_t = obs.t
+        self.believed = desired
+        return Decision(desired, reason)
+
+    def _down_reason(
+        self,
+        size: int,
+        desired: int,
+        ready: int,
+        unacked: int,
+        load: str,
+        need: int,
+        ample: int,
+        busy: int,
+        short: bool,
+        hi: int,
+    ) -> str:
+        if desired < size:
+            if size > hi and desired == hi:
+                why = "above the maximum now in force"
+            elif ready + unacked == 0:
+                why = "queue empty"
+            elif ready == 0:
+                why = f"the {unacked:,} jobs in flight finish within the stop grace"
+            else:
+                why = f"{load} still finishes in time with {dynos(desired)}"
+            return f"scaling down {size} → {desired}: {why}"
+        if desired > size:
+            return f"scaling up {size} → {desired}: the minimum now in force"
+        if short:
+            return (
+                f"holding {size} (the maximum): {load} needs more "
+                f"to meet the {self.role.deadline:g} s deadline"
+            )
+        if busy > ample:
+            return (
+                f"holding {size}: {unacked:,} jobs in flight could outrun the "
+                f"{STOP_GRACE:g} s stop grace and be redone"
+            )
+        if need < size:
+            return f"holding {size}: {dynos(need)} would do for now, but would need more again soon"
+        return f"holding {size}: enough for {load} within the deadline"
+
+    # -- pieces -----------------------------------------------------------
+
+    def _observe(self, obs: Observation, ready: int, unacked: int) -> float:
+        """Log this interval's arrivals; return the lasting publish rate."""
+        messages = ready + unacked
+        interval = None if self.t is None else obs.t - self.t
+        rate = obs.publish_rate
+        if rate is None and obs.ack_rate is not None and interval and self.messages is not None:
+            # What left plus what the queue grew by is what came in.
+            rate = max(0.0, obs.ack_rate + (messages - self.messages) / interval)
+        if rate is None:
+            rate = self.rates[-1] if self.rates else 0.0
+        if self.t is not None and interval is not None and interval > 0:
+            self.log.record(self.t, obs.t, rate * interval)
+        # Jobs older than the deadline plus a poll are late whatever their age.
+        self.log.forget_before(obs.t - self.role.deadline - self.role.pollinterval)
+        # Jobs we did not see arrive arrived at the latest since the last poll.
+        self.log.account_for(ready, unseen_at=obs.t - self.role.pollinterval)
+        self.t, self.messages = obs.t, messages
+        self.rates = [*self.rates, rate][-2:]
+        return lasting_rate(self.rates)
+
+    def _fleet(self, obs: Observation, lo: int, unacked: int) -> Fleet:
+        size = obs.current
+        if size is None:
+            size = self.believed if self.believed is not None else (obs.consumers or lo)
+        consuming = size if obs.consumers is None else min(obs.consumers, size)
+        if self.up_t is not None:
+            lands = max(0.0, self.up_t + self.now_lands - obs.t)
+        else:
+            lands = self.now_lands  # not ours: assume just asked for
+        return Fleet(
+            consuming=consuming,
+            booting=size - consuming,
+            booting_lands=lands,
+            in_flight=unacked,
+            slots=self.role.concurrency,
+            job_time=self.role.processing,
+            outlive=self.outlive,
+            grace=STOP_GRACE,
+        )
+
+    def _demand(self, pieces: list[Piece], rate: float, horizon: float) -> Demand:
+        """Jobs that must have started by each checkpoint: queued ones by age,
+        and arrivals at `rate` for `horizon` seconds from now."""
+        budget = self.budget
+        end = budget + horizon
+        taus = {0.0, budget, end, self.now_lands, self.first_help, self.later_lands}
+        taus.update(end * i / GRID_POINTS for i in range(GRID_POINTS))
+        for p in pieces:
+            taus.update((budget - p.old, budget - p.young))
+        checkpoints = tuple(sorted(t for t in taus if 0.0 <= t <= end))
+        due = tuple(
+            jobs_at_least_as_old(pieces, budget - tau) + rate * min(max(0.0, tau - budget), horizon)
+            for tau in checkpoints
+        )
+        return Demand(checkpoints, due)
+
+    def _busy_floor(self, size: int, unacked: int, pieces: list[Piece]) -> int:
+        """Dynos kept because shedding them would kill long jobs in flight."""
+        if self.outlive == 0:
+            return 0
+        oldest = max((p.old for p in pieces), default=0.0)
+        if self.budget - oldest >= SLACK_RUNS * self.role.processing + STOP_GRACE:
+            return 0  # a redone job would still start in time
+        return min(size, math.ceil(unacked / self.role.concurrency))
+
+    def _hold(self, obs: Observation, lo: int, hi: int, why: str) -> Decision:
+        keep = obs.current if obs.current is not None else self.believed
+        if keep is None:
+            keep = obs.consumers if obs.consumers is not None else lo
+        desired = clamp(keep, lo, hi)
+        self.believed = desired
+        return Decision(desired, f"holding {desired}: {why}")
+
+    # -- state ------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "t": self.t,
+            "messages": self.messages,
+            "rates": list(self.rates),
+            "up_t": self.up_t,
+            "believed": self.believed,
+            "log": self.log.to_json(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        def number(key: str) -> float | None:
+            v = state.get(key)
+            return None if v is None else float(v)
+
+        def count(key: str) -> int | None:
+            v = state.get(key)
+            return None if v is None else int(v)
+
+        self.t = number("t")
+        self.messages = count("messages")
+        self.rates = [float(r) for r in state.get("rates", [])][-2:]
+        self.up_t = number("up_t")
+        self.believed = count("believed")
+        self.log = ArrivalLog.from_json(state.get("log"))
+
+
+def _smallest(lo: int, hi: int, ok: Callable[[int], bool]) -> int | None:
+    """The smallest k in [lo, hi] with ok(k), for an ok that stays true once true."""
+    if lo > hi:
+        return None
+    candidates = range(lo, hi + 1)
+    i = bisect_left(candidates, True, key=ok)
+    return candidates[i] if i < len(candidates) else None
