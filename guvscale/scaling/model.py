@@ -97,7 +97,9 @@ class DeadlineModel:
             """Fewest dynos whose plan works if reinforcements land `late_by` late
             (`alone`: with none at all)."""
             later_lands = self.later_lands + late_by
-            demand = self._demand(pieces, lasting, later_lands)
+            # Arrivals are planned for until the reinforcements land and one
+            # deadline beyond, so they must also work off what waits by then.
+            demand = self._demand(pieces, lasting, later_lands + self.budget)
 
             def works_with(k: int) -> bool:
                 plan = Plan(k, k if alone else max(k, reserve), self.now_lands, later_lands)
@@ -129,7 +131,10 @@ class DeadlineModel:
                     f"by the deadline after {seconds(self.role.boot)} boot"
                 )
         else:
-            if ready > 0 and ample < size:
+            if len(self.rates) < 2:
+                # One poll cannot tell a stream from a burst: shed nothing yet.
+                ample = size
+            elif ready > 0 and ample < size:
                 # Jobs wait: keep what they need without reinforcements.
                 alone = fewest(ample, self.role.boot, alone=True)
                 ample = size if alone is None else alone
@@ -180,6 +185,8 @@ class DeadlineModel:
                 f"holding {size}: {unacked:,} jobs in flight could outrun the "
                 f"{STOP_GRACE:g} s stop grace and be redone"
             )
+        if len(self.rates) < 2:
+            return f"holding {size}: learning the publish rate"
         if need < size:
             return f"holding {size}: {dynos(need)} would do for now, but would need more again soon"
         return f"holding {size}: enough for {load} within the deadline"

@@ -1,0 +1,196 @@
+"""Our model (the default), decision by decision: what it asks for and why."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from guvscale.rules.types import Role, ScheduleWindow
+from guvscale.scaling import Decision, Observation, Scaler
+
+
+def role(**settings: Any) -> Role:
+    settings.setdefault("stddev", 0.5 * settings.get("processing", 10.0))
+    return Role(name="r", worker="r", queue="r", **settings)
+
+
+# burst3k's settings (scaling.md section 5).
+BURST = role(processing=1.0, stddev=0.3, deadline=180, concurrency=1, minimum=0, maximum=25)
+# A minute-long job, slowjobs' settings.
+SLOW = role(processing=60.0, stddev=30.0, deadline=600, concurrency=2, minimum=0, maximum=40)
+
+
+def obs(t: float, ready: int | None, **kw: Any) -> Observation:
+    kw.setdefault("unacked", 0)
+    kw.setdefault("consumers", kw.get("current", 0))
+    kw.setdefault("publish_rate", 0.0)
+    return Observation(t=t, ready=ready, **kw)
+
+
+def run(scaler: Scaler, *observations: Observation) -> Decision:
+    decision = None
+    for o in observations:
+        decision = scaler.decide(o)
+    assert decision is not None
+    return decision
+
+
+def test_a_burst_from_zero_is_planned_over_the_deadline_after_boot() -> None:
+    # An empty poll, then 3,000 jobs: 22 dynos start them all by the deadline
+    # once they have booted; the 25 allowed would be more than needed.
+    decision = run(
+        Scaler(BURST),
+        obs(0, 0, current=0),
+        obs(30, 3000, current=0, publish_rate=100.0),
+    )
+    assert decision == Decision(
+        22,
+        "scaling up 0 → 22: backlog 3,000 needs 22 dynos to finish by the deadline after 30 s boot",
+    )
+
+
+def test_longer_boots_need_more_dynos_for_the_same_backlog() -> None:
+    wanted = []
+    for boot in (5.0, 30.0, 60.0):
+        scaler = Scaler(dataclasses.replace(BURST, boot=boot, maximum=100))
+        decision = run(scaler, obs(0, 0, current=0), obs(30, 3000, current=0, publish_rate=100.0))
+        wanted.append(decision.desired)
+    assert wanted[0] < wanted[1] < wanted[2]
+
+
+def test_a_backlog_beyond_the_maximum_asks_for_the_maximum_and_says_so() -> None:
+    decision = run(Scaler(BURST), obs(0, 0, current=0), obs(30, 9000, current=0, publish_rate=300))
+    assert decision.desired == 25
+    assert "(the maximum)" in decision.reason
+    assert "needs more to meet the 180 s deadline" in decision.reason
+
+
+def test_a_burst_is_not_a_lasting_rate() -> None:
+    spiky = role(processing=1.0, stddev=0.8, deadline=300, concurrency=8, minimum=0, maximum=30)
+    scaler = Scaler(spiky)
+    run(scaler, *(obs(30 * i, 10, unacked=8, current=1, publish_rate=2.0) for i in range(2)))
+    decision = scaler.decide(obs(60, 4000, unacked=8, current=1, publish_rate=135.0))
+    # The import's 135 jobs/s is not planned for as more arrivals: only the base 2/s.
+    assert "plus 2 jobs/s" in decision.reason
+    assert decision.desired >= 2  # 4,000 jobs are more than one dyno starts in time
+
+
+def test_an_emptied_queue_sheds_the_dynos() -> None:
+    scaler = Scaler(BURST)
+    decision = run(scaler, *(obs(30 * i, 0, current=10, publish_rate=0.0) for i in range(3)))
+    assert decision == Decision(0, "scaling down 10 → 0: queue empty")
+
+
+def test_a_draining_backlog_sheds_what_it_no_longer_needs() -> None:
+    # 22 dynos drain 3,000 jobs; with 200 left, 10 still start them all in time.
+    scaler = Scaler(BURST)
+    run(scaler, obs(0, 0, current=0), obs(30, 3000, current=0, publish_rate=100.0))
+    for t, ready, consuming in ((60, 3000, 0), (90, 2340, 22), (120, 1680, 22), (150, 1020, 22)):
+        scaler.decide(obs(t, ready, current=22, consumers=consuming))
+    decision = scaler.decide(obs(180, 200, current=22))
+    assert decision == Decision(
+        10, "scaling down 22 → 10: backlog 200 still finishes in time with 10 dynos"
+    )
+
+
+def test_the_first_poll_does_not_shed_what_a_stream_may_need() -> None:
+    # One poll cannot tell a stream from a burst: hold until the rate is known.
+    steady = role(processing=0.3, stddev=0.15, deadline=60, concurrency=10, minimum=0, maximum=20)
+    decision = Scaler(steady).decide(obs(0, 0, unacked=9, current=1, publish_rate=30.0))
+    assert decision == Decision(1, "holding 1: learning the publish rate")
+
+
+def test_a_steady_stream_with_an_empty_queue_keeps_its_dyno() -> None:
+    steady = role(processing=0.3, stddev=0.15, deadline=60, concurrency=10, minimum=0, maximum=20)
+    scaler = Scaler(steady)
+    decision = run(
+        scaler, *(obs(30 * i, 0, unacked=9, current=1, publish_rate=30.0) for i in range(4))
+    )
+    assert decision.desired == 1
+    assert "plus 30 jobs/s" in decision.reason
+
+
+def test_busy_long_jobs_are_not_shed_while_the_queue_is_near_its_deadline() -> None:
+    # 40 dynos run 80 jobs; 420 more have waited up to 7 minutes. Fewer dynos
+    # would do, but shedding kills minute-long jobs past the 30 s grace, and a
+    # redone job would now start too late. Short jobs finish within the grace.
+    answers = {}
+    for processing in (60.0, 2.0):
+        scaler = Scaler(dataclasses.replace(SLOW, processing=processing, stddev=processing / 2))
+        for i in range(15):
+            decision = scaler.decide(obs(30 * i, 30 * i, unacked=80, current=40, publish_rate=1.0))
+        answers[processing] = decision
+    assert answers[60.0] == Decision(
+        40, "holding 40: 80 jobs in flight could outrun the 30 s stop grace and be redone"
+    )
+    assert answers[2.0].desired < 40
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        {"ready": None},
+        {"unacked": None},
+        {"ready": None, "unacked": None, "publish_rate": None, "consumers": None},
+    ],
+)
+def test_missing_queue_statistics_hold(missing: dict[str, Any]) -> None:
+    scaler = Scaler(BURST)
+    fields: dict[str, Any] = {"ready": 0, "unacked": 0, "current": 7, "publish_rate": 0.0}
+    fields.update(missing)
+    decision = scaler.decide(Observation(t=0, **fields))
+    assert decision == Decision(7, "holding 7: queue statistics unavailable")
+
+
+def test_an_unknown_formation_is_never_shrunk() -> None:
+    scaler = Scaler(BURST)
+    first = scaler.decide(obs(0, 3000, current=0, publish_rate=100.0))
+    later = scaler.decide(obs(30, 0, current=None, consumers=None))
+    assert later.desired >= first.desired
+    assert "formation unknown" in later.reason
+
+
+def test_a_schedule_window_bounds_the_answer() -> None:
+    evenings = ScheduleWindow(
+        days=frozenset(range(1, 8)), start=dt.time(18, 0), end=dt.time(23, 0), maximum=3
+    )
+    scaler = Scaler(dataclasses.replace(BURST, schedule=(evenings,)))
+    at_seven = dt.datetime(2024, 5, 6, 19, 0, tzinfo=dt.UTC)
+    decision = scaler.decide(obs(0, 3000, current=10, publish_rate=100.0, now=at_seven))
+    assert decision.desired == 3
+    assert decision.reason.startswith("scaling down 10 → 3: above the maximum now in force")
+
+
+def test_eco_roles_never_ask_for_more_dynos_than_process_types() -> None:
+    eco = dataclasses.replace(BURST, workers=("worker1", "worker2"), maximum=5)
+    decision = Scaler(eco).decide(obs(0, 3000, current=0, publish_rate=100.0))
+    assert decision.desired == 2
+
+
+def test_reasons_are_one_line() -> None:
+    scaler = Scaler(BURST)
+    for o in (obs(0, 3000, current=0, publish_rate=100.0), obs(30, None, current=25)):
+        assert "\n" not in scaler.decide(o).reason
+
+
+def test_model_guv_and_steps_are_picked_by_the_role() -> None:
+    from guvscale.rules.types import Step
+    from guvscale.scaling.guv import GuvModel
+    from guvscale.scaling.model import DeadlineModel
+    from guvscale.scaling.steps import StepModel
+
+    assert isinstance(Scaler(BURST).model, DeadlineModel)
+    assert isinstance(Scaler(dataclasses.replace(BURST, model="guv")).model, GuvModel)
+    stepped = dataclasses.replace(BURST, steps=(Step(0, 1), Step(10, 5)))
+    assert isinstance(Scaler(stepped).model, StepModel)
+
+
+def test_a_state_saved_under_another_model_is_not_fed_to_this_one() -> None:
+    guv_state = {"model": "guv", "estimates": [4, 4, 4]}
+    scaler = Scaler(BURST)
+    scaler.restore(guv_state)
+    assert scaler.state()["model"] == "guvscale"
+    assert scaler.state()["t"] is None
