@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "89fc64f5e364"
 down_revision: str | None = "95e8147efd0f"
 branch_labels: str | Sequence[str] | None = None
