@@ -194,3 +194,11 @@ def test_a_state_saved_under_another_model_is_not_fed_to_this_one() -> None:
     scaler.restore(guv_state)
     assert scaler.state()["model"] == "guvscale"
     assert scaler.state()["t"] is None
+
+
+def test_a_lasting_rate_beyond_the_maximum_asks_for_the_maximum_at_once() -> None:
+    # 100 jobs/s of one-second jobs need 100 dynos for ever: waiting cannot help.
+    scaler = Scaler(BURST)
+    decision = run(scaler, *(obs(30 * i, 50, current=2, publish_rate=100.0) for i in range(2)))
+    assert decision.desired == 25
+    assert decision.reason.startswith("scaling up 2 → 25 (the maximum)")

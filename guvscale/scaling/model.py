@@ -107,7 +107,9 @@ class DeadlineModel:
 
             return _smallest(start, hi, works_with)
 
-        fewest_now = fewest(lo, 0.0)
+        # A lasting rate beyond what the maximum sustains: no later poll can
+        # catch up, so every dyno we may have is needed now.
+        fewest_now = None if sustained > hi else fewest(lo, 0.0)
         short = fewest_now is None  # not even the maximum meets every deadline
         need = hi if fewest_now is None else fewest_now
         roomy = None if short else fewest(need, self.role.boot)

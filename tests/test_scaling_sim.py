@@ -1,0 +1,29 @@
+"""Our model driven by the simulator on small public workloads: the headline cases."""
+
+from __future__ import annotations
+
+from guvscale.simulate import public, run_trace
+from guvscale.simulate.policies import ours
+
+
+def test_burst3k_headline() -> None:
+    # 3,000 one-second jobs at once: from 0 to 25 dynos and back to 0 within
+    # 240 s, every job done within the 180 s deadline.
+    trace = public("burst3k", seed=0)
+    result = run_trace(ours(trace.role()), trace, seed=0)
+    assert result.within == 1.0
+    assert result.max_dynos == 25
+    assert result.back_at is not None and result.back_at <= 240
+
+
+def test_a_steady_stream_gets_its_rate_in_dynos_and_no_rounding_up() -> None:
+    # Poisson 60/s of 0.3 s jobs, 10 at a time per dyno: 1.8 dynos' worth.
+    # The model runs that on average, letting the queue use the deadline's
+    # slack instead of rounding up to 2 dynos for the whole hour.
+    trace = public("steady", seed=0, scale=2.0)
+    result = run_trace(ours(trace.role()), trace, seed=0)
+    assert result.meets
+    series = result.series
+    running = [n for t, n in zip(series.t, series.running, strict=True) if 300 <= t <= 3600]
+    assert 1.75 <= sum(running) / len(running) <= 2.0
+    assert result.dyno_hours < 2.0
