@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from guvscale.rules.types import Role
@@ -55,6 +56,26 @@ STOP_GRACE = 30.0
 SLACK_RUNS = 3.0
 # Checkpoints per plan, besides the exact ones where the due count jumps.
 GRID_POINTS = 60
+
+
+@dataclass(frozen=True)
+class Poll:
+    ready: int
+    unacked: int
+    lasting: float  # publish rate we expect to go on, jobs/s
+
+    @property
+    def load(self) -> str:
+        stream = f" plus {self.lasting:.3g} jobs/s" if self.lasting else ""
+        return f"backlog {self.ready + self.unacked:,}{stream}"
+
+
+@dataclass(frozen=True)
+class Sizing:
+    need: int  # fewest dynos that start every job in time, reinforced from the next poll on
+    ample: int  # the fleet to scale to: copes with reinforcements one boot late
+    busy: int  # dynos kept because they run long jobs that a stop would kill
+    short: bool  # not even the maximum starts every job in time
 
 
 class DeadlineModel:
@@ -84,13 +105,41 @@ class DeadlineModel:
         lo, hi = bounds(self.role, obs)
         if obs.ready is None or obs.unacked is None:
             return self._hold(obs, lo, hi, "queue statistics unavailable")
-        ready, unacked = obs.ready, obs.unacked
-        lasting = self._observe(obs, ready, unacked)
-        pieces = self.log.ready_ages(obs.t, ready)
-        fleet = self._fleet(obs, lo, unacked)
+        poll = Poll(obs.ready, obs.unacked, self._observe(obs, obs.ready, obs.unacked))
+        fleet = self._fleet(obs, lo, poll.unacked)
         size = fleet.size
+        sizing = self._sizing(fleet, poll, self.log.ready_ages(obs.t, poll.ready), lo, hi)
+        if obs.current is None:
+            # We cannot see the formation: add if needed, never shed.
+            desired = max(sizing.need, clamp(size, lo, hi))
+            reason = (
+                f"asking for {desired} (formation unknown): {poll.load} needs {dynos(sizing.need)}"
+            )
+        elif sizing.need > size or (sizing.short and size < hi):
+            desired = sizing.ample
+            if sizing.short:
+                reason = (
+                    f"scaling up {size} → {desired} (the maximum): {poll.load} needs more "
+                    f"to meet the {self.role.deadline:g} s deadline"
+                )
+            else:
+                reason = (
+                    f"scaling up {size} → {desired}: {poll.load} needs {dynos(desired)} "
+                    f"to finish by the deadline after {seconds(self.role.boot)} boot"
+                )
+        else:
+            desired = clamp(min(size, max(sizing.ample, sizing.busy)), lo, hi)
+            reason = self._down_or_hold_reason(size, desired, poll, sizing, hi)
+        if self.budget <= 0:
+            reason += " (the deadline cannot be met: jobs run about as long as it allows)"
+        if desired > size:
+            self.up_t = obs.t
+        self.believed = desired
+        return Decision(desired, reason)
+
+    def _sizing(self, fleet: Fleet, poll: Poll, pieces: list[Piece], lo: int, hi: int) -> Sizing:
         # What a later poll may add: enough for the lasting stream, no more.
-        sustained = math.ceil(lasting * self.role.processing / self.role.concurrency - 1e-9)
+        sustained = math.ceil(poll.lasting * self.role.processing / self.role.concurrency - 1e-9)
         reserve = min(hi, sustained)
 
         def fewest(start: int, late_by: float, alone: bool = False) -> int | None:
@@ -99,7 +148,7 @@ class DeadlineModel:
             later_lands = self.later_lands + late_by
             # Arrivals are planned for until the reinforcements land and one
             # deadline beyond, so they must also work off what waits by then.
-            demand = self._demand(pieces, lasting, later_lands + self.budget)
+            demand = self._demand(pieces, poll.lasting, later_lands + self.budget)
 
             def works_with(k: int) -> bool:
                 plan = Plan(k, k if alone else max(k, reserve), self.now_lands, later_lands)
@@ -110,88 +159,53 @@ class DeadlineModel:
         # A lasting rate beyond what the maximum sustains: no later poll can
         # catch up, so every dyno we may have is needed now.
         fewest_now = None if sustained > hi else fewest(lo, 0.0)
-        short = fewest_now is None  # not even the maximum meets every deadline
-        need = hi if fewest_now is None else fewest_now
-        roomy = None if short else fewest(need, self.role.boot)
+        if fewest_now is None:
+            return Sizing(need=hi, ample=hi, busy=0, short=True)
+        roomy = fewest(fewest_now, self.role.boot)
         ample = hi if roomy is None else roomy
-
-        load = f"backlog {ready + unacked:,}" + (f" plus {lasting:.3g} jobs/s" if lasting else "")
-        if obs.current is None:
-            # We cannot see the formation: add if needed, never shed.
-            desired = max(need, clamp(size, lo, hi))
-            reason = f"asking for {desired} (formation unknown): {load} needs {dynos(need)}"
-        elif need > size or (short and size < hi):
-            desired = ample
-            if short:
-                reason = (
-                    f"scaling up {size} → {desired} (the maximum): {load} needs more "
-                    f"to meet the {self.role.deadline:g} s deadline"
-                )
-            else:
-                reason = (
-                    f"scaling up {size} → {desired}: {load} needs {dynos(desired)} to finish "
-                    f"by the deadline after {seconds(self.role.boot)} boot"
-                )
-        else:
+        if ample < fleet.size:
             if len(self.rates) < 2:
                 # One poll cannot tell a stream from a burst: shed nothing yet.
-                ample = size
-            elif ready > 0 and ample < size:
-                # Jobs wait: keep what they need without reinforcements.
+                ample = fleet.size
+            elif poll.ready > 0:
+                # Jobs wait: keep what finishes them without reinforcements.
                 alone = fewest(ample, self.role.boot, alone=True)
-                ample = size if alone is None else alone
-            busy = self._busy_floor(size, unacked, pieces)
-            desired = clamp(min(size, max(ample, busy)), lo, hi)
-            reason = self._down_reason(
-                size, desired, ready, unacked, load, need, ample, busy, short and size >= hi, hi
-            )
-        if self.budget <= 0:
-            reason += " (the deadline cannot be met: jobs run about as long as it allows)"
-        if desired > size:
-            self.up_t = obs.t
-        self.believed = desired
-        return Decision(desired, reason)
+                ample = fleet.size if alone is None else alone
+        busy = self._busy_floor(fleet.size, poll.unacked, pieces)
+        return Sizing(need=fewest_now, ample=ample, busy=busy, short=False)
 
-    def _down_reason(
-        self,
-        size: int,
-        desired: int,
-        ready: int,
-        unacked: int,
-        load: str,
-        need: int,
-        ample: int,
-        busy: int,
-        short: bool,
-        hi: int,
+    def _down_or_hold_reason(
+        self, size: int, desired: int, poll: Poll, sizing: Sizing, hi: int
     ) -> str:
         if desired < size:
             if size > hi and desired == hi:
                 why = "above the maximum now in force"
-            elif ready + unacked == 0:
+            elif poll.ready + poll.unacked == 0:
                 why = "queue empty"
-            elif ready == 0:
-                why = f"the {unacked:,} jobs in flight finish within the stop grace"
+            elif poll.ready == 0:
+                why = f"the {poll.unacked:,} jobs in flight finish within the stop grace"
             else:
-                why = f"{load} still finishes in time with {dynos(desired)}"
+                why = f"{poll.load} still finishes in time with {dynos(desired)}"
             return f"scaling down {size} → {desired}: {why}"
         if desired > size:
             return f"scaling up {size} → {desired}: the minimum now in force"
-        if short:
+        if sizing.short:
             return (
-                f"holding {size} (the maximum): {load} needs more "
+                f"holding {size} (the maximum): {poll.load} needs more "
                 f"to meet the {self.role.deadline:g} s deadline"
             )
-        if busy > ample:
+        if sizing.busy > sizing.ample:
             return (
-                f"holding {size}: {unacked:,} jobs in flight could outrun the "
+                f"holding {size}: {poll.unacked:,} jobs in flight could outrun the "
                 f"{STOP_GRACE:g} s stop grace and be redone"
             )
         if len(self.rates) < 2:
             return f"holding {size}: learning the publish rate"
-        if need < size:
-            return f"holding {size}: {dynos(need)} would do for now, but would need more again soon"
-        return f"holding {size}: enough for {load} within the deadline"
+        if sizing.need < size:
+            return f"holding {size}: fewer would do for now, but {poll.load} needs them soon"
+        if poll.ready + poll.unacked == 0:
+            return f"holding {size}: queue empty"
+        return f"holding {size}: enough for {poll.load} within the deadline"
 
     # -- pieces -----------------------------------------------------------
 
