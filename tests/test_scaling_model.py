@@ -202,3 +202,12 @@ def test_a_lasting_rate_beyond_the_maximum_asks_for_the_maximum_at_once() -> Non
     decision = run(scaler, *(obs(30 * i, 50, current=2, publish_rate=100.0) for i in range(2)))
     assert decision.desired == 25
     assert decision.reason.startswith("scaling up 2 → 25 (the maximum)")
+
+
+def test_a_clock_that_goes_back_starts_afresh() -> None:
+    # A state saved under one clock and restored under another must not make
+    # queued jobs look younger than they are.
+    fresh = Scaler(BURST).decide(obs(5, 3000, current=0, publish_rate=100.0))
+    scaler = Scaler(BURST)
+    run(scaler, *(obs(1000 + 30 * i, 0, current=0) for i in range(3)))
+    assert scaler.decide(obs(5, 3000, current=0, publish_rate=100.0)) == fresh

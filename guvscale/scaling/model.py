@@ -212,6 +212,16 @@ class DeadlineModel:
     def _observe(self, obs: Observation, ready: int, unacked: int) -> float:
         """Log this interval's arrivals; return the lasting publish rate."""
         messages = ready + unacked
+        if self.t is not None and obs.t < self.t:
+            # The clock went back (a state restored under another clock): what
+            # we logged has no place on this one; start afresh.
+            self.log, self.t, self.messages, self.rates, self.up_t = (
+                ArrivalLog(),
+                None,
+                None,
+                [],
+                None,
+            )
         interval = None if self.t is None else obs.t - self.t
         rate = obs.publish_rate
         if rate is None and obs.ack_rate is not None and interval and self.messages is not None:
