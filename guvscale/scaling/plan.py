@@ -1,8 +1,8 @@
 """The plan: can a number of dynos start every job in time?
 
 Time τ counts seconds from now. A job meets its deadline when it starts by its
-start-by time (its finish-by time less one run). The queue is FIFO, so what
-matters at each checkpoint τ is how many jobs must have started by then
+start-by time (the deadline less its run, see `common.start_by`). The queue is
+FIFO, so what matters at each checkpoint τ is how many jobs must have started by then
 (`Demand`, from the queued jobs' ages and the arrivals we expect) against how
 many job slots have come free by then (`starts`).
 
