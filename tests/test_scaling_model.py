@@ -211,3 +211,43 @@ def test_a_clock_that_goes_back_starts_afresh() -> None:
     scaler = Scaler(BURST)
     run(scaler, *(obs(1000 + 30 * i, 0, current=0) for i in range(3)))
     assert scaler.decide(obs(5, 3000, current=0, publish_rate=100.0)) == fresh
+
+
+def outgrown_then(quiet_polls: int) -> Scaler:
+    """SLOW after 10 min of 2 jobs/s (more than 40 dynos serve: 1.33 jobs/s),
+    then `quiet_polls` polls of 0.5 jobs/s with an empty queue."""
+    scaler = Scaler(SLOW)
+    run(scaler, *(obs(30 * i, 0, current=40, publish_rate=2.0) for i in range(20)))
+    for i in range(quiet_polls):
+        scaler.decide(obs(600 + 30 * i, 0, current=10, publish_rate=0.5))
+    return scaler
+
+
+@pytest.mark.parametrize("backlog", [20, 40, 60])
+def test_for_an_hour_after_the_load_outgrew_the_maximum_no_job_waits(backlog: int) -> None:
+    # A queue the deadline's slack would let wait is worked off at once while
+    # the last overload is less than an hour old, so the next starts empty.
+    def then(scaler: Scaler, t: float) -> Decision:
+        return run(
+            scaler, *(obs(t + 30 * i, backlog, current=10, publish_rate=0.5) for i in range(3))
+        )
+
+    calm = Scaler(SLOW)
+    run(calm, *(obs(30 * i, 0, current=10, publish_rate=0.5) for i in range(20)))
+    calm_decision = then(calm, 600)
+    assert calm_decision.desired <= 10
+
+    recent = outgrown_then(quiet_polls=0)
+    saved = recent.state()
+    recent_decision = then(recent, 600)
+    assert recent_decision.desired > 10
+    assert recent_decision.reason.endswith(
+        "(no job waits: the load outgrew the maximum in the last 60 min)"
+    )
+    # The memory is part of the state.
+    restored = Scaler(SLOW)
+    restored.restore(saved)
+    assert then(restored, 600) == recent_decision
+
+    # An hour after, the slack is used again.
+    assert then(outgrown_then(quiet_polls=130), 600 + 30 * 130) == calm_decision

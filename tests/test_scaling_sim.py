@@ -27,3 +27,23 @@ def test_a_steady_stream_gets_its_rate_in_dynos_and_no_rounding_up() -> None:
     running = [n for t, n in zip(series.t, series.running, strict=True) if 300 <= t <= 3600]
     assert 1.75 <= sum(running) / len(running) <= 2.0
     assert result.dyno_hours < 2.0
+
+
+def test_after_outgrowing_the_maximum_the_next_overload_starts_with_an_empty_queue() -> None:
+    # slowjobs doubled: for ~20 minutes of each hour arrivals exceed what 40
+    # dynos serve. Letting the queue use the deadline's slack before those
+    # overloads lost 36 % of the jobs; keeping it empty after the first one
+    # leaves mostly that first overload's jobs late.
+    trace = public("slowjobs", seed=0, scale=2.0)
+    result = run_trace(ours(trace.role()), trace, seed=0)
+    assert result.within >= 0.9
+    series = result.series
+    # Each later overload (from ~3.5 min into the hour) starts with a short
+    # queue, in flight included (80 at the maximum); it was ~480 before.
+    starts = [
+        q
+        for t, q in zip(series.t, series.queue, strict=True)
+        if t % 3600 == 210 and 3600 < t < 14400
+    ]
+    assert len(starts) == 3
+    assert max(starts) <= 150

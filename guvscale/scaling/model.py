@@ -28,7 +28,16 @@ The reasoning, in the order the code follows it:
    outrun Heroku's 30 s stop grace are killed and redone when their dyno is
    shed, so busy dynos running them are kept until the queue has slack for
    a redone job.
-7. Missing data is not an empty queue: hold, never shed.
+7. Outgrown: when the lasting rate needs more than the maximum, the queue
+   grows whatever we do, and its backlog can only wait; it meets the deadline
+   only if the queue started that overload empty, with the slack unused. A
+   load that outgrew the maximum once will likely do so again (hourly or daily
+   peaks), so for `OUTGROWN_MEMORY` after one we plan with no slack: queued
+   jobs are worked off as soon as dynos land. (Trends of the rate were tried
+   to foresee a first overload: a rate a few minutes old is too noisy to tell
+   a rise past the maximum from a peak just below it, and keeping the queue
+   short on every false alarm costs more than the deadline's slack saves.)
+8. Missing data is not an empty queue: hold, never shed.
 """
 
 from __future__ import annotations
@@ -56,6 +65,10 @@ STOP_GRACE = 30.0
 SLACK_RUNS = 3.0
 # Checkpoints per plan, besides the exact ones where the due count jumps.
 GRID_POINTS = 60
+# How long after its lasting rate outgrew the maximum a load is expected to
+# do so again (hourly peaks; daily ones would need a day): meanwhile no job
+# is let wait (module docstring, 7).
+OUTGROWN_MEMORY = 3600.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,7 @@ class DeadlineModel:
         self.rates: list[float] = []  # publish rates of the last two intervals
         self.up_t: float | None = None  # when we last asked for more dynos
         self.believed: int | None = None  # what we last asked for
+        self.outgrown_t: float | None = None  # last poll whose lasting rate outgrew the maximum
 
     # -- decision ---------------------------------------------------------
 
@@ -127,6 +141,11 @@ class DeadlineModel:
                     f"scaling up {size} → {desired}: {poll.load} needs {dynos(desired)} "
                     f"to finish by the deadline after {seconds(self.role.boot)} boot"
                 )
+            if self._outgrown():
+                reason += (
+                    " (no job waits: the load outgrew the maximum in the last "
+                    f"{OUTGROWN_MEMORY / 60:g} min)"
+                )
         else:
             desired = clamp(min(size, max(sizing.ample, sizing.busy)), lo, hi)
             reason = self._down_or_hold_reason(size, desired, poll, sizing, hi)
@@ -141,14 +160,18 @@ class DeadlineModel:
         # What a later poll may add: enough for the lasting stream, no more.
         sustained = math.ceil(poll.lasting * self.role.processing / self.role.concurrency - 1e-9)
         reserve = min(hi, sustained)
+        if sustained > hi:
+            self.outgrown_t = self.t
+        # After an overload, no job is let wait: the slack is kept for the next one.
+        budget = 0.0 if self._outgrown() else self.budget
 
         def fewest(start: int, late_by: float, alone: bool = False) -> int | None:
             """Fewest dynos whose plan works if reinforcements land `late_by` late
             (`alone`: with none at all)."""
             later_lands = self.later_lands + late_by
             # Arrivals are planned for until the reinforcements land and one
-            # deadline beyond, so they must also work off what waits by then.
-            demand = self._demand(pieces, poll.lasting, later_lands + self.budget)
+            # budget beyond, so they must also work off what waits by then.
+            demand = self._demand(pieces, poll.lasting, later_lands + budget, budget)
 
             def works_with(k: int) -> bool:
                 plan = Plan(k, k if alone else max(k, reserve), self.now_lands, later_lands)
@@ -222,6 +245,7 @@ class DeadlineModel:
                 [],
                 None,
             )
+            self.outgrown_t = None
         interval = None if self.t is None else obs.t - self.t
         rate = obs.publish_rate
         if rate is None and obs.ack_rate is not None and interval and self.messages is not None:
@@ -259,10 +283,16 @@ class DeadlineModel:
             grace=STOP_GRACE,
         )
 
-    def _demand(self, pieces: list[Piece], rate: float, horizon: float) -> Demand:
+    def _outgrown(self) -> bool:
+        """Did the lasting rate outgrow the maximum within `OUTGROWN_MEMORY`?"""
+        if self.outgrown_t is None or self.t is None:
+            return False
+        return self.t - self.outgrown_t <= OUTGROWN_MEMORY
+
+    def _demand(self, pieces: list[Piece], rate: float, horizon: float, budget: float) -> Demand:
         """Jobs that must have started by each checkpoint: queued ones by age,
-        and arrivals at `rate` for `horizon` seconds from now."""
-        budget = self.budget
+        and arrivals at `rate` for `horizon` seconds from now, each due
+        `budget` seconds after its publish."""
         end = budget + horizon
         taus = {0.0, budget, end, self.now_lands, self.first_help, self.later_lands}
         taus.update(end * i / GRID_POINTS for i in range(GRID_POINTS))
@@ -301,6 +331,7 @@ class DeadlineModel:
             "rates": list(self.rates),
             "up_t": self.up_t,
             "believed": self.believed,
+            "outgrown_t": self.outgrown_t,
             "log": self.log.to_json(),
         }
 
@@ -318,6 +349,7 @@ class DeadlineModel:
         self.rates = [float(r) for r in state.get("rates", [])][-2:]
         self.up_t = number("up_t")
         self.believed = count("believed")
+        self.outgrown_t = number("outgrown_t")
         self.log = ArrivalLog.from_json(state.get("log"))
 
 
