@@ -11,16 +11,7 @@ from guvscale.rules.types import Role
 from guvscale.scaling.types import Policy
 from guvscale.simulate import policies
 from guvscale.simulate.baselines import Keda
-
-EMAIL = """\
-emailsender:          # Dyno role to scale
-  queue: "send-email" # The AMQP queue name
-  deadline: 180       # 3 minutes, in seconds
-  minimum: 0
-  maximum: 5
-  concurrency: 10
-  processing: 0.300   # 300 ms
-"""
+from tests.test_rules_load import GUVSCALE_EXAMPLE as EMAIL
 
 TWO = """\
 burst3k:
