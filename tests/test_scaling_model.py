@@ -251,3 +251,29 @@ def test_for_an_hour_after_the_load_outgrew_the_maximum_no_job_waits(backlog: in
 
     # An hour after, the slack is used again.
     assert then(outgrown_then(quiet_polls=130), 600 + 30 * 130) == calm_decision
+
+
+def first_scale_up(maximum: int, polls: int = 12) -> tuple[float, int] | None:
+    """(t, desired) of SLOW's first scale-up from 2 dynos under a stream of
+    1 job/s (30 dynos' worth) that nobody serves yet, or None."""
+    scaler = Scaler(dataclasses.replace(SLOW, maximum=maximum))
+    for i in range(polls):
+        decision = scaler.decide(obs(30 * i, 30 * i, current=2, publish_rate=1.0))
+        if decision.desired > 2:
+            return 30 * i, decision.desired
+    return None
+
+
+def test_a_load_close_to_the_maximum_spends_less_of_the_slack() -> None:
+    # Far from the maximum (30 % of 100 dynos) the backlog may wait out most
+    # of the deadline before dynos are added.
+    assert first_scale_up(100) is None
+    # At 83 % of the maximum only part of the slack is spent: dynos come
+    # sooner, and sooner still the closer the load is to the maximum.
+    at_36 = first_scale_up(36)
+    at_34 = first_scale_up(34)
+    assert at_36 is not None and at_34 is not None
+    assert at_34[0] < at_36[0] <= 150
+    # Past 90 % nothing waits: the first poll that knows the rate asks for
+    # all the stream needs.
+    assert first_scale_up(33) == (30, 30)

@@ -63,6 +63,18 @@ class ArrivalLog:
         """Drop intervals that ended before t: their jobs are past any deadline."""
         self.segments = [s for s in self.segments if s.end >= t]
 
+    def mean_rate(self, now: float) -> float:
+        """Jobs published per second over the logged intervals up to `now`.
+
+        Unlike `lasting_rate` this averages over all the log holds (up to a
+        deadline), so one noisy interval barely moves it. Jobs `account_for`
+        placed at a guessed time are left out: their rate is unknown.
+        """
+        logged = [s for s in self.segments if s.end > s.start]
+        if not logged or now <= logged[0].start:
+            return 0.0
+        return sum(s.count for s in logged) / (now - logged[0].start)
+
     def ready_ages(self, now: float, ready: int) -> list[Piece]:
         """Ages of the `ready` newest jobs, youngest first (see `account_for`)."""
         pieces: list[Piece] = []

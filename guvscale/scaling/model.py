@@ -37,7 +37,17 @@ The reasoning, in the order the code follows it:
    to foresee a first overload: a rate a few minutes old is too noisy to tell
    a rise past the maximum from a peak just below it, and keeping the queue
    short on every false alarm costs more than the deadline's slack saves.)
-8. Missing data is not an empty queue: hold, never shed.
+8. Headroom: before any overload, the slack is also the only buffer against
+   growth the fleet cannot follow once at the maximum, and slack spent while
+   the load is close to the maximum is won back only slowly, from what little
+   capacity the maximum has to spare. So when the load (averaged over the
+   arrival log, as one 30 s reading is too noisy) uses more than
+   `HEADROOM_FROM` of the maximum's capacity, the slack the plan may spend
+   shrinks, to none at `HEADROOM_NONE`. A load well below the maximum keeps
+   all of it. (Slack s spent at a share u of the maximum takes s·u/(1 - u)
+   to win back: three times s at 75 %, nine times at 90 %. A burst alone is
+   no lasting load and does not count.)
+9. Missing data is not an empty queue: hold, never shed.
 """
 
 from __future__ import annotations
@@ -69,6 +79,11 @@ GRID_POINTS = 60
 # do so again (hourly peaks; daily ones would need a day): meanwhile no job
 # is let wait (module docstring, 7).
 OUTGROWN_MEMORY = 3600.0
+# Share of the maximum's capacity the averaged load may use before the plan
+# spends less of the deadline's slack, and the share at which it spends none
+# (module docstring, 8).
+HEADROOM_FROM = 0.75
+HEADROOM_NONE = 0.9
 
 
 @dataclass(frozen=True)
@@ -163,7 +178,7 @@ class DeadlineModel:
         if sustained > hi:
             self.outgrown_t = self.t
         # After an overload, no job is let wait: the slack is kept for the next one.
-        budget = 0.0 if self._outgrown() else self.budget
+        budget = 0.0 if self._outgrown() else self.budget * self._slack_share(poll.lasting, hi)
 
         def fewest(start: int, late_by: float, alone: bool = False) -> int | None:
             """Fewest dynos whose plan works if reinforcements land `late_by` late
@@ -288,6 +303,18 @@ class DeadlineModel:
         if self.outgrown_t is None or self.t is None:
             return False
         return self.t - self.outgrown_t <= OUTGROWN_MEMORY
+
+    def _slack_share(self, lasting: float, hi: int) -> float:
+        """Share of the deadline's slack the plan may spend, given the load's
+        use of the maximum's capacity (module docstring, 8)."""
+        if hi <= 0 or self.t is None:
+            return 1.0
+        # A burst alone is no lasting load; with a stream, the log's average
+        # is its steadiest measure.
+        rate = self.log.mean_rate(self.t) if lasting > 0 else 0.0
+        used = rate * self.role.processing / self.role.concurrency / hi
+        share = (HEADROOM_NONE - used) / (HEADROOM_NONE - HEADROOM_FROM)
+        return max(0.0, min(1.0, share))
 
     def _demand(self, pieces: list[Piece], rate: float, horizon: float, budget: float) -> Demand:
         """Jobs that must have started by each checkpoint: queued ones by age,
