@@ -37,6 +37,8 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
     return create_engine(
         url or database_url(settings),
         pool_pre_ping=True,
+        # Error messages must not carry bound values (ciphertexts, hashes, emails) into logs.
+        hide_parameters=True,
         pool_size=10,
         max_overflow=10,
     )
