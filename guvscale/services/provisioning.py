@@ -122,6 +122,14 @@ def find_resource(session: Session, ident: str, *, for_update: bool = False) -> 
     return session.scalars(stmt).one_or_none()
 
 
+def _require_resource(session: Session, ident: str) -> Resource:
+    """`find_resource` under lock, or 404 naming the id."""
+    resource = find_resource(session, ident, for_update=True)
+    if resource is None:
+        raise NotFound(f"no add-on with id {ident[:100]!r}", where="id")
+    return resource
+
+
 def _issue_config(resource: Resource, issuer: ConfigIssuer) -> dict[str, str]:
     """The resource's config, its token re-derived; the stored hash follows the token.
 
@@ -148,6 +156,7 @@ def provision(
     region = normalise_region(request.region)
     grant = request.oauth_grant
     resource_id = new_resource_id()
+    config = issuer.config_for(resource_id)
     # One statement that is both the insert and the idempotency check: a
     # concurrent twin waits on the unique index, then finds the row taken.
     inserted = session.execute(
@@ -160,7 +169,7 @@ def provision(
             region=region,
             state=ResourceState.provisioning if grant else ResourceState.provisioned,
             callback_url=request.callback_url,
-            api_token_hash=token_hash(issuer.token_for(resource_id)),
+            api_token_hash=token_hash(config["GUVSCALE_TOKEN"]),
         )
         .on_conflict_do_nothing(index_elements=[RESOURCES.c.heroku_uuid])
         .returning(RESOURCES.c.id)
@@ -184,13 +193,7 @@ def provision(
         return Provisioned(
             resource_id, True, True, None, f"provisioning the {describe(plan)}; ready shortly"
         )
-    return Provisioned(
-        resource_id,
-        True,
-        False,
-        issuer.config_for(resource_id),
-        f"provisioned the {describe(plan)}",
-    )
+    return Provisioned(resource_id, True, False, config, f"provisioned the {describe(plan)}")
 
 
 def _repeat(
@@ -277,9 +280,7 @@ def _rearm(
 def deprovision(session: Session, ident: str, *, now: dt.datetime) -> Resource:
     """Stop everything for the resource and keep none of its secrets; repeats are fine."""
     unscoped(session)
-    resource = find_resource(session, ident, for_update=True)
-    if resource is None:
-        raise NotFound(f"no add-on with id {ident[:100]!r}", where="id")
+    resource = _require_resource(session, ident)
     if resource.state != ResourceState.deprovisioned:
         resource.state = ResourceState.deprovisioned
         resource.deprovisioned_at = now
@@ -307,9 +308,7 @@ def change_plan(
 ) -> PlanChanged:
     unscoped(session)
     plan = get_plan(request.plan)
-    resource = find_resource(session, ident, for_update=True)
-    if resource is None:
-        raise NotFound(f"no add-on with id {ident[:100]!r}", where="id")
+    resource = _require_resource(session, ident)
     if resource.state == ResourceState.deprovisioned:
         raise Unprocessable(f"add-on {ident[:100]!r} is deprovisioned; its plan cannot change")
     resource.plan = plan.name
