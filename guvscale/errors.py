@@ -24,11 +24,6 @@ class AppError(Exception):
         return body
 
 
-class BadRequest(AppError):
-    status_code = 400
-    code = "bad_request"
-
-
 class Unauthorized(AppError):
     status_code = 401
     code = "unauthorized"

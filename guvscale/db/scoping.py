@@ -36,11 +36,6 @@ def unscoped(session: Session) -> Session:
     return session
 
 
-def tenant_of(session: Session) -> str | None:
-    value = session.info.get(_TENANT)
-    return value if isinstance(value, str) else None
-
-
 def _touches_tenant_rows(state: ORMExecuteState) -> bool:
     return any(issubclass(mapper.class_, TenantOwned) for mapper in state.all_mappers)
 

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, TypeVar
 
-import httpx
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -36,11 +35,6 @@ async def get_settings(request: Request) -> Settings:
 async def get_vault(request: Request) -> Vault:
     vault: Vault = request.app.state.vault
     return vault
-
-
-async def get_http(request: Request) -> httpx.Client:
-    client: httpx.Client = request.app.state.http
-    return client
 
 
 @contextmanager
@@ -83,6 +77,5 @@ async def get_transaction(request: Request) -> Transaction:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
-HttpDep = Annotated[httpx.Client, Depends(get_http)]
 DbDep = Annotated[Session, Depends(get_db, scope="function")]
 TxDep = Annotated[Transaction, Depends(get_transaction)]

@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from guvscale.errors import PayloadTooLarge
+
 
 class BodySizeLimitMiddleware:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -13,16 +15,12 @@ class BodySizeLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "id": "payload_too_large",
-                "message": f"request body is larger than {self.max_bytes} bytes",
-            }
-        ).encode()
+        error = PayloadTooLarge(f"request body is larger than {self.max_bytes} bytes")
+        body = json.dumps(error.to_dict()).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": error.status_code,
                 "headers": [(b"content-type", b"application/json")],
             }
         )
