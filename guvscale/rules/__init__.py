@@ -6,7 +6,15 @@ roles = load(text)          # dict[str, Role], in the order written
 """
 
 from guvscale.rules.errors import RuleIssue, RulesError
-from guvscale.rules.parser import DYNOSIZES, KEYS, SHORT, check, derive_target, load
+from guvscale.rules.parser import (
+    DYNOSIZES,
+    KEYS,
+    SHORT,
+    check,
+    derive_target,
+    load,
+    load_with_warnings,
+)
 from guvscale.rules.source import MAX_BYTES
 from guvscale.rules.summary import describe
 from guvscale.rules.types import ModelName, Role, ScheduleWindow, Step
@@ -26,4 +34,5 @@ __all__ = [
     "derive_target",
     "describe",
     "load",
+    "load_with_warnings",
 ]

@@ -428,3 +428,12 @@ def load(yaml_text: str) -> dict[str, Role]:
     if issues:
         raise RulesError(issues)
     return roles
+
+
+def load_with_warnings(yaml_text: str) -> tuple[dict[str, Role], list[RuleIssue]]:
+    """`load`, plus what does not block saving but a user should hear about.
+
+    A warning is a RuleIssue like an error (role, key, line, message); the
+    rules still load and scale.
+    """
+    return load(yaml_text), []
