@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from guvscale.db.crypto import Vault
+from guvscale.db.crypto import DecryptionError, Vault
 from guvscale.db.models import Credentials
-from guvscale.db.scoping import scope_to
+from guvscale.db.scoping import scope_to, unscoped
 from guvscale.heroku import HerokuAuthError, HerokuPlatform
 from guvscale.rabbitmq import BrokerRefused
 from guvscale.services.credentials import (
@@ -20,6 +21,7 @@ from guvscale.services.credentials import (
     NO_CREDENTIALS,
     TenantCredentials,
     load_credentials,
+    load_many_credentials,
     mask_token,
     refresh_broker_url,
     save_credentials,
@@ -82,6 +84,22 @@ def test_saved_credentials_load_back_and_secrets_are_sealed(
     other = add_tenant(sessions)
     with sessions() as session:
         assert load_credentials(scope_to(session, other.id), VAULT, tenant.id) == NO_CREDENTIALS
+
+
+def test_many_tenants_load_in_one_go_and_a_sealed_row_fails_alone(
+    sessions: sessionmaker[Session],
+) -> None:
+    first, second, empty = add_tenant(sessions), add_tenant(sessions), add_tenant(sessions)
+    lost_key = Vault([Fernet.generate_key().decode()])
+    with sessions() as session:
+        unscoped(session)
+        save_credentials(session, VAULT, first.id, creds())
+        save_credentials(session, lost_key, second.id, creds())
+        session.commit()
+        found = load_many_credentials(session, VAULT, [first.id, second.id, empty.id])
+    assert found[first.id] == creds()
+    assert isinstance(found[second.id], DecryptionError)
+    assert empty.id not in found
 
 
 def test_a_management_url_that_borrowed_the_brokers_login_is_stored_without_it(

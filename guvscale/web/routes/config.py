@@ -8,23 +8,20 @@ path (GUVSCALE_ID). Thin: authenticate, parse, call a service, answer.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from pydantic.alias_generators import to_camel
-from sqlalchemy.orm import Session
 
 import guvscale
-from guvscale.db.scoping import scope_to
 from guvscale.errors import Unprocessable
 from guvscale.heroku.platform import HerokuPlatform
 from guvscale.rules import RuleIssue
 from guvscale.services import api_tokens, credentials, rules_config
 from guvscale.settings import Settings
-from guvscale.web.deps import Transaction, TxDep, VaultDep
+from guvscale.web.deps import TenantTransaction, TxDep, VaultDep
 
 T = TypeVar("T")
 
@@ -136,17 +133,6 @@ class DryRunOut(_Camel):
 # -- who is calling ------------------------------------------------------------
 
 _bearer = HTTPBearer(auto_error=False, description="GUVSCALE_TOKEN from the app's config")
-
-
-class TenantTransaction:
-    """A transaction scoped to the authenticated tenant; services get only its rows."""
-
-    def __init__(self, tx: Transaction, resource_id: str) -> None:
-        self._tx = tx
-        self.resource_id = resource_id
-
-    async def __call__(self, work: Callable[[Session], T]) -> T:
-        return await self._tx(lambda session: work(scope_to(session, self.resource_id)))
 
 
 async def authenticated(
