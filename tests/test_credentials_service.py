@@ -166,10 +166,11 @@ def test_refresh_is_none_when_nothing_changed_or_nothing_to_read(
     assert len(fake_heroku.state.requests) == 1  # only the first one asked Heroku
 
 
-def test_refresh_refuses_a_rotated_url_that_points_inside(
-    fake_heroku: FakeHeroku, platform: HerokuPlatform
+@pytest.mark.parametrize("url", ["amqp://u:p@127.0.0.1/vh", "https://u:p@8.8.8.8/"])
+def test_refresh_refuses_a_rotated_url_that_points_inside_or_is_no_amqp(
+    fake_heroku: FakeHeroku, platform: HerokuPlatform, url: str
 ) -> None:
-    token, app_id = rotated_app(fake_heroku, "amqp://u:p@127.0.0.1/vh")
+    token, app_id = rotated_app(fake_heroku, url)
     with pytest.raises(BrokerRefused):
         refresh_broker_url(platform, creds(heroku_token=token, app_id=app_id), allow_private=False)
 

@@ -19,7 +19,7 @@ import guvscale
 from guvscale.errors import Unprocessable
 from guvscale.heroku.platform import HerokuPlatform
 from guvscale.rules import RuleIssue
-from guvscale.services import api_tokens, credentials, rules_config
+from guvscale.services import api_tokens, credentials, credentials_check, rules_config
 from guvscale.settings import Settings
 from guvscale.web.deps import TenantTransaction, TxDep, VaultDep
 
@@ -145,7 +145,7 @@ async def authenticated(
     return TenantTransaction(tx, resource_id)
 
 
-async def credentials_checker(request: Request) -> credentials.CredentialsChecker:
+async def credentials_checker(request: Request) -> credentials_check.CredentialsChecker:
     settings: Settings = request.app.state.settings
     platform = HerokuPlatform(
         request.app.state.http,
@@ -153,7 +153,7 @@ async def credentials_checker(request: Request) -> credentials.CredentialsChecke
         f"guvscale/{guvscale.__version__}",
         timeout=settings.http_timeout,
     )
-    return credentials.CredentialsChecker(
+    return credentials_check.CredentialsChecker(
         platform,
         request.app.state.async_http,
         allow_private=settings.private_brokers_allowed,
@@ -162,7 +162,7 @@ async def credentials_checker(request: Request) -> credentials.CredentialsChecke
 
 
 TenantDep = Annotated[TenantTransaction, Depends(authenticated)]
-CheckerDep = Annotated[credentials.CredentialsChecker, Depends(credentials_checker)]
+CheckerDep = Annotated[credentials_check.CredentialsChecker, Depends(credentials_checker)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "GUVSCALE_TOKEN missing or wrong for this id"},
@@ -201,7 +201,7 @@ async def post_config(body: ConfigIn, tenant: TenantDep) -> SavedConfigOut:
 
 @router.get("/{id}/credentials", summary="The credentials in force, masked")
 async def get_credentials(tenant: TenantDep, vault: VaultDep) -> CredentialsOut:
-    summary = await credentials.current_credentials(tenant, vault, tenant.resource_id)
+    summary = await credentials_check.current_credentials(tenant, vault, tenant.resource_id)
     return CredentialsOut.of(summary)
 
 
@@ -215,12 +215,12 @@ async def put_credentials(
 ) -> CredentialsOut:
     if not body.model_fields_set & {"heroku_token", "broker_url", "management_url"}:
         raise Unprocessable("give at least one of herokuToken, brokerUrl, managementUrl")
-    change = credentials.CredentialsChange(
+    change = credentials_check.CredentialsChange(
         heroku_token=body.heroku_token,
         broker_url=body.broker_url,
         management_url=body.management_url,
     )
-    summary = await credentials.update_credentials(
+    summary = await credentials_check.update_credentials(
         tenant, vault, checker, tenant.resource_id, change
     )
     return CredentialsOut.of(summary)
