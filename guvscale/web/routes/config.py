@@ -2,16 +2,16 @@
 
 Every call: `Authorization: Bearer <GUVSCALE_TOKEN>` for the `{id}` in the
 path (GUVSCALE_ID). Thin: authenticate, parse, call a service, answer.
-`/config/{id}/status` and `/events` live with the worker's records.
+`/config/{id}/status` and `/events` live with the worker's records; they
+authenticate with the same `web.api_auth.TenantDep`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from pydantic.alias_generators import to_camel
 
@@ -19,11 +19,10 @@ import guvscale
 from guvscale.errors import Unprocessable
 from guvscale.heroku.platform import HerokuPlatform
 from guvscale.rules import RuleIssue
-from guvscale.services import api_tokens, credentials, credentials_check, rules_config
+from guvscale.services import credentials, credentials_check, rules_config
 from guvscale.settings import Settings
-from guvscale.web.deps import TenantTransaction, TxDep, VaultDep
-
-T = TypeVar("T")
+from guvscale.web.api_auth import CONFIG_ERRORS, ErrorOut, TenantDep
+from guvscale.web.deps import VaultDep
 
 
 class _Camel(BaseModel):
@@ -31,12 +30,6 @@ class _Camel(BaseModel):
 
 
 # -- bodies and answers ------------------------------------------------------
-
-
-class ErrorOut(BaseModel):
-    id: str
-    message: str
-    where: str | None = None
 
 
 class RuleIssueOut(BaseModel):
@@ -130,21 +123,6 @@ class DryRunOut(_Camel):
     dry_run: bool
 
 
-# -- who is calling ------------------------------------------------------------
-
-_bearer = HTTPBearer(auto_error=False, description="GUVSCALE_TOKEN from the app's config")
-
-
-async def authenticated(
-    tx: TxDep,
-    resource_id: Annotated[str, Path(alias="id", description="GUVSCALE_ID")],
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> TenantTransaction:
-    token = bearer.credentials if bearer is not None else None
-    await tx(lambda session: api_tokens.authenticate(session, resource_id, token))
-    return TenantTransaction(tx, resource_id)
-
-
 async def credentials_checker(request: Request) -> credentials_check.CredentialsChecker:
     settings: Settings = request.app.state.settings
     platform = HerokuPlatform(
@@ -161,14 +139,9 @@ async def credentials_checker(request: Request) -> credentials_check.Credentials
     )
 
 
-TenantDep = Annotated[TenantTransaction, Depends(authenticated)]
 CheckerDep = Annotated[credentials_check.CredentialsChecker, Depends(credentials_checker)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "GUVSCALE_TOKEN missing or wrong for this id"},
-    422: {"model": ErrorOut, "description": "the body is not what this call takes"},
-}
-router = APIRouter(prefix="/config", tags=["config"], responses=_ERRORS)
+router = APIRouter(prefix="/config", tags=["config"], responses=CONFIG_ERRORS)
 
 
 # -- routes ------------------------------------------------------------------------
