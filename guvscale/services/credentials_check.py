@@ -193,7 +193,9 @@ class CredentialsChecker:
 
     async def _read_queues(self, management: str, broker: str, source: str | None) -> list[str]:
         try:
-            client = ManagementClient(self._http, management, timeout=self._timeout)
+            client = ManagementClient(
+                self._http, management, timeout=self._timeout, allow_private=self._allow_private
+            )
             found = await client.queues(vhost_of(broker))
         except BrokerError as exc:
             # A derived URL fails because of the AMQP URL; a given one because of itself.
