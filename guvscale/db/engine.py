@@ -11,11 +11,22 @@ import logging
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# The database cannot be reached or is going away (refused, reset, shutting down,
+# pool exhausted): nothing about the request or the row is wrong, so callers
+# answer 503 or try again later, and never blame the data.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
 
 
 def embedded_url(data_dir: str | Path) -> str:
