@@ -3,6 +3,9 @@ and observations from here rather than importing another test module."""
 
 from __future__ import annotations
 
+import hashlib
+import time
+
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,3 +40,39 @@ def poison(sessions: sessionmaker[Session], resource_id: str, kind: str) -> None
     statement = f"UPDATE {table} SET {column} = CAST(:value AS {sql_type}) WHERE {key} = :rid"
     with sessions.begin() as session:
         session.execute(text(statement), {"value": value, "rid": resource_id})
+
+
+# -- Heroku SSO ----------------------------------------------------------------
+
+
+def sso_v3_form(heroku_uuid: str, salt: str, ts: int | None = None) -> dict[str, str]:
+    """The form Heroku posts to sign a user in (v3: sha1 of uuid:salt:timestamp)."""
+    ts = int(time.time()) if ts is None else ts
+    token = hashlib.sha1(f"{heroku_uuid}:{salt}:{ts}".encode()).hexdigest()
+    return {
+        "resource_id": heroku_uuid,
+        "resource_token": token,
+        "timestamp": str(ts),
+        "email": "dev@example.com",
+        "user_id": "7b3f0e4c-user",
+        "app": "my-app",
+    }
+
+
+# -- settings for production checks ----------------------------------------------
+
+
+def strong_production_values(**overrides: object) -> dict[str, object]:
+    """Environment values production accepts; override one to make it weak."""
+    values: dict[str, object] = {
+        "guvscale_env": "production",
+        "database_url": "postgres://u:p@db.example.com/guvscale",
+        "secret_key": "k3J9-xQ2_vL8mN4pR7sT1wY6zA0bC5dE",  # 32 chars, varied
+        "addon_password": "Zq8!vT3#mL6p",
+        "sso_salt": "s4Lt-9fK2mQ7xW1b",
+        "heroku_oauth_secret": "0f6c1c8e-4b7a-4e1d-9c3f-2a5b8d7e6f10",
+        "encryption_keys": "x5iMsCcf6jFZL4Vq5E1KsG3Ay7oPfT2oGmXcV1hJb2k=",
+        "public_url": "https://guvscale.example.com",
+    }
+    values.update(overrides)
+    return values

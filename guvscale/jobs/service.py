@@ -6,6 +6,9 @@ import logging
 import threading
 from collections.abc import Callable
 
+from guvscale.db.engine import DATABASE_UNAVAILABLE
+from guvscale.db.outage import OutageMonitor
+
 log = logging.getLogger(__name__)
 
 
@@ -20,8 +23,11 @@ class PollingService:
         *,
         interval: float = 1.0,
         join_timeout: float = 30.0,
+        outage: OutageMonitor | None = None,
     ) -> None:
         self.name = name
+        # Told of rounds lost to the database, which it reports once per outage.
+        self._outage = outage
         self._work = work
         self._interval = interval
         self._join_timeout = join_timeout
@@ -51,6 +57,11 @@ class PollingService:
         while not self._stopping.is_set():
             try:
                 self._work()
-            except Exception as exc:  # a bad round (database down...) must not end the loop
-                log.warning("%s round failed: %s", self.name, type(exc).__name__)
+            except DATABASE_UNAVAILABLE as exc:
+                if self._outage is not None:
+                    self._outage.failed(exc)
+                else:
+                    log.warning("%s round failed: %s", self.name, type(exc).__name__)
+            except Exception:  # a bad round must not end the loop
+                log.exception("%s round failed", self.name)
             self._stopping.wait(self._interval)

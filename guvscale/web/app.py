@@ -16,6 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 import guvscale
 from guvscale.db.crypto import Vault
 from guvscale.db.engine import make_engine, make_sessionmaker
+from guvscale.db.outage import OutageMonitor
 from guvscale.settings import Settings
 from guvscale.web import background, errors
 from guvscale.web.limits import BodySizeLimitMiddleware
@@ -41,6 +42,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or make_engine(settings)
         app.state.sessions = make_sessionmaker(app.state.engine)
+        unwatch = app.state.outage.watch(app.state.engine)
         app.state.http = http or httpx.Client(timeout=settings.http_timeout)
         services = background.services_for(app) if run_background else []
         for service in services:
@@ -52,6 +54,7 @@ def create_app(
                 service.stop()
             if http is None:
                 app.state.http.close()
+            unwatch()
             if engine is None:
                 app.state.engine.dispose()
 
@@ -59,8 +62,10 @@ def create_app(
     app.state.settings = settings
     app.state.vault = Vault(settings.encryption_key_list)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
+    app.state.outage = OutageMonitor()
 
-    # Outermost first: log every request, refuse oversized bodies, then sessions.
+    # Outermost first (each add_middleware wraps the ones before it): log every
+    # request, answer unhandled errors, refuse oversized bodies, then sessions.
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -70,6 +75,7 @@ def create_app(
         https_only=settings.is_production,
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(errors.CrashGuard)
     app.add_middleware(RequestLogMiddleware)
 
     errors.install(app)

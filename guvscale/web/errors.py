@@ -1,4 +1,10 @@
-"""Every error leaves as JSON `{"id", "message"[, "where"]}` with its own status."""
+"""Every error leaves as JSON `{"id", "message"[, "where"]}` with its own status.
+
+Two errors are no caller's fault and may also be shown to a browser, so they
+answer an HTML page when the request asks for HTML: the database being
+unreachable (503 with Retry-After) and an unhandled error (500). Neither
+drops the connection: the answer is complete, so keep-alive goes on.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,116 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from guvscale.db.engine import DATABASE_UNAVAILABLE
+from guvscale.db.outage import OutageMonitor
 from guvscale.errors import AppError
 
 log = logging.getLogger(__name__)
+
+# Seconds a client should wait after a 503: a restart or fail-over takes a few.
+RETRY_AFTER_S = 5
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def wants_html(request: Request) -> bool:
+    """Browsers ask for text/html; Heroku, the CLI and scripts ask for JSON or anything."""
+    return "text/html" in request.headers.get("accept", "").lower()
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    title: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    headers = {**_NO_STORE, **(headers or {})}
+    if wants_html(request):
+        response: Response = request.app.state.templates.TemplateResponse(
+            request,
+            "error.html",
+            {"title": title, "message": message},
+            status_code=status,
+            headers=headers,
+        )
+        return response
+    return JSONResponse({"id": code, "message": message}, status_code=status, headers=headers)
+
+
+def database_unavailable(request: Request, exc: Exception) -> Response:
+    monitor: OutageMonitor = request.app.state.outage
+    monitor.failed(exc)
+    return error_response(
+        request,
+        503,
+        "database_unavailable",
+        "the service cannot reach its database just now; try again in a few seconds",
+        title="Temporarily unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def internal_error(request: Request) -> Response:
+    request_id = getattr(request.state, "request_id", None)
+    return error_response(
+        request,
+        500,
+        "internal_error",
+        f"internal error (request {request_id})",
+        title="Something went wrong",
+    )
+
+
+class CrashGuard:
+    """Answers an unhandled error itself, logged once with its whole traceback.
+
+    Starlette's own last-resort handler answers and then re-raises, so the
+    server logged the traceback a second time and closed the connection under
+    a response that had not said `Connection: close`. Here the error ends with
+    its answer; only an answer already under way (nothing can be sent in its
+    place) is cut short, which the server reports by closing the connection.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            request = Request(scope)
+            if isinstance(exc, DATABASE_UNAVAILABLE):
+                response = database_unavailable(request, exc)
+            else:
+                request_id = scope.get("state", {}).get("request_id")
+                log.error(
+                    "unhandled error in %s %s (request %s): %s",
+                    scope.get("method"),
+                    scope.get("path"),
+                    request_id,
+                    type(exc).__name__,
+                    exc_info=exc,
+                    extra={"fields": {"request_id": request_id}},
+                )
+                response = internal_error(request)
+            if not started:
+                await response(scope, receive, send)
 
 
 def _where(loc: tuple[object, ...] | list[object]) -> str:
@@ -60,11 +172,6 @@ def install(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    @app.exception_handler(Exception)
-    async def crash(request: Request, exc: Exception) -> JSONResponse:
-        request_id = getattr(request.state, "request_id", None)
-        log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
-        return JSONResponse(
-            {"id": "internal_error", "message": f"internal error (request {request_id})"},
-            status_code=500,
-        )
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, database_unavailable)
+    # Everything else unhandled: CrashGuard, added by the app factory as middleware.
