@@ -22,6 +22,7 @@ from guvscale.web import background, errors
 from guvscale.web.limits import BodySizeLimitMiddleware
 from guvscale.web.logs import RequestLogMiddleware
 from guvscale.web.routes import dashboard, health, partner, sso
+from guvscale.web.transport import TransportSecurityMiddleware
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION_COOKIE = "gvs_session"
@@ -58,14 +59,22 @@ def create_app(
             if engine is None:
                 app.state.engine.dispose()
 
-    app = FastAPI(title="GuvScale", version=guvscale.__version__, lifespan=lifespan)
+    # Starlette's own trailing-slash redirect builds its Location from the Host
+    # header; errors.py redirects from PUBLIC_URL instead.
+    app = FastAPI(
+        title="GuvScale",
+        version=guvscale.__version__,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
     app.state.settings = settings
     app.state.vault = Vault(settings.encryption_key_list)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
     app.state.outage = OutageMonitor()
 
     # Outermost first (each add_middleware wraps the ones before it): log every
-    # request, answer unhandled errors, refuse oversized bodies, then sessions.
+    # request, (production) https only, answer unhandled errors, refuse oversized
+    # bodies, then sessions.
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -76,6 +85,8 @@ def create_app(
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(errors.CrashGuard)
+    if settings.is_production:
+        app.add_middleware(TransportSecurityMiddleware, public_url=settings.public_url)
     app.add_middleware(RequestLogMiddleware)
 
     errors.install(app)

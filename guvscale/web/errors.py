@@ -9,17 +9,21 @@ drops the connection: the answer is complete, so keep-alive goes on.
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from guvscale.db.engine import DATABASE_UNAVAILABLE
 from guvscale.db.outage import OutageMonitor
 from guvscale.errors import AppError
+from guvscale.settings import Settings
+from guvscale.web.transport import location
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,22 @@ def internal_error(request: Request) -> Response:
         f"internal error (request {request_id})",
         title="Something went wrong",
     )
+
+
+def slash_twin(request: Request) -> str | None:
+    """Where a path that exists only with (or without) a trailing slash lives, on
+    PUBLIC_URL: the same redirect Starlette makes, without trusting the Host header."""
+    path = request.scope["path"]
+    twin = path.rstrip("/") if path.endswith("/") else path + "/"
+    if not twin or twin == path or twin.startswith("//"):
+        return None
+    scope = {**request.scope, "path": twin}
+    if not any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+        return None
+    raw: bytes = request.scope.get("raw_path") or quote(path).encode()
+    raw_twin = raw.rstrip(b"/") if raw.endswith(b"/") else raw + b"/"
+    settings: Settings = request.app.state.settings
+    return location(settings.public_url, {**scope, "raw_path": raw_twin})
 
 
 class CrashGuard:
@@ -159,7 +179,9 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body, status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and (target := slash_twin(request)) is not None:
+            return RedirectResponse(target, status_code=307)
         code = {
             401: "unauthorized",
             403: "forbidden",
