@@ -183,7 +183,7 @@ def test_partner_calls_answer_503_json_with_retry_after_while_the_database_is_do
 def test_sso_answers_a_503_page_while_the_database_is_down(
     dead_db_client: TestClient, json_log: io.StringIO
 ) -> None:
-    form = sso_v3_form(str(uuid.uuid4()), "test-sso-salt")
+    form = sso_v3_form(str(uuid.uuid4()), make_settings().sso_salt)
     for _ in range(5):
         r = dead_db_client.post("/sso/login", data=form, headers=BROWSER)
         assert r.status_code == 503
