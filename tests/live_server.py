@@ -63,10 +63,12 @@ class RawHttp:
     def close(self) -> None:
         self.sock.close()
 
-    def request(self, method: str, path: str, headers: dict[str, str] | None = None) -> None:
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> None:
         lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: keep-alive"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
 
     def response(self) -> tuple[int, dict[str, str], bytes] | None:
         """(status, headers, body), or None when the server closed the connection."""
@@ -81,6 +83,7 @@ class RawHttp:
         for line in header_lines:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
+        assert "chunked" not in headers.get("transfer-encoding", ""), "answer has no length"
         length = int(headers.get("content-length", "0"))
         while len(self.buffer) < length:
             chunk = self._recv()
