@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Placeholders are recognisable on purpose: production refuses every one of them.
@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     http_timeout: float = 10.0
     # Largest request body we read, in bytes; Heroku's provision bodies are < 4 KiB.
     max_body_bytes: int = 64 * 1024
+    # Seconds to wait for PostgreSQL to answer a new connection: a host that went
+    # silent (fail-over, partition) then gives 503s, not requests hung for minutes.
+    database_connect_timeout: int = Field(default=5, ge=2)
 
     @field_validator("database_url")
     @classmethod

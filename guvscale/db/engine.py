@@ -79,6 +79,8 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
         hide_parameters=True,
         pool_size=10,
         max_overflow=10,
+        # libpq's own timeout (whole seconds, at least 2); none by default.
+        connect_args={"connect_timeout": settings.database_connect_timeout},
     )
 
 

@@ -54,6 +54,10 @@ class PollingService:
         return self._thread is not None and self._thread.is_alive()
 
     def _loop(self) -> None:
+        # A round failing the same way every second would log its traceback every
+        # second: log it once, then once more when rounds work again.
+        failing: str | None = None
+        repeats = 0
         while not self._stopping.is_set():
             try:
                 self._work()
@@ -62,6 +66,15 @@ class PollingService:
                     self._outage.failed(exc)
                 else:
                     log.warning("%s round failed: %s", self.name, type(exc).__name__)
-            except Exception:  # a bad round must not end the loop
-                log.exception("%s round failed", self.name)
+            except Exception as exc:  # a bad round must not end the loop
+                same = f"{type(exc).__name__}: {exc}"
+                if same == failing:
+                    repeats += 1
+                else:
+                    log.exception("%s round failed", self.name)
+                    failing, repeats = same, 0
+            else:
+                if failing is not None:
+                    log.warning("%s works again after %d failed rounds", self.name, repeats + 1)
+                    failing, repeats = None, 0
             self._stopping.wait(self._interval)
