@@ -10,11 +10,14 @@ import uuid
 from collections.abc import Iterator
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import OperationalError
 
+from guvscale.db.engine import transient, unavailable
 from guvscale.heroku.errors import from_transport
 from guvscale.redact import REDACTED, redact_url, scrub
 from guvscale.settings import Settings
@@ -206,3 +209,49 @@ def test_sso_answers_a_503_page_while_the_database_is_down(
     assert not any("traceback" in line for line in logged)
     outage = [line for line in logged if line["logger"] == "guvscale.db"]
     assert len(outage) == 1 and "database unreachable" in str(outage[0]["message"])
+
+
+# -- which database errors are an outage, which a lost conflict -----------------
+
+
+def sa_error(orig: Exception) -> OperationalError:
+    return OperationalError("SELECT 1", {}, orig)
+
+
+@pytest.mark.parametrize(
+    "orig, is_unavailable, is_transient",
+    [
+        (psycopg.OperationalError("connection failed: Connection refused"), True, False),
+        (
+            psycopg.errors.AdminShutdown("terminating connection"),
+            True,
+            False,
+        ),
+        (psycopg.errors.CannotConnectNow("the database system is starting up"), True, False),
+        (psycopg.errors.TooManyConnections("sorry, too many clients already"), True, False),
+        (psycopg.errors.DeadlockDetected("deadlock detected"), False, True),
+        (psycopg.errors.SerializationFailure("could not serialize access"), False, True),
+        (psycopg.errors.QueryCanceled("canceling statement due to statement timeout"), False, True),
+        (psycopg.errors.LockNotAvailable("could not obtain lock"), False, True),
+    ],
+)
+def test_an_outage_is_told_apart_from_a_lost_conflict(
+    orig: Exception, is_unavailable: bool, is_transient: bool
+) -> None:
+    assert unavailable(sa_error(orig)) is is_unavailable
+    assert transient(sa_error(orig)) is is_transient
+
+
+def test_a_lost_conflict_is_a_503_but_no_outage(
+    crashing_app: FastAPI, json_log: io.StringIO
+) -> None:
+    @crashing_app.get("/deadlock")
+    def deadlock() -> None:
+        raise sa_error(psycopg.errors.DeadlockDetected("deadlock detected"))
+
+    with TestClient(crashing_app) as client:
+        r = client.get("/deadlock")
+    assert r.status_code == 503 and r.json()["id"] == "try_again"
+    assert "retry-after" in r.headers
+    assert not crashing_app.state.outage.down
+    assert not [line for line in lines(json_log) if line["logger"] == "guvscale.db"]

@@ -21,15 +21,49 @@ from guvscale.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# The database cannot be reached or is going away (refused, reset, shutting down,
-# pool exhausted): nothing about the request or the row is wrong, so callers
-# answer 503 or try again later, and never blame the data.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+# What SQLAlchemy raises when the database may be unreachable; `unavailable()`
+# and `transient()` tell which it is. Everything else is a bad statement or bad data.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.DisconnectionError,
     sa_exc.TimeoutError,
 )
+# SQLSTATE classes of a server that cannot serve at all: connection exception,
+# insufficient resources (too many connections, disk full), operator
+# intervention (shutting down, starting up), system error.
+_UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
+# Conflicts one retry may resolve: serialization failure, deadlock, lock not
+# available, statement cancelled (a timeout).
+_TRANSIENT_STATES = ("40", "55P03", "57014")
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else None
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def transient(exc: BaseException) -> bool:
+    """This statement lost a conflict (deadlock, serialization, lock or statement
+    timeout); the database itself is fine and the same work may succeed now."""
+    state = _sqlstate(exc)
+    return state is not None and state.startswith(_TRANSIENT_STATES)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or cannot serve (refused, reset, shutting
+    down, out of connections, pool exhausted): nothing about the request or the
+    row is wrong, so callers answer 503 or try again later, never blame the data."""
+    if isinstance(exc, sa_exc.DisconnectionError | sa_exc.TimeoutError):
+        return True
+    if not isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    state = _sqlstate(exc)
+    # No SQLSTATE: the driver never got an answer (connection refused, timed out).
+    return state is None or (state.startswith(_UNAVAILABLE_CLASSES) and not transient(exc))
 
 
 def _embedded_server(data_dir: str | Path) -> Any:

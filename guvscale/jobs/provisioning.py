@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.db.crypto import DecryptionError, Vault
-from guvscale.db.engine import DATABASE_UNAVAILABLE
+from guvscale.db.engine import DATABASE_ERRORS, transient, unavailable
 from guvscale.db.models import (
     Credentials,
     ProvisionJob,
@@ -51,8 +51,9 @@ GIVE_UP_AFTER = dt.timedelta(hours=24)
 # Refresh an access token this long before it runs out, not after.
 REFRESH_MARGIN = dt.timedelta(minutes=5)
 BATCH = 20
-# Not a reason to retry a job: the database is gone, or this job's data is bad.
-DATA_OR_DATABASE: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, DBAPIError, LookupError)
+# Raised out of an attempt to run_once, never retried in place: the database
+# is gone, the transaction is spoiled, or this job's data is bad.
+DATA_OR_DATABASE: tuple[type[Exception], ...] = (*DATABASE_ERRORS, DBAPIError, LookupError)
 
 
 class Identity(Protocol):
@@ -100,7 +101,7 @@ def run_once(
     others go on. Only losing the database itself ends the round.
     """
     attempted = 0
-    unmarkable: set[int] = set()
+    skipped: set[int] = set()  # for the rest of this round
     while attempted < limit:
         with sessions() as session:
             unscoped(session)
@@ -110,7 +111,7 @@ def run_once(
                 .where(
                     ProvisionJob.state == ProvisionJobState.pending,
                     ProvisionJob.next_attempt_at <= now,
-                    ProvisionJob.id.not_in(unmarkable),
+                    ProvisionJob.id.not_in(skipped),
                 )
                 .order_by(ProvisionJob.next_attempt_at, ProvisionJob.id)
                 .limit(1)
@@ -122,12 +123,15 @@ def run_once(
                 job = session.get_one(ProvisionJob, job_id)
                 _attempt(session, sessions, job, identity, platform, vault, issuer, now, rng)
                 session.commit()
-            except DATABASE_UNAVAILABLE:
-                raise
             except Exception as exc:
                 session.rollback()
-                if not _fail_unprocessable(session, job_id, exc):
-                    unmarkable.add(job_id)
+                if unavailable(exc):
+                    raise
+                if transient(exc):  # a deadlock or lock timeout: next round, untouched
+                    log.warning("provision job %s postponed: %s", job_id, _describe(exc))
+                    skipped.add(job_id)
+                elif not _fail_unprocessable(session, job_id, exc):
+                    skipped.add(job_id)
         attempted += 1
     return attempted
 
@@ -150,10 +154,10 @@ def _fail_unprocessable(session: Session, job_id: int, exc: Exception) -> bool:
             )
         )
         session.commit()
-    except DATABASE_UNAVAILABLE:
-        raise
-    except Exception:
+    except Exception as exc:
         session.rollback()
+        if unavailable(exc):
+            raise
         log.exception("provision job %s could not be marked failed; skipped this round", job_id)
         return False
     return True

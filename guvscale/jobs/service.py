@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from guvscale.db.engine import DATABASE_UNAVAILABLE
+from guvscale.db.engine import unavailable
 from guvscale.db.outage import OutageMonitor
 
 log = logging.getLogger(__name__)
@@ -61,12 +61,11 @@ class PollingService:
         while not self._stopping.is_set():
             try:
                 self._work()
-            except DATABASE_UNAVAILABLE as exc:
-                if self._outage is not None:
-                    self._outage.failed(exc)
-                else:
-                    log.warning("%s round failed: %s", self.name, type(exc).__name__)
             except Exception as exc:  # a bad round must not end the loop
+                if self._outage is not None and unavailable(exc):
+                    self._outage.failed(exc)
+                    self._stopping.wait(self._interval)
+                    continue
                 same = f"{type(exc).__name__}: {exc}"
                 if same == failing:
                     repeats += 1

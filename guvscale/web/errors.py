@@ -19,8 +19,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from guvscale.db.engine import DATABASE_UNAVAILABLE
-from guvscale.db.outage import OutageMonitor
+from guvscale.db.engine import DATABASE_ERRORS, transient, unavailable
+from guvscale.db.outage import OutageMonitor, describe
 from guvscale.errors import AppError
 from guvscale.settings import Settings
 from guvscale.web.transport import location
@@ -59,16 +59,43 @@ def error_response(
     return JSONResponse({"id": code, "message": message}, status_code=status, headers=headers)
 
 
-def database_unavailable(request: Request, exc: Exception) -> Response:
-    monitor: OutageMonitor = request.app.state.outage
-    monitor.failed(exc)
+def database_error(request: Request, exc: Exception) -> Response:
+    """503 while the database is unreachable (told to the outage monitor, which
+    logs once per outage) or for a lost conflict; anything else is a bug: 500."""
+    if unavailable(exc):
+        monitor: OutageMonitor = request.app.state.outage
+        monitor.failed(exc)
+        code = "database_unavailable"
+        message = "the service cannot reach its database just now; try again in a few seconds"
+    elif transient(exc):
+        log.warning(
+            "%s %s lost a database conflict: %s", request.method, request.url.path, describe(exc)
+        )
+        code = "try_again"
+        message = "a concurrent change got in the way; try again"
+    else:
+        log_unhandled(request.scope, exc)
+        return internal_error(request)
     return error_response(
         request,
         503,
-        "database_unavailable",
-        "the service cannot reach its database just now; try again in a few seconds",
+        code,
+        message,
         title="Temporarily unavailable",
         headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+def log_unhandled(scope: Scope, exc: BaseException) -> None:
+    request_id = scope.get("state", {}).get("request_id")
+    log.error(
+        "unhandled error in %s %s (request %s): %s",
+        scope.get("method"),
+        scope.get("path"),
+        request_id,
+        type(exc).__name__,
+        exc_info=exc,
+        extra={"fields": {"request_id": request_id}},
     )
 
 
@@ -128,19 +155,10 @@ class CrashGuard:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             request = Request(scope)
-            if isinstance(exc, DATABASE_UNAVAILABLE):
-                response = database_unavailable(request, exc)
+            if isinstance(exc, DATABASE_ERRORS):
+                response = database_error(request, exc)
             else:
-                request_id = scope.get("state", {}).get("request_id")
-                log.error(
-                    "unhandled error in %s %s (request %s): %s",
-                    scope.get("method"),
-                    scope.get("path"),
-                    request_id,
-                    type(exc).__name__,
-                    exc_info=exc,
-                    extra={"fields": {"request_id": request_id}},
-                )
+                log_unhandled(scope, exc)
                 response = internal_error(request)
             if not started:
                 await response(scope, receive, send)
@@ -194,6 +212,6 @@ def install(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    for unavailable in DATABASE_UNAVAILABLE:
-        app.add_exception_handler(unavailable, database_unavailable)
+    for error in DATABASE_ERRORS:
+        app.add_exception_handler(error, database_error)
     # Everything else unhandled: CrashGuard, added by the app factory as middleware.
