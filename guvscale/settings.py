@@ -70,6 +70,22 @@ def secret_problem(name: str, value: str) -> str | None:
     return None
 
 
+def fernet_key_problems(keys: list[str]) -> list[str]:
+    """Each ENCRYPTION_KEYS entry must be a Fernet key: 32 url-safe base64 bytes,
+    not a hand-typed pattern (a generated key has about 150 bits by this estimate)."""
+    found = []
+    for n, key in enumerate(keys, 1):
+        try:
+            raw = base64.urlsafe_b64decode(key.encode())
+        except ValueError:
+            raw = b""
+        if len(raw) != 32:
+            found.append(f"ENCRYPTION_KEYS: key {n} is not a Fernet key (32 url-safe base64 bytes)")
+        elif entropy_bits(raw.decode("latin-1")) < 96:
+            found.append(f"ENCRYPTION_KEYS: key {n} is too predictable (use Fernet.generate_key())")
+    return found
+
+
 def public_url_problem(url: str) -> str | None:
     """PUBLIC_URL must be an origin Heroku and browsers can reach: https, a host, nothing else."""
     shown = url[:100]
@@ -155,6 +171,8 @@ class Settings(BaseSettings):
                 found.append(f"{env} is a development placeholder")
             elif name in SECRET_RULES and (problem := secret_problem(name, value)):
                 found.append(problem)
+            elif name == "encryption_keys":
+                found.extend(fernet_key_problems(self.encryption_key_list))
         if self.database_url is None:
             found.append("DATABASE_URL is missing (embedded PostgreSQL is for development only)")
         if problem := public_url_problem(self.public_url):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -33,6 +35,11 @@ def test_strong_production_settings_start() -> None:
         ({"sso_salt": "saltsaltsaltsalt"}, "SSO_SALT is too predictable"),
         ({"heroku_oauth_secret": "oauth"}, "HEROKU_OAUTH_SECRET is too short"),
         ({"heroku_oauth_secret": "0" * 36}, "HEROKU_OAUTH_SECRET is too predictable"),
+        ({"encryption_keys": "bm90LWEta2V5"}, "ENCRYPTION_KEYS: key 1 is not a Fernet key"),
+        (
+            {"encryption_keys": base64.urlsafe_b64encode(b"k" * 32).decode()},
+            "ENCRYPTION_KEYS: key 1 is too predictable",
+        ),
         ({"public_url": "https://"}, "PUBLIC_URL must be an https:// URL with a host"),
         ({"public_url": "http://guvscale.example.com"}, "PUBLIC_URL must be an https:// URL"),
         ({"public_url": "https://:443"}, "PUBLIC_URL must be an https:// URL with a host"),
