@@ -105,6 +105,7 @@ def test_a_500_answers_a_browser_with_a_page(crashing_app: FastAPI) -> None:
     assert r.status_code == 500
     assert r.headers["content-type"].startswith("text/html")
     assert "Something went wrong" in r.text
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"
 
 
 # -- item 11: the log line of an unhandled error ------------------------------

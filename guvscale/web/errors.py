@@ -1,8 +1,8 @@
-"""Every error leaves as JSON `{"id", "message"[, "where"]}` with its own status.
+"""Every error leaves with its own status as JSON `{"id", "message"[, "where"]}`.
 
-Two errors are no caller's fault and may also be shown to a browser, so they
-answer an HTML page when the request asks for HTML: the database being
-unreachable (503 with Retry-After) and an unhandled error (500). Neither
+Two errors are no caller's fault and may reach a browser, so they answer an
+HTML page when the request asks for HTML: the database being unreachable or a
+lost conflict (503 with Retry-After) and an unhandled error (500). Neither
 drops the connection: the answer is complete, so keep-alive goes on.
 """
 
@@ -23,6 +23,7 @@ from guvscale.db.engine import DATABASE_ERRORS, transient, unavailable
 from guvscale.db.outage import OutageMonitor, describe
 from guvscale.errors import AppError
 from guvscale.settings import Settings
+from guvscale.web.auth import PAGE_HEADERS
 from guvscale.web.transport import location
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,8 @@ def error_response(
     title: str,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    headers = {**_NO_STORE, **(headers or {})}
     if wants_html(request):
+        headers = {**PAGE_HEADERS, **(headers or {})}
         response: Response = request.app.state.templates.TemplateResponse(
             request,
             "error.html",
@@ -56,6 +57,7 @@ def error_response(
             headers=headers,
         )
         return response
+    headers = {**_NO_STORE, **(headers or {})}
     return JSONResponse({"id": code, "message": message}, status_code=status, headers=headers)
 
 
