@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -256,3 +257,15 @@ def test_a_lost_conflict_is_a_503_but_no_outage(
     assert "retry-after" in r.headers
     assert not crashing_app.state.outage.down
     assert not [line for line in lines(json_log) if line["logger"] == "guvscale.db"]
+
+
+def test_a_logged_database_error_names_itself_not_sqlalchemys_footnote() -> None:
+    try:
+        raise sa_error(psycopg.errors.UndefinedTable('relation "provision_jobs" does not exist'))
+    except OperationalError:
+        record = logging.LogRecord(
+            "t", logging.ERROR, __file__, 1, "round failed", (), sys.exc_info()
+        )
+    out = json.loads(JsonFormatter().format(record))
+    assert out["error"].startswith("OperationalError: (psycopg.errors.UndefinedTable) relation")
+    assert "sqlalche.me" in out["traceback"]  # the footnote stays, in the traceback

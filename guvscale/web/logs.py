@@ -38,9 +38,12 @@ class JsonFormatter(logging.Formatter):
             extra = redact_fields(fields)
             payload.update({k: v for k, v in extra.items() if k not in _OWN_KEYS})
         if record.exc_info:
-            trace = redact_text(self.formatException(record.exc_info))
-            payload["error"] = trace.splitlines()[-1]
-            payload["traceback"] = trace
+            exc = record.exc_info[1]
+            # The exception's own first line: a traceback's last line may be a footnote
+            # (SQLAlchemy ends with "Background on this error at: ...").
+            first = (str(exc).strip().splitlines() or [""])[0] if exc is not None else ""
+            payload["error"] = redact_text(f"{type(exc).__name__}: {first}"[:500])
+            payload["traceback"] = redact_text(self.formatException(record.exc_info))
         return json.dumps(payload, default=str)
 
 
@@ -48,11 +51,18 @@ _OWN_KEYS = frozenset({"level", "logger", "message", "error", "traceback"})
 
 
 def configure_logging(level: int = logging.INFO) -> None:
+    """Every line JSON, uvicorn's own included (it configures its loggers with
+    plain-text handlers before calling the app factory; they go to ours instead)."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        server_log = logging.getLogger(name)
+        if server_log.handlers:  # a logger uvicorn turned off (--no-access-log) stays off
+            server_log.handlers[:] = []
+            server_log.propagate = True
 
 
 class RequestLogMiddleware:

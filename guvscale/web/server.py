@@ -30,7 +30,8 @@ def production_app() -> FastAPI:
 
 
 def serve(args: argparse.Namespace) -> int:
-    uvicorn.run(production_app(), host=args.host, port=args.port, access_log=False)
+    # log_config=None: uvicorn keeps the JSON logging production_app() set up.
+    uvicorn.run(production_app(), host=args.host, port=args.port, access_log=False, log_config=None)
     return 0
 
 
@@ -42,6 +43,10 @@ def dev(args: argparse.Namespace) -> int:
     """
     configure_logging()
     uvicorn.run(
-        create_app(Settings(), migrate=True), host=args.host, port=args.port, access_log=False
+        create_app(Settings(), migrate=True),
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_config=None,
     )
     return 0
