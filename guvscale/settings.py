@@ -8,9 +8,12 @@ placeholder, and names each one.
 from __future__ import annotations
 
 import base64
+import math
+from collections import Counter
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Placeholders are recognisable on purpose: production refuses every one of them.
@@ -24,6 +27,84 @@ SECRET_FIELDS = (
     "heroku_oauth_secret",
     "encryption_keys",
 )
+
+
+# What production holds each secret to: (fewest characters, most characters or
+# None, fewest bits of estimated entropy). ADDON_PASSWORD's 8-72 is Heroku's
+# rule for a manifest's api.password; the others are ours. The entropy floors
+# sit below what random values of the shortest length score (over 2,000 draws:
+# token_hex(16) >= 98, 16 random letters and digits >= 47, 8 >= 17), so any
+# generated value passes (`python -c "import secrets; print(secrets.token_urlsafe(32))"`,
+# or the salt and secret Heroku generates) and a repeated pattern does not.
+SECRET_RULES: dict[str, tuple[int, int | None, int]] = {
+    "secret_key": (32, None, 80),
+    "addon_password": (8, 72, 16),
+    "sso_salt": (16, None, 40),
+    "heroku_oauth_secret": (16, None, 40),
+}
+
+
+def entropy_bits(value: str) -> float:
+    """Shannon entropy of the characters times the length: an estimate that sees
+    repetition ("aaaa", "abab") but not words, so it is a floor, not a grade."""
+    n = len(value)
+    if n == 0:
+        return 0.0
+    return sum(c * math.log2(n / c) for c in Counter(value).values())
+
+
+def secret_problem(name: str, value: str) -> str | None:
+    """What is wrong with a production secret, without showing it."""
+    shortest, longest, bits = SECRET_RULES[name]
+    env = name.upper()
+    if len(value) < shortest:
+        return f"{env} is too short: {len(value)} characters, at least {shortest}"
+    if longest is not None and len(value) > longest:
+        return f"{env} is too long: {len(value)} characters, at most {longest}"
+    estimate = entropy_bits(value)
+    if estimate < bits:
+        return (
+            f"{env} is too predictable: about {estimate:.0f} bits of entropy, at least {bits}"
+            " (use a generated value)"
+        )
+    return None
+
+
+def fernet_key_problems(keys: list[str]) -> list[str]:
+    """Each ENCRYPTION_KEYS entry must be a Fernet key: 32 url-safe base64 bytes,
+    not a hand-typed pattern (a generated key has about 150 bits by this estimate)."""
+    found = []
+    for n, key in enumerate(keys, 1):
+        try:
+            raw = base64.urlsafe_b64decode(key.encode())
+        except ValueError:
+            raw = b""
+        if len(raw) != 32:
+            found.append(f"ENCRYPTION_KEYS: key {n} is not a Fernet key (32 url-safe base64 bytes)")
+        elif entropy_bits(raw.decode("latin-1")) < 96:
+            found.append(f"ENCRYPTION_KEYS: key {n} is too predictable (use Fernet.generate_key())")
+    return found
+
+
+def public_url_problem(url: str) -> str | None:
+    """PUBLIC_URL must be an origin Heroku and browsers can reach: https, a host, nothing else."""
+    shown = url[:100]
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return f"PUBLIC_URL has a bad port: {shown!r}"
+    if parts.scheme != "https":
+        return f"PUBLIC_URL must be an https:// URL in production, got {shown!r}"
+    if not parts.hostname:
+        return f"PUBLIC_URL must be an https:// URL with a host, got {shown!r}"
+    if parts.username is not None or parts.password is not None:
+        return "PUBLIC_URL must not hold a user or password"
+    if port == 0:
+        return f"PUBLIC_URL has a bad port: {shown!r}"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return f"PUBLIC_URL must be only scheme, host and port, got {shown!r}"
+    return None
 
 
 class ConfigError(RuntimeError):
@@ -57,6 +138,9 @@ class Settings(BaseSettings):
     # Unset: allowed in development (a local RabbitMQ), refused in production (SSRF).
     # Read it through `private_brokers_allowed`.
     allow_private_brokers: bool | None = None
+    # Seconds to wait for PostgreSQL to answer a new connection: a host that went
+    # silent (fail-over, partition) then gives 503s, not requests hung for minutes.
+    database_connect_timeout: int = Field(default=5, ge=2)
 
     @field_validator("database_url")
     @classmethod
@@ -95,10 +179,14 @@ class Settings(BaseSettings):
                 name == "encryption_keys" and _DEV_FERNET_KEY in value
             ):
                 found.append(f"{env} is a development placeholder")
+            elif name in SECRET_RULES and (problem := secret_problem(name, value)):
+                found.append(problem)
+            elif name == "encryption_keys":
+                found.extend(fernet_key_problems(self.encryption_key_list))
         if self.database_url is None:
             found.append("DATABASE_URL is missing (embedded PostgreSQL is for development only)")
-        if not self.public_url.startswith("https://"):
-            found.append("PUBLIC_URL must be https:// in production")
+        if problem := public_url_problem(self.public_url):
+            found.append(problem)
         return found
 
     def check(self) -> None:

@@ -1,18 +1,24 @@
 """Test data, in one place: every test builds resources, rules, credentials
 and observations from here rather than importing another test module."""
 
-# -- h4: resources with a GUVSCALE_TOKEN, for the config API -------------------
+from __future__ import annotations
 
+import hashlib
 import secrets as _secrets
+import time
 import uuid as _uuid
 from dataclasses import dataclass as _dataclass
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm import Session as _Session
 from sqlalchemy.orm import sessionmaker as _sessionmaker
 
 from guvscale.db.models import Resource as _Resource
 from guvscale.db.models import ResourceState as _ResourceState
 from guvscale.services.config_vars import token_hash as _token_hash
+
+# -- h4: resources with a GUVSCALE_TOKEN, for the config API -------------------
 
 
 @_dataclass(frozen=True)
@@ -51,3 +57,72 @@ def add_tenant(
         session.add(resource)
         session.commit()
         return Tenant(id=resource.id, heroku_uuid=heroku_uuid, token=token)
+
+
+# -- poisoned rows: values the database holds but the driver cannot read -----
+
+# What `9999-12-31T23:59:59-14:00` and `0001-01-01T00:00:00+14:00` become in a
+# timestamptz column (storable by PostgreSQL, outside Python's datetime), and a
+# state no release knows.
+POISONS: dict[str, tuple[str, str, str, str]] = {
+    "expiry after year 9999": (
+        "provision_jobs",
+        "grant_expires_at",
+        "timestamptz",
+        "10000-01-01 13:59:59+00",
+    ),
+    "expiry before year 1": (
+        "provision_jobs",
+        "grant_expires_at",
+        "timestamptz",
+        "0001-12-31 10:00:00+00 BC",
+    ),
+    "unknown resource state": ("resources", "state", "varchar", "bogus"),
+}
+
+
+def poison(sessions: sessionmaker[Session], resource_id: str, kind: str) -> None:
+    """Write one unreadable value for `resource_id` straight through SQL, as a bug,
+    an old release or a hand edit could have left it."""
+    table, column, sql_type, value = POISONS[kind]
+    key = "id" if table == "resources" else "resource_id"
+    # Names come from POISONS above, never from input.
+    statement = f"UPDATE {table} SET {column} = CAST(:value AS {sql_type}) WHERE {key} = :rid"
+    with sessions.begin() as session:
+        session.execute(text(statement), {"value": value, "rid": resource_id})
+
+
+# -- Heroku SSO ----------------------------------------------------------------
+
+
+def sso_v3_form(heroku_uuid: str, salt: str, ts: int | None = None) -> dict[str, str]:
+    """The form Heroku posts to sign a user in (v3: sha1 of uuid:salt:timestamp)."""
+    ts = int(time.time()) if ts is None else ts
+    token = hashlib.sha1(f"{heroku_uuid}:{salt}:{ts}".encode()).hexdigest()
+    return {
+        "resource_id": heroku_uuid,
+        "resource_token": token,
+        "timestamp": str(ts),
+        "email": "dev@example.com",
+        "user_id": "7b3f0e4c-user",
+        "app": "my-app",
+    }
+
+
+# -- settings for production checks ----------------------------------------------
+
+
+def strong_production_values(**overrides: object) -> dict[str, object]:
+    """Environment values production accepts; override one to make it weak."""
+    values: dict[str, object] = {
+        "guvscale_env": "production",
+        "database_url": "postgres://u:p@db.example.com/guvscale",
+        "secret_key": "k3J9-xQ2_vL8mN4pR7sT1wY6zA0bC5dE",  # 32 chars, varied
+        "addon_password": "Zq8!vT3#mL6p",
+        "sso_salt": "s4Lt-9fK2mQ7xW1b",
+        "heroku_oauth_secret": "0f6c1c8e-4b7a-4e1d-9c3f-2a5b8d7e6f10",
+        "encryption_keys": "x5iMsCcf6jFZL4Vq5E1KsG3Ay7oPfT2oGmXcV1hJb2k=",
+        "public_url": "https://guvscale.example.com",
+    }
+    values.update(overrides)
+    return values

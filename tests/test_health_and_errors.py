@@ -11,6 +11,7 @@ from sqlalchemy import create_engine
 
 from guvscale.settings import ConfigError, Settings
 from guvscale.web.app import create_app
+from tests.factories import strong_production_values
 from tests.web_fixtures import make_settings
 
 
@@ -70,7 +71,7 @@ def test_body_over_cap_is_413(client: TestClient, settings: Settings) -> None:
         ({"secret_key": ""}, "SECRET_KEY is missing"),
         ({"sso_salt": "dev-insecure-sso-salt"}, "SSO_SALT is a development placeholder"),
         ({"database_url": None}, "DATABASE_URL is missing"),
-        ({"public_url": "http://example.com"}, "PUBLIC_URL must be https://"),
+        ({"public_url": "http://example.com"}, "PUBLIC_URL must be an https:// URL"),
     ],
 )
 def test_production_refuses_missing_or_placeholder_secrets(
@@ -78,15 +79,7 @@ def test_production_refuses_missing_or_placeholder_secrets(
 ) -> None:
     values: dict[str, object] = {"guvscale_env": "production", "database_url": "postgres://x/y"}
     if overrides:
-        values.update(
-            secret_key="s" * 40,
-            addon_password="p" * 20,
-            sso_salt="salt" * 8,
-            heroku_oauth_secret="o" * 30,
-            encryption_keys=make_settings().encryption_keys,
-            public_url="https://guvscale.example.com",
-        )
-        values.update(overrides)
+        values = strong_production_values(**overrides)
     with pytest.raises(ConfigError, match=named):
         Settings(**values).check()  # type: ignore[arg-type]
 

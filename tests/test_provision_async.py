@@ -32,6 +32,7 @@ from guvscale.jobs import provisioning as runner
 from guvscale.services.config_vars import ConfigIssuer
 from guvscale.settings import Settings
 from guvscale.web.app import create_app
+from tests.factories import POISONS, poison
 from tests.fake_heroku.fixtures import FakeHeroku
 from tests.fake_heroku.state import FakeAddOn, FakeGrant
 from tests.partner_helpers import headers, provision_body
@@ -253,18 +254,45 @@ def test_an_expired_grant_fails_the_job_and_the_add_on_stays_provisioning(
     assert world.run(after_expiry + dt.timedelta(hours=1)) == 0
 
 
-def test_a_refused_grant_is_retried_until_it_expires(world: World) -> None:
+def test_a_refused_grant_fails_the_job_at_once_with_the_reason(world: World) -> None:
     _, grant, rid = world.provision()
     world.fake.state.grants[grant.code].used = True  # Heroku will answer 401
     start = utcnow()
-    world.run(start)
+    assert world.run(start) == 1
     job = world.job()
-    assert job.state == ProvisionJobState.pending
-    assert job.last_error is not None and "401" in job.last_error
+    assert job.state == ProvisionJobState.failed and job.attempts == 1
+    assert job.last_error is not None
+    assert "refused the OAuth grant" in job.last_error and "401" in job.last_error
     assert "test-oauth-secret" not in job.last_error and grant.code not in job.last_error
-    world.run(grant.expires_at + dt.timedelta(seconds=1))
-    assert world.job().state == ProvisionJobState.failed
+    assert job.grant_code_enc is None
+    assert world.run(start + dt.timedelta(minutes=10)) == 0  # no retries
+    assert len(world.fake.state.requests_to("POST", "/oauth/token")) == 1
     assert world.resource(rid).state == ResourceState.provisioning
+
+
+def test_a_refused_refresh_token_fails_the_job_and_a_fresh_grant_revives_it(
+    world: World,
+) -> None:
+    addon, _, rid = world.provision()
+    world.fake.state.fail_next(1, 503, path="/actions/provision")
+    start = utcnow()
+    world.run(start)  # tokens stored, provision failed
+    (refresh,) = world.fake.state.refresh_tokens
+    world.fake.state.revoke(refresh)  # the owner took the access back: refresh answers 401
+    later = start + dt.timedelta(hours=8)
+    world.fake.state.advance(8 * 3600)
+    assert world.run(later) == 1
+    job = world.job()
+    assert job.state == ProvisionJobState.failed
+    assert job.last_error is not None and "refused the refresh token" in job.last_error
+    creds = world.credentials(rid)  # no dead tokens kept
+    assert creds is not None and creds.partner_refresh_token_enc is None
+    assert creds.partner_access_token_enc is None
+    fresh = world.fake.state.add_grant(addon.id)
+    body = provision_body(uuid=addon.id, oauth_grant=fresh.as_oauth_grant())
+    assert world.client.post(RESOURCES, json=body, headers=headers()).status_code == 202
+    assert world.run(later) == 1
+    assert world.resource(rid).state == ResourceState.provisioned
 
 
 def test_a_fresh_grant_from_a_repeated_provision_revives_the_job(world: World) -> None:
@@ -393,3 +421,107 @@ def test_backoff_doubles_caps_and_jitters() -> None:
     for n in range(1, 12):
         full = runner.backoff(n)
         assert full / 2 <= runner.backoff(n, rng) <= full
+
+
+# -- one bad row must not stop anyone else (issue 6, item 1) ----------------
+
+
+def provision_tenants(world: World, n: int) -> list[tuple[FakeAddOn, FakeGrant, str]]:
+    return [world.provision() for _ in range(n)]
+
+
+def job_of(world: World, rid: str) -> tuple[ProvisionJobState, str | None]:
+    # Columns only: the poisoned row's other columns cannot be read.
+    with world.sessions() as db:
+        state, error = (
+            unscoped(db)
+            .execute(
+                select(ProvisionJob.state, ProvisionJob.last_error).where(
+                    ProvisionJob.resource_id == rid
+                )
+            )
+            .one()
+        )
+        return state, error
+
+
+@pytest.mark.parametrize("kind", sorted(POISONS))
+def test_a_poisoned_row_fails_its_job_and_every_other_tenant_is_provisioned(
+    world: World, kind: str
+) -> None:
+    tenants = provision_tenants(world, 4)
+    bad = tenants[1][2]  # not first, not last: jobs on both sides of it
+    poison(world.sessions, bad, kind)
+
+    assert world.run() == 4
+
+    for addon, _, rid in tenants:
+        if rid == bad:
+            continue
+        assert world.resource(rid).state == ResourceState.provisioned
+        assert job_of(world, rid) == (ProvisionJobState.done, None)
+        assert addon.state == "provisioned"
+    state, error = job_of(world, bad)
+    assert state == ProvisionJobState.failed
+    assert error is not None and "cannot be read or processed" in error
+    assert world.run() == 0  # the bad job is not tried again and again
+
+    # Tenants that come later are provisioned too.
+    addon, _, late = world.provision()
+    assert world.run() == 1
+    assert world.resource(late).state == ResourceState.provisioned
+
+
+def test_a_poisoned_job_does_not_stop_the_polling_loop_either(
+    database_url: str,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    fake_heroku: FakeHeroku,
+) -> None:
+    settings = heroku_settings(database_url, fake_heroku)
+    with TestClient(create_app(settings, engine=engine, run_background=False)) as first:
+        rids = []
+        for _ in range(3):
+            addon, grant = fake_heroku.state.start_provisioning()
+            body = provision_body(uuid=addon.id, oauth_grant=grant.as_oauth_grant())
+            rids.append(first.post(RESOURCES, json=body, headers=headers()).json()["id"])
+    poison(sessions, rids[0], "expiry after year 9999")
+
+    def provisioned(rid: str) -> bool:
+        with sessions() as db:
+            state = unscoped(db).scalar(select(Resource.state).where(Resource.id == rid))
+            return state == ResourceState.provisioned
+
+    with TestClient(create_app(settings, engine=engine)):
+        assert wait_until(lambda: all(provisioned(rid) for rid in rids[1:]))
+
+
+@pytest.mark.parametrize("kind", ["expiry after year 9999", "expiry before year 1"])
+def test_an_add_on_with_a_poisoned_job_answers_every_partner_call(world: World, kind: str) -> None:
+    addon, grant, rid = world.provision()
+    poison(world.sessions, rid, kind)
+    world.run()
+    assert job_of(world, rid)[0] == ProvisionJobState.failed
+
+    # Heroku repeats the provision with its grant, never exchanged: the job is revived.
+    body = provision_body(uuid=addon.id, oauth_grant=grant.as_oauth_grant())
+    assert world.client.post(RESOURCES, json=body, headers=headers()).status_code == 202
+    assert job_of(world, rid) == (ProvisionJobState.pending, None)
+    assert world.run() == 1
+    assert world.resource(rid).state == ResourceState.provisioned
+
+    # Poisoned again, after the fact: plan change and deprovision still answer.
+    poison(world.sessions, rid, kind)
+    change = world.client.put(f"{RESOURCES}/{rid}", json={"plan": "test"}, headers=headers())
+    assert change.status_code == 200
+    assert world.client.post(RESOURCES, json=body, headers=headers()).status_code == 202
+    assert world.client.delete(f"{RESOURCES}/{rid}", headers=headers()).status_code == 204
+    assert world.resource(rid).state == ResourceState.deprovisioned
+
+
+def test_deprovision_of_an_add_on_whose_pending_job_is_poisoned(world: World) -> None:
+    _, _, rid = world.provision()
+    poison(world.sessions, rid, "expiry after year 9999")
+    assert world.client.delete(f"{RESOURCES}/{rid}", headers=headers()).status_code == 204
+    assert job_of(world, rid) == (ProvisionJobState.failed, runner.CANCELLED)
+    assert world.run() == 0

@@ -19,10 +19,10 @@ TEST_KEY = Fernet.generate_key().decode()
 def make_settings(**overrides: object) -> Settings:
     values: dict[str, object] = {
         "guvscale_env": "development",
-        "secret_key": "test-secret-key",
+        "secret_key": "test-secret-key-0123456789abcdefgh",
         "addon_id": "guvscale",
         "addon_password": "test-addon-password",
-        "sso_salt": "test-sso-salt",
+        "sso_salt": "test-sso-salt-0123456",
         "heroku_oauth_secret": "test-oauth-secret",
         "encryption_keys": TEST_KEY,
         "heroku_api_url": "http://127.0.0.1:9/unreachable",

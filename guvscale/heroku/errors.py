@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 
 import httpx
 
+from guvscale.redact import scrub
+
 # Heroku documents no Retry-After on 429; its bucket refills about 75 tokens a
 # minute, so a minute's pause gives back plenty without hammering.
 DEFAULT_RATE_LIMIT_PAUSE = 60.0
@@ -93,13 +95,6 @@ class HerokuUnavailable(HerokuError):
     """
 
     retryable = True
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
 
 
 def from_transport(exc: httpx.TransportError, secrets: Iterable[str]) -> HerokuUnavailable:

@@ -7,10 +7,12 @@ run the same job, and neither waits for the other.
 Retry policy: a failed attempt waits BASE_DELAY * 2^(attempts-1) seconds,
 capped at MAX_DELAY (with jitter when an rng is given; at least Heroku's
 Retry-After on a 429). A job gives up only when nothing can succeed any more:
-its grant expired before it was ever exchanged (a grant lives 5 minutes), or
-it is older than GIVE_UP_AFTER (Heroku removes add-ons left provisioning for
-about 12 hours, which deprovisions and cancels the job first). Once we hold
-tokens, every failure is retried: a refresh token outlives any outage.
+its grant expired before it was ever exchanged (a grant lives 5 minutes),
+Heroku refused the grant or the refresh token (401/400: used, revoked or
+unknown), its row cannot be read, or it is older than GIVE_UP_AFTER (Heroku
+removes add-ons left provisioning for about 12 hours, which deprovisions and
+cancels the job first). Otherwise, once we hold tokens, every failure is
+retried: a refresh token outlives any outage.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import random
 from collections.abc import Mapping
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.db.crypto import DecryptionError, Vault
+from guvscale.db.engine import DATABASE_ERRORS, transient, unavailable
 from guvscale.db.models import (
     Credentials,
     ProvisionJob,
@@ -47,6 +51,9 @@ GIVE_UP_AFTER = dt.timedelta(hours=24)
 # Refresh an access token this long before it runs out, not after.
 REFRESH_MARGIN = dt.timedelta(minutes=5)
 BATCH = 20
+# Raised out of an attempt to run_once, never retried in place: the database
+# is gone, the transaction is spoiled, or this job's data is bad.
+DATA_OR_DATABASE: tuple[type[Exception], ...] = (*DATABASE_ERRORS, DBAPIError, LookupError)
 
 
 class Identity(Protocol):
@@ -87,27 +94,73 @@ def run_once(
     rng: random.Random | None = None,
     limit: int = BATCH,
 ) -> int:
-    """Attempt every due job (up to `limit`), one transaction each; returns how many."""
+    """Attempt every due job (up to `limit`), one transaction each; returns how many.
+
+    One job's bad row (a value the driver cannot read, a state no release
+    knows) or an unexpected error ends that job failed, with its error; the
+    others go on. Only losing the database itself ends the round.
+    """
     attempted = 0
+    skipped: set[int] = set()  # for the rest of this round
     while attempted < limit:
         with sessions() as session:
             unscoped(session)
-            job = session.scalars(
-                select(ProvisionJob)
+            # The id only: a row we cannot read must still be found, locked and failed.
+            job_id = session.scalars(
+                select(ProvisionJob.id)
                 .where(
                     ProvisionJob.state == ProvisionJobState.pending,
                     ProvisionJob.next_attempt_at <= now,
+                    ProvisionJob.id.not_in(skipped),
                 )
                 .order_by(ProvisionJob.next_attempt_at, ProvisionJob.id)
                 .limit(1)
                 .with_for_update(skip_locked=True)
             ).first()
-            if job is None:
+            if job_id is None:
                 break
-            _attempt(session, sessions, job, identity, platform, vault, issuer, now, rng)
-            session.commit()
+            try:
+                job = session.get_one(ProvisionJob, job_id)
+                _attempt(session, sessions, job, identity, platform, vault, issuer, now, rng)
+                session.commit()
+            except Exception as exc:
+                session.rollback()
+                if unavailable(exc):
+                    raise
+                if transient(exc):  # a deadlock or lock timeout: next round, untouched
+                    log.warning("provision job %s postponed: %s", job_id, _describe(exc))
+                    skipped.add(job_id)
+                elif not _fail_unprocessable(session, job_id, exc):
+                    skipped.add(job_id)
         attempted += 1
     return attempted
+
+
+def _fail_unprocessable(session: Session, job_id: int, exc: Exception) -> bool:
+    """Mark the job failed without reading it; False if even that did not work."""
+    reason = f"cannot be read or processed: {_describe(exc)}"[:300]
+    log.error("provision job %s failed: %s", job_id, reason, exc_info=exc)
+    try:
+        session.execute(
+            update(ProvisionJob)
+            .where(ProvisionJob.id == job_id, ProvisionJob.state == ProvisionJobState.pending)
+            .values(
+                state=ProvisionJobState.failed,
+                last_error=reason,
+                attempts=ProvisionJob.attempts + 1,
+                # The grant is spent or useless either way (see _end), and may be the bad value.
+                grant_code_enc=None,
+                grant_expires_at=None,
+            )
+        )
+        session.commit()
+    except Exception as exc:
+        session.rollback()
+        if unavailable(exc):
+            raise
+        log.exception("provision job %s could not be marked failed; skipped this round", job_id)
+        return False
+    return True
 
 
 def _attempt(
@@ -138,6 +191,8 @@ def _attempt(
         _end(job, ProvisionJobState.failed, str(stop))
         log.warning("provision job %s stopped: %s", job.id, stop)
         return
+    except DATA_OR_DATABASE:
+        raise  # the database is gone (the round ends) or this job's data is bad (it fails)
     except Exception as exc:  # every failure is retried; see the module docstring
         _retry(job, exc, now, rng)
         return
@@ -177,13 +232,29 @@ def _access_token(
             and expires - REFRESH_MARGIN > now
         ):
             return vault.decrypt(creds.partner_access_token_enc)
-        tokens = identity.refresh(vault.decrypt(creds.partner_refresh_token_enc), now=now)
+        try:
+            tokens = identity.refresh(vault.decrypt(creds.partner_refresh_token_enc), now=now)
+        except HerokuError as exc:
+            if exc.retryable:
+                raise
+            # Revoked or unknown: no retry can work. Keep no dead token, so a
+            # repeated provision's fresh grant can revive the job.
+            creds.partner_access_token_enc = None
+            creds.partner_refresh_token_enc = None
+            creds.partner_token_expires_at = None
+            raise _Stop(f"Heroku refused the refresh token: {exc}") from None
     else:
         if job.grant_code_enc is None or job.grant_expires_at is None:
             raise _Stop("no grant to exchange")
         if job.grant_expires_at <= now:
             raise _Stop("the OAuth grant expired before it could be exchanged")
-        tokens = identity.exchange_grant(vault.decrypt(job.grant_code_enc), now=now)
+        try:
+            tokens = identity.exchange_grant(vault.decrypt(job.grant_code_enc), now=now)
+        except HerokuError as exc:
+            if exc.retryable:
+                raise
+            # Used, unknown or refused (401/400): a grant is single-use, no retry can work.
+            raise _Stop(f"Heroku refused the OAuth grant: {exc}") from None
     if not _save_tokens(sessions, resource.id, tokens, vault):
         raise _Stop(CANCELLED)
     return tokens.access_token
@@ -236,6 +307,12 @@ def _describe(exc: Exception) -> str:
     anything else is named by its type only."""
     if isinstance(exc, HerokuError):
         text = str(exc)
+    elif isinstance(exc, DBAPIError) and exc.orig is not None:
+        # The driver's own words (e.g. "timestamp too large (after year 10K): ..."):
+        # statements hide their parameters (db/engine.py), so no stored secret is in them.
+        text = f"{type(exc.orig).__name__}: {str(exc.orig).splitlines()[0]}"
+    elif isinstance(exc, LookupError):  # e.g. a stored enum value no release knows
+        text = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
     elif isinstance(exc, DecryptionError):
         text = "stored secret cannot be decrypted with ENCRYPTION_KEYS"
     else:

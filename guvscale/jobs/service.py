@@ -6,6 +6,9 @@ import logging
 import threading
 from collections.abc import Callable
 
+from guvscale.db.engine import unavailable
+from guvscale.db.outage import OutageMonitor
+
 log = logging.getLogger(__name__)
 
 
@@ -20,8 +23,11 @@ class PollingService:
         *,
         interval: float = 1.0,
         join_timeout: float = 30.0,
+        outage: OutageMonitor | None = None,
     ) -> None:
         self.name = name
+        # Told of rounds lost to the database, which it reports once per outage.
+        self._outage = outage
         self._work = work
         self._interval = interval
         self._join_timeout = join_timeout
@@ -48,9 +54,26 @@ class PollingService:
         return self._thread is not None and self._thread.is_alive()
 
     def _loop(self) -> None:
+        # A round failing the same way every second would log its traceback every
+        # second: log it once, then once more when rounds work again.
+        failing: str | None = None
+        repeats = 0
         while not self._stopping.is_set():
             try:
                 self._work()
-            except Exception as exc:  # a bad round (database down...) must not end the loop
-                log.warning("%s round failed: %s", self.name, type(exc).__name__)
+            except Exception as exc:  # a bad round must not end the loop
+                if self._outage is not None and unavailable(exc):
+                    self._outage.failed(exc)
+                    self._stopping.wait(self._interval)
+                    continue
+                same = f"{type(exc).__name__}: {exc}"
+                if same == failing:
+                    repeats += 1
+                else:
+                    log.exception("%s round failed", self.name)
+                    failing, repeats = same, 0
+            else:
+                if failing is not None:
+                    log.warning("%s works again after %d failed rounds", self.name, repeats + 1)
+                    failing, repeats = None, 0
             self._stopping.wait(self._interval)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
-from sqlalchemy import Table, delete, or_, select
+from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -264,17 +264,25 @@ def _rearm(
     ).first()
     if has_tokens is not None:
         return
+    # Columns, not the row: a job whose other values cannot be read is revived too.
     free = session.scalars(
-        select(ProvisionJob).where(ProvisionJob.id == job_id).with_for_update(skip_locked=True)
+        select(ProvisionJob.state)
+        .where(ProvisionJob.id == job_id)
+        .with_for_update(skip_locked=True)
     ).first()
-    if free is None or free.state == ProvisionJobState.done:
+    if free is None or free == ProvisionJobState.done:
         return
-    free.grant_code_enc = vault.encrypt(grant.code)
-    free.grant_expires_at = grant.expires_at
-    free.state = ProvisionJobState.pending
-    free.next_attempt_at = now
-    free.last_error = None
-    session.flush()
+    session.execute(
+        update(ProvisionJob)
+        .where(ProvisionJob.id == job_id)
+        .values(
+            grant_code_enc=vault.encrypt(grant.code),
+            grant_expires_at=grant.expires_at,
+            state=ProvisionJobState.pending,
+            next_attempt_at=now,
+            last_error=None,
+        )
+    )
 
 
 def deprovision(session: Session, ident: str, *, now: dt.datetime) -> Resource:
@@ -288,17 +296,21 @@ def deprovision(session: Session, ident: str, *, now: dt.datetime) -> Resource:
     session.execute(delete(Credentials).where(Credentials.resource_id == resource.id))
     # A job the runner holds right now is skipped here; the runner re-reads the
     # resource under lock before it stores anything, and cancels itself.
-    for job in session.scalars(
-        select(ProvisionJob)
+    # Ids, not rows: a job whose values cannot be read must not block deprovision.
+    pending = session.scalars(
+        select(ProvisionJob.id)
         .where(
             ProvisionJob.resource_id == resource.id,
             ProvisionJob.state == ProvisionJobState.pending,
         )
         .with_for_update(skip_locked=True)
-    ):
-        job.state = ProvisionJobState.failed
-        job.grant_code_enc = None
-        job.last_error = CANCELLED
+    ).all()
+    if pending:
+        session.execute(
+            update(ProvisionJob)
+            .where(ProvisionJob.id.in_(pending))
+            .values(state=ProvisionJobState.failed, grant_code_enc=None, last_error=CANCELLED)
+        )
     session.flush()
     return resource
 

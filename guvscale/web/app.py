@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -15,12 +15,15 @@ from starlette.middleware.sessions import SessionMiddleware
 
 import guvscale
 from guvscale.db.crypto import Vault
-from guvscale.db.engine import make_engine, make_sessionmaker
+from guvscale.db.engine import make_engine, make_sessionmaker, open_database
+from guvscale.db.migrate import upgrade
+from guvscale.db.outage import OutageMonitor
 from guvscale.settings import Settings
 from guvscale.web import background, errors
 from guvscale.web.limits import BodySizeLimitMiddleware
 from guvscale.web.logs import RequestLogMiddleware
 from guvscale.web.routes import config, dashboard, health, partner, sso
+from guvscale.web.transport import TransportSecurityMiddleware
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION_COOKIE = "gvs_session"
@@ -34,40 +37,61 @@ def create_app(
     http: httpx.Client | None = None,
     async_http: httpx.AsyncClient | None = None,
     run_background: bool = True,
+    migrate: bool = False,
 ) -> FastAPI:
+    """The app; `migrate` upgrades the database at start-up (`guvscale dev`)."""
     settings = settings or Settings()
     settings.check()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = engine or make_engine(settings)
-        app.state.sessions = make_sessionmaker(app.state.engine)
-        app.state.http = http or httpx.Client(timeout=settings.http_timeout)
-        # For async callers (the RabbitMQ management API); redirects are never followed.
-        app.state.async_http = async_http or httpx.AsyncClient(
-            timeout=settings.http_timeout, follow_redirects=False
-        )
-        services = background.services_for(app) if run_background else []
-        for service in services:
-            service.start()
-        try:
-            yield
-        finally:
-            for service in reversed(services):
-                service.stop()
-            if http is None:
-                app.state.http.close()
-            if async_http is None:
-                await app.state.async_http.aclose()
+        # Everything built here is undone in reverse order at shutdown: services
+        # stop, clients close, and a database this app started (an embedded
+        # PostgreSQL) stops last.
+        async with AsyncExitStack() as owned:
             if engine is None:
-                app.state.engine.dispose()
+                url = owned.enter_context(open_database(settings))
+                app.state.engine = make_engine(settings, url)
+                owned.callback(app.state.engine.dispose)
+            else:
+                app.state.engine = engine
+            if migrate:
+                upgrade(app.state.engine)
+            app.state.sessions = make_sessionmaker(app.state.engine)
+            owned.callback(app.state.outage.watch(app.state.engine))
+            if http is None:
+                app.state.http = owned.enter_context(httpx.Client(timeout=settings.http_timeout))
+            else:
+                app.state.http = http
+            if async_http is None:
+                # For async callers (the RabbitMQ management API); redirects are never
+                # followed, so a broker cannot send us elsewhere.
+                app.state.async_http = await owned.enter_async_context(
+                    httpx.AsyncClient(timeout=settings.http_timeout, follow_redirects=False)
+                )
+            else:
+                app.state.async_http = async_http
+            for service in background.services_for(app) if run_background else []:
+                service.start()
+                owned.callback(service.stop)
+            yield
 
-    app = FastAPI(title="GuvScale", version=guvscale.__version__, lifespan=lifespan)
+    # Starlette's own trailing-slash redirect builds its Location from the Host
+    # header; errors.py redirects from PUBLIC_URL instead.
+    app = FastAPI(
+        title="GuvScale",
+        version=guvscale.__version__,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
     app.state.settings = settings
     app.state.vault = Vault(settings.encryption_key_list)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
+    app.state.outage = OutageMonitor()
 
-    # Outermost first: log every request, refuse oversized bodies, then sessions.
+    # Outermost first (each add_middleware wraps the ones before it): log every
+    # request, (production) https only, answer unhandled errors, refuse oversized
+    # bodies, then sessions.
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -77,6 +101,9 @@ def create_app(
         https_only=settings.is_production,
     )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(errors.CrashGuard)
+    if settings.is_production:
+        app.add_middleware(TransportSecurityMiddleware, public_url=settings.public_url)
     app.add_middleware(RequestLogMiddleware)
 
     errors.install(app)

@@ -57,7 +57,9 @@ def provision_runner(app: FastAPI) -> PollingService:
             rng=rng,
         )
 
-    return PollingService("provision-runner", work, interval=PROVISION_POLL_SECONDS)
+    return PollingService(
+        "provision-runner", work, interval=PROVISION_POLL_SECONDS, outage=app.state.outage
+    )
 
 
 def services_for(app: FastAPI) -> list[BackgroundService]:

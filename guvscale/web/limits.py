@@ -21,7 +21,12 @@ class BodySizeLimitMiddleware:
             {
                 "type": "http.response.start",
                 "status": error.status_code,
-                "headers": [(b"content-type", b"application/json")],
+                # The rest of the body stays unread: say the connection ends with this answer.
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})

@@ -8,8 +8,6 @@ import os
 import uvicorn
 from fastapi import FastAPI
 
-from guvscale.db.engine import make_engine
-from guvscale.db.migrate import upgrade
 from guvscale.settings import Settings
 from guvscale.web.app import create_app
 from guvscale.web.logs import configure_logging
@@ -32,17 +30,23 @@ def production_app() -> FastAPI:
 
 
 def serve(args: argparse.Namespace) -> int:
-    uvicorn.run(production_app(), host=args.host, port=args.port, access_log=False)
+    # log_config=None: uvicorn keeps the JSON logging production_app() set up.
+    uvicorn.run(production_app(), host=args.host, port=args.port, access_log=False, log_config=None)
     return 0
 
 
 def dev(args: argparse.Namespace) -> int:
-    """Web plus its background jobs in one process; migrates the database first."""
+    """Web plus its background jobs in one process; migrates the database first.
+
+    The app's lifespan owns the database: on SIGTERM or Ctrl-C uvicorn shuts
+    it down, which stops an embedded PostgreSQL it started.
+    """
     configure_logging()
-    settings = Settings()
-    engine = make_engine(settings)
-    upgrade(engine)
     uvicorn.run(
-        create_app(settings, engine=engine), host=args.host, port=args.port, access_log=False
+        create_app(Settings(), migrate=True),
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_config=None,
     )
     return 0
