@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 import time
 
 import itsdangerous
@@ -172,4 +173,58 @@ def test_session_ends_when_the_resource_is_deprovisioned(
         row = s.get(Resource, resource.id)
         assert row is not None
         row.state = ResourceState.provisioned
+    assert client.get(f"/resources/{resource.id}").status_code == 401
+
+
+# --- sign-out ends the session everywhere (issue 6, item 7) ---------------------
+
+
+def csrf_of(page_html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', page_html)
+    assert match, "no CSRF token in the sign-out form"
+    return match.group(1)
+
+
+def test_a_cookie_copied_before_logout_no_longer_opens_the_page(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    resource = add_resource(sessions)
+    sign_in(client, resource, settings.sso_salt)
+    path = f"/resources/{resource.id}"
+    page = client.get(path)
+    copied = client.cookies.get(SESSION_COOKIE)
+    assert copied
+    r = client.post("/logout", data={"csrf": csrf_of(page.text)})
+    assert r.status_code == 200 and "Signed out" in r.text
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, copied)
+    assert client.get(path).status_code == 401
+
+
+def test_logout_without_the_csrf_token_is_refused_and_keeps_the_session(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    resource = add_resource(sessions)
+    sign_in(client, resource, settings.sso_salt)
+    path = f"/resources/{resource.id}"
+    token = csrf_of(client.get(path).text)
+    for data in ({}, {"csrf": ""}, {"csrf": token[:-1] + ("x" if token[-1] != "x" else "y")}):
+        r = client.post("/logout", data=data)
+        assert r.status_code == 403, data
+        assert "Sign-out refused" in r.text
+        assert client.get(path).status_code == 200
+    assert client.post("/logout", data={"csrf": token}).status_code == 200
+    assert client.get(path).status_code == 401
+
+
+def test_a_new_sign_in_revokes_the_previous_session(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    resource = add_resource(sessions)
+    sign_in(client, resource, settings.sso_salt, ts=int(time.time()) - 1)
+    old = client.cookies.get(SESSION_COOKIE)
+    assert old
+    sign_in(client, resource, settings.sso_salt)
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, old)
     assert client.get(f"/resources/{resource.id}").status_code == 401

@@ -16,14 +16,14 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from guvscale.db.models import Resource, ResourceState
 from guvscale.db.scoping import scope_to
-from guvscale.services import sso_uses
+from guvscale.services import provisioning, sso_uses
+from guvscale.services.fields import heroku_uuid_of
 from guvscale.services.sso import (
     SsoClaim,
     SsoRejected,
@@ -54,14 +54,11 @@ async def sso_pairs(request: Request) -> Pairs | None:
 
 
 def find_resource(db: Session, claim: SsoClaim) -> Resource | None:
-    if claim.scheme is not SsoScheme.v1:
-        return db.scalars(select(Resource).where(Resource.heroku_uuid == claim.ref)).first()
+    if claim.scheme is not SsoScheme.v1 and heroku_uuid_of(claim.ref) is None:
+        return None  # v3 signs Heroku's uuid, never our id
     # v1 signs the id we answered at provisioning: ours, or Heroku's uuid if
     # the partner API ever answered with that.
-    return (
-        db.get(Resource, claim.ref)
-        or db.scalars(select(Resource).where(Resource.heroku_uuid == claim.ref)).first()
-    )
+    return provisioning.find_resource(db, claim.ref)
 
 
 def refuse(request: Request, exc: SsoRejected, resource_id: str | None = None) -> Response:
