@@ -61,6 +61,15 @@ def find_resource(db: Session, claim: SsoClaim) -> Resource | None:
     return provisioning.find_resource(db, claim.ref)
 
 
+def nav_cookie(value: str, secure: bool) -> str:
+    """The Set-Cookie header for nav-data, written out: Starlette's cookie writer
+    would wrap base64's '/', '+' and '=' in quotes, which Heroku's script would
+    read as part of the value. `value` holds only cookie-octets (services.sso).
+    Read by Heroku's navigation header script, so not HttpOnly; not a secret.
+    """
+    return f"{NAV_COOKIE}={value}; Path=/; SameSite=Lax" + ("; Secure" if secure else "")
+
+
 def refuse(request: Request, exc: SsoRejected, resource_id: str | None = None) -> Response:
     log.info(
         "sso refused",
@@ -116,14 +125,7 @@ def sso_login(
     response = RedirectResponse(f"/resources/{quote(resource.id, safe='')}", status_code=302)
     response.headers.update(PAGE_HEADERS)
     if claim.nav_data:
-        # Read by Heroku's navigation header script, so not HttpOnly; not a secret.
-        response.set_cookie(
-            NAV_COOKIE,
-            claim.nav_data,
-            path="/",
-            samesite="lax",
-            secure=settings.is_production,
-        )
+        response.headers.append("set-cookie", nav_cookie(claim.nav_data, settings.is_production))
     log.info(
         "sso signed in",
         extra={"fields": {"event": "sso_signed_in", "resource": resource.id, "sso": claim.scheme}},
