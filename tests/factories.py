@@ -7,6 +7,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from guvscale.services import web_sessions
+from guvscale.web.auth import SESSION_LIFETIME_S
+
 
 def oauth_grant(**overrides: Any) -> dict[str, Any]:
     """An `oauth_grant` as Heroku sends it in a provision body, valid for five minutes."""
@@ -18,3 +23,11 @@ def oauth_grant(**overrides: Any) -> dict[str, Any]:
     }
     grant.update(overrides)
     return grant
+
+
+def web_session(sessions: sessionmaker[Session], resource_id: str) -> str:
+    """A live server-side session record for the resource; returns the cookie's session_id."""
+    with sessions.begin() as db:
+        return web_sessions.open_session(
+            db, resource_id, now=dt.datetime.now(dt.UTC), lifetime_s=SESSION_LIFETIME_S
+        )

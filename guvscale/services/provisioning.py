@@ -32,6 +32,7 @@ from guvscale.db.models import (
 from guvscale.db.scoping import unscoped
 from guvscale.errors import NotFound, Unprocessable
 from guvscale.plans import Plan, get_plan, normalise_region
+from guvscale.services import web_sessions
 from guvscale.services.config_vars import ConfigIssuer, token_hash
 from guvscale.services.fields import (
     Code,
@@ -283,6 +284,7 @@ def deprovision(session: Session, ident: str, *, now: dt.datetime) -> Resource:
         resource.deprovisioned_at = now
     resource.api_token_hash = None
     session.execute(delete(Credentials).where(Credentials.resource_id == resource.id))
+    web_sessions.close_all(session, resource.id)
     # A job the runner holds right now is skipped here; the runner re-reads the
     # resource under lock before it stores anything, and cancels itself.
     for job in session.scalars(

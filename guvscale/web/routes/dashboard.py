@@ -13,7 +13,15 @@ import datetime as dt
 
 from fastapi import APIRouter, Request, Response
 
-from guvscale.web.auth import LoginDep, PageRoute, PathResourceDep, end_session, render_page
+from guvscale.web.auth import (
+    LoginDep,
+    PageRoute,
+    PathResourceDep,
+    SignOutDep,
+    end_session,
+    render_page,
+)
+from guvscale.web.deps import DbDep
 
 router = APIRouter(route_class=PageRoute)
 
@@ -26,7 +34,9 @@ def resource_page(request: Request, resource: PathResourceDep, login: LoginDep) 
 
 
 @router.post("/logout", include_in_schema=False)
-def logout(request: Request) -> Response:
-    # SameSite=Lax keeps the cookie off cross-site POSTs, so no other site can sign a user out.
-    end_session(request)
+def logout(request: Request, login: SignOutDep, db: DbDep) -> Response:
+    # SameSite=Lax keeps the cookie off cross-site POSTs; the CSRF token
+    # (SignOutDep) also refuses same-site forgeries and stale pages.
+    if login is not None:
+        end_session(request, db)
     return render_page(request, "signed_out.html", {})

@@ -31,7 +31,7 @@ from guvscale.services.sso import (
     collect_fields,
     verify,
 )
-from guvscale.web.auth import PAGE_HEADERS, Login, render_page, start_session
+from guvscale.web.auth import PAGE_HEADERS, render_page, start_session
 from guvscale.web.deps import DbDep, SettingsDep
 
 log = logging.getLogger("guvscale.sso")
@@ -114,13 +114,12 @@ def sso_login(
         resource.app_name = claim.app
     start_session(
         request,
-        Login(
-            resource_id=resource.id,
-            email=claim.email,
-            user_id=claim.user_id,
-            sso=claim.scheme.value,
-            login_at=int(now),
-        ),
+        db,
+        resource_id=resource.id,
+        email=claim.email,
+        user_id=claim.user_id,
+        sso=claim.scheme.value,
+        now=now,
     )
     response = RedirectResponse(f"/resources/{quote(resource.id, safe='')}", status_code=302)
     response.headers.update(PAGE_HEADERS)
