@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ from guvscale.db.models import (
 )
 from guvscale.db.scoping import unscoped
 from guvscale.errors import NotFound, Unprocessable
-from guvscale.plans import Plan, get_plan, normalise_region
+from guvscale.plans import PLANS, Plan, accepted_regions, get_plan, normalise_region
 from guvscale.services import web_sessions
 from guvscale.services.config_vars import ConfigIssuer, token_hash
 from guvscale.services.fields import (
@@ -65,8 +65,10 @@ class ProvisionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     uuid: HerokuUuid
-    plan: Short
-    region: Long
+    # The schema lists the accepted values; the service still checks them, so
+    # an unknown one gets its own message listing what is accepted.
+    plan: Annotated[Short, WithJsonSchema({"type": "string", "enum": list(PLANS)})]
+    region: Annotated[Long, WithJsonSchema({"type": "string", "enum": accepted_regions()})]
     name: Long | None = None
     callback_url: Url | None = None
     options: dict[str, Any] | None = None
@@ -76,7 +78,7 @@ class ProvisionRequest(BaseModel):
 class PlanChangeRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    plan: Short
+    plan: Annotated[Short, WithJsonSchema({"type": "string", "enum": list(PLANS)})]
 
 
 @dataclass(frozen=True)

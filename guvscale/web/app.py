@@ -17,7 +17,7 @@ import guvscale
 from guvscale.db.crypto import Vault
 from guvscale.db.engine import make_engine, make_sessionmaker
 from guvscale.settings import Settings
-from guvscale.web import background, errors
+from guvscale.web import background, errors, schemas
 from guvscale.web.limits import BodySizeLimitMiddleware
 from guvscale.web.logs import RequestLogMiddleware
 from guvscale.web.routes import dashboard, health, partner, sso
@@ -55,7 +55,12 @@ def create_app(
             if engine is None:
                 app.state.engine.dispose()
 
-    app = FastAPI(title="GuvScale", version=guvscale.__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="GuvScale",
+        version=guvscale.__version__,
+        lifespan=lifespan,
+        **schemas.docs_urls(settings.is_production),
+    )
     app.state.settings = settings
     app.state.vault = Vault(settings.encryption_key_list)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
@@ -73,6 +78,7 @@ def create_app(
     app.add_middleware(RequestLogMiddleware)
 
     errors.install(app)
+    schemas.install(app)
     app.include_router(health.router)
     app.include_router(partner.router)
     app.include_router(sso.router)

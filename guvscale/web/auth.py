@@ -176,7 +176,7 @@ PathResourceDep = Annotated[Resource, Depends(resource_in_path)]
 
 
 def login_to_sign_out(
-    request: Request, db: DbDep, csrf: Annotated[str, Form(max_length=200)] = ""
+    request: Request, db: DbDep, csrf: Annotated[str, Form()] = ""
 ) -> Login | None:
     """The login a sign-out ends, once its form proved it came from our page (CSRF).
 

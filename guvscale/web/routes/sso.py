@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -25,6 +26,7 @@ from guvscale.db.scoping import scope_to
 from guvscale.services import provisioning, sso_uses
 from guvscale.services.fields import heroku_uuid_of
 from guvscale.services.sso import (
+    KNOWN_FIELDS,
     SsoClaim,
     SsoRejected,
     SsoScheme,
@@ -33,6 +35,7 @@ from guvscale.services.sso import (
 )
 from guvscale.web.auth import PAGE_HEADERS, render_page, start_session
 from guvscale.web.deps import DbDep, SettingsDep
+from guvscale.web.schemas import html
 
 log = logging.getLogger("guvscale.sso")
 router = APIRouter()
@@ -79,8 +82,51 @@ def refuse(request: Request, exc: SsoRejected, resource_id: str | None = None) -
     return render_page(request, "error.html", context, status_code=403)
 
 
-@router.api_route("/heroku/sso", methods=["GET", "POST"], include_in_schema=False)
-@router.api_route("/sso/login", methods=["GET", "POST"], include_in_schema=False)
+# Documented by hand: the fields are read as raw pairs (a repeated field is refused).
+_FIELDS = sorted(KNOWN_FIELDS)
+_AS_FORM = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {name: {"type": "string"} for name in _FIELDS},
+                }
+            }
+        }
+    }
+}
+_AS_QUERY = {
+    "parameters": [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in _FIELDS
+    ]
+}
+_SIGN_IN_ANSWERS: dict[int | str, dict[str, Any]] = {
+    302: {
+        "description": "Signed in: on to the add-on's page.",
+        "headers": {"Location": {"schema": {"type": "string"}}},
+    },
+    403: html("Sign-in refused: a page saying why; no session."),
+}
+
+
+def _sign_in_route(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return router.api_route(
+        path,
+        methods=[method],
+        status_code=302,
+        response_class=HTMLResponse,
+        tags=["sso"],
+        responses=_SIGN_IN_ANSWERS,
+        openapi_extra=_AS_FORM if method == "POST" else _AS_QUERY,
+    )
+
+
+@_sign_in_route("POST", "/heroku/sso")
+@_sign_in_route("GET", "/heroku/sso")
+@_sign_in_route("POST", "/sso/login")
+@_sign_in_route("GET", "/sso/login")
 def sso_login(
     request: Request,
     pairs: Annotated[Pairs | None, Depends(sso_pairs)],
