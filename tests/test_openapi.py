@@ -15,6 +15,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
     negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
@@ -147,6 +148,7 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
     negative_data_rejection,
+    ignored_auth,
 ]
 # (method, path, has inputs that can be made invalid)
 OPERATIONS = [
@@ -179,8 +181,9 @@ def test_the_app_keeps_to_its_schema(
     api_schema: Any, method: str, path: str, mode: GenerationMode
 ) -> None:
     """Bounded: 30 generated requests per operation and mode, failing on any 5xx,
-    any status, header, content type or body the schema does not allow, and any
-    schema-invalid request that is not refused."""
+    any status, header, content type or body the schema does not allow, any
+    schema-invalid request that is not refused, and any partner call that
+    succeeds again without (or with wrong) credentials."""
     operation = api_schema[path][method]
 
     @given(case=operation.as_strategy(generation_mode=mode))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from guvscale.errors import AppError
+from fastapi import Request
+
+from guvscale.errors import AppError, UnsupportedMediaType
 
 
 class BadJson(AppError):
@@ -50,3 +52,24 @@ def check_json(raw: bytes) -> None:
         raise BadJson("request body is not valid JSON: nested too deeply", where="body") from None
     except ValueError as exc:  # JSONDecodeError, bad UTF-8, a number too long
         raise BadJson(f"request body is not valid JSON: {str(exc)[:200]}", where="body") from None
+
+
+def check_json_media(request: Request) -> None:
+    """415 unless Content-Type is application/json or application/*+json."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, got {media[:100] or 'none'!r}",
+            where="content-type",
+        )
+
+
+async def check_json_request(request: Request) -> None:
+    """A JSON body route's guard, to run before FastAPI parses the body (see
+    web/routes/partner.py's PartnerRoute): 415 for another media type, 400 for
+    ambiguous or malformed JSON. Starlette caches the body, so FastAPI then
+    validates the same bytes against the route's model."""
+    check_json_media(request)
+    check_json(await request.body())

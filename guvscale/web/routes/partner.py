@@ -23,13 +23,13 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBasic
 from pydantic import BaseModel, Field
 
-from guvscale.errors import Unauthorized, UnsupportedMediaType
+from guvscale.errors import Unauthorized
 from guvscale.services import provisioning
 from guvscale.services.config_vars import ConfigIssuer
 from guvscale.settings import Settings
 from guvscale.web.deps import TxDep, VaultDep
 from guvscale.web.schemas import answers
-from guvscale.web.strict_json import check_json
+from guvscale.web.strict_json import check_json_request
 
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="guvscale", charset="UTF-8"'}
 
@@ -59,17 +59,6 @@ def check_partner(request: Request) -> None:
     request.state.partner = True
 
 
-def check_json_media(request: Request) -> None:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json" and not (
-        media.startswith("application/") and media.endswith("+json")
-    ):
-        raise UnsupportedMediaType(
-            f"Content-Type must be application/json, got {media[:100] or 'none'!r}",
-            where="content-type",
-        )
-
-
 class PartnerRoute(APIRoute):
     """Credentials, media type and strict JSON, before FastAPI parses anything."""
 
@@ -80,8 +69,7 @@ class PartnerRoute(APIRoute):
         async def partner_handler(request: Request) -> Response:
             check_partner(request)
             if takes_body:
-                check_json_media(request)
-                check_json(await request.body())  # cached: FastAPI reads the same bytes
+                await check_json_request(request)
             return await handler(request)
 
         return partner_handler
