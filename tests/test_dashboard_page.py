@@ -161,6 +161,9 @@ def test_malformed_or_expired_session_data_is_not_signed_in(
     cases = {
         "nine hours old": login_data(resource, live, login_at=now - 9 * 3600),
         "from the future": login_data(resource, live, login_at=now + 3600),
+        "beyond any date": login_data(resource, live, login_at=10**30),
+        "before any date": login_data(resource, live, login_at=-(10**30)),
+        "login_at a bool": login_data(resource, live, login_at=True),
         "login_at as text": login_data(resource, live, login_at=str(now)),
         "no email": login_data(resource, live, email=None),
         "resource id not text": login_data(resource, live, resource_id=["x"]),

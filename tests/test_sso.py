@@ -345,7 +345,10 @@ def test_stale_future_and_malformed_timestamps_are_refused(
         client, sessions, resource, v1_form(resource, salt, now - 360), "expired", "/sso/login"
     )
     post_refused(client, sessions, resource, v3_form(resource, salt, now + 120), "future")
-    for raw in ["soon", f"{now}.0", f"{now}'--", "-1"]:
+    # Far out of datetime's range either way: a clear refusal, never an overflow.
+    post_refused(client, sessions, resource, v3_form(resource, salt, 999_999_999_999), "future")
+    post_refused(client, sessions, resource, v3_form(resource, salt, 0), "expired")
+    for raw in ["soon", f"{now}.0", f"{now}'--", "-1", "9" * 13, "\uff11\uff12\uff13", "1e9"]:
         # Even a token computed over the odd string does not get it through.
         token = sha1_hex(resource.heroku_uuid, salt, raw)
         form = v3_form(resource, salt, timestamp=raw, resource_token=token)
