@@ -175,6 +175,16 @@ def resource_in_path(resource_id: str, resource: CurrentResourceDep) -> Resource
 PathResourceDep = Annotated[Resource, Depends(resource_in_path)]
 
 
+def check_csrf(login: Login, given: str, message: str) -> None:
+    """CsrfRefused (a 403 page) unless `given` is this session's token.
+
+    Every form that changes state carries `login.csrf` in a hidden `csrf`
+    field and is checked here, in a dependency, before the route body runs.
+    """
+    if not hmac.compare_digest(given.encode(), login.csrf.encode()):
+        raise CsrfRefused(message)
+
+
 def login_to_sign_out(
     request: Request, db: DbDep, csrf: Annotated[str, Form()] = ""
 ) -> Login | None:
@@ -182,12 +192,10 @@ def login_to_sign_out(
 
     None when nobody is signed in: signing out then has nothing to do.
     """
-    now = time.time()
-    login = login_from_session(request.session, now)
+    login = login_from_session(request.session, time.time())
     if login is None:
         return None
-    if not hmac.compare_digest(csrf.encode(), login.csrf.encode()):
-        raise CsrfRefused("this sign-out did not come from your GuvScale page: reload it and retry")
+    check_csrf(login, csrf, "this sign-out did not come from your GuvScale page: reload it")
     return login
 
 
