@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from guvscale.db.models import ProvisionJob, Resource
+from guvscale.db.models import ProvisionJob, Resource, ResourceState
 from guvscale.db.scoping import unscoped
 from tests.factories import oauth_grant
 from tests.partner_helpers import counts, headers, provision_body
@@ -176,3 +176,19 @@ def test_json_python_would_bend_is_400(client: TestClient, db: Session, raw: byt
     r = client.post(RESOURCES, content=raw % str(uuid.uuid4()).encode(), headers=headers())
     refused(r, 400)
     assert counts(db) == (0, 0, 0)
+
+
+def test_rows_that_already_collide_are_looked_up_by_shape(
+    client: TestClient, sessions: sessionmaker[Session], db: Session
+) -> None:
+    # What the old code let in: B's "uuid" is A's id. Lookups must not 500 on it.
+    first = client.post(RESOURCES, json=provision_body(), headers=headers()).json()["id"]
+    with sessions.begin() as s:
+        s.add(
+            Resource(heroku_uuid=first, plan="test", region="us", state=ResourceState.provisioned)
+        )
+    path = f"{RESOURCES}/{first}"
+    r = client.put(path, json={"plan": "test"}, headers=headers())
+    assert r.status_code == 200, r.text
+    assert r.json()["config"]["GUVSCALE_ID"] == first
+    assert client.delete(path, headers=headers()).status_code == 204
