@@ -66,20 +66,47 @@ def test_a_repeat_with_an_unstorable_grant_is_refused_and_changes_nothing(
     assert client.delete(f"{RESOURCES}/{body['uuid']}", headers=headers()).status_code == 204
 
 
+def utc(*parts: int) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=dt.UTC)  # type: ignore[misc]
+
+
 @pytest.mark.parametrize(
-    "expires_at",
-    ["2031-06-01T12:00:00+13:45", "2031-06-01T12:00:00-23:59", "2031-06-01T12:00:00"],
+    "expires_at, instant",
+    [
+        ("2031-06-01T12:00:00+13:45", utc(2031, 5, 31, 22, 15)),
+        ("2031-06-01T12:00:00-23:59", utc(2031, 6, 2, 11, 59)),
+        ("2031-06-01T12:00:00", utc(2031, 6, 1, 12)),
+        ("2031-06-01T12:00:00-0800", utc(2031, 6, 1, 20)),  # Heroku's form: no colon
+    ],
 )
 def test_odd_but_storable_offsets_are_stored_as_the_same_instant(
-    client: TestClient, db: Session, expires_at: str
+    client: TestClient, db: Session, expires_at: str, instant: dt.datetime
 ) -> None:
     body = provision_body(oauth_grant=oauth_grant(expires_at=expires_at))
     assert client.post(RESOURCES, json=body, headers=headers()).status_code == 202
     unscoped(db)
-    stored = db.scalars(select(ProvisionJob.grant_expires_at)).one()
-    given = dt.datetime.fromisoformat(expires_at)
-    given = given if given.tzinfo else given.replace(tzinfo=dt.UTC)
-    assert stored == given
+    assert db.scalars(select(ProvisionJob.grant_expires_at)).one() == instant
+
+
+@pytest.mark.parametrize(
+    "expires_at", [1_900_000_000, "1900000000", "2031-06-01", "2031-06-01T12:00:00Z\n", True]
+)
+def test_grant_expiry_must_be_a_date_and_time_text(
+    client: TestClient, db: Session, expires_at: object
+) -> None:
+    # pydantic alone reads numbers as unix seconds and a bare date as midnight.
+    body = provision_body(oauth_grant=oauth_grant(expires_at=expires_at))
+    r = client.post(RESOURCES, json=body, headers=headers())
+    refused(r, 422, "oauth_grant.expires_at", "ISO 8601")
+    assert counts(db) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("region", ["to\u212ayo", "\u2003eu", "eu\u00a0", "e\u0301u"])
+def test_regions_are_read_in_ascii_only(client: TestClient, db: Session, region: str) -> None:
+    # str.lower() turns the Kelvin sign into "k"; strip() takes Unicode spaces.
+    r = client.post(RESOURCES, json=provision_body(region=region), headers=headers())
+    refused(r, 422, "unknown region")
+    assert counts(db) == (0, 0, 0)
 
 
 # --- item 4: only a UUID is a Heroku uuid; lookups are unambiguous -------------

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, StringConstraints, WithJsonSchema
 
 
 def _no_nul(value: str) -> str:
@@ -33,6 +33,22 @@ EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
 
 
+# ISO 8601 date and time, the offset optional (UTC) and with or without a colon:
+# Heroku writes "2026-03-03T18:01:31-0800". Only this: pydantic alone would
+# also take unix seconds (as numbers or digit strings) and bare dates.
+INSTANT_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?"
+    r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?$"
+)
+_INSTANT_TEXT = re.compile(INSTANT_PATTERN)
+
+
+def _instant_text(value: object) -> object:
+    if not isinstance(value, str) or not _INSTANT_TEXT.fullmatch(value):
+        raise ValueError("must be an ISO 8601 date and time, e.g. 2026-03-03T18:01:31Z")
+    return value
+
+
 def _instant(value: dt.datetime) -> dt.datetime:
     # A timestamp without an offset is read as UTC, Heroku's own zone.
     aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
@@ -45,7 +61,18 @@ def _instant(value: dt.datetime) -> dt.datetime:
     return aware.astimezone(dt.UTC)
 
 
-Instant = Annotated[dt.datetime, AfterValidator(_instant)]
+Instant = Annotated[
+    dt.datetime,
+    BeforeValidator(_instant_text),
+    AfterValidator(_instant),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": INSTANT_PATTERN,
+            "description": "ISO 8601 date and time, 1970-01-01 to 3000-01-01 UTC",
+        }
+    ),
+]
 
 # The one shape Heroku gives an add-on's uuid; ours are `gvs-` and 16 hex
 # digits (db.models.new_resource_id), so the two can never be mistaken.

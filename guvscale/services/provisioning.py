@@ -31,7 +31,7 @@ from guvscale.db.models import (
 )
 from guvscale.db.scoping import unscoped
 from guvscale.errors import NotFound, Unprocessable
-from guvscale.plans import PLANS, Plan, accepted_regions, get_plan, normalise_region
+from guvscale.plans import PLANS, Plan, get_plan, normalise_region, region_pattern
 from guvscale.services import web_sessions
 from guvscale.services.config_vars import ConfigIssuer, token_hash
 from guvscale.services.fields import (
@@ -68,7 +68,9 @@ class ProvisionRequest(BaseModel):
     # The schema lists the accepted values; the service still checks them, so
     # an unknown one gets its own message listing what is accepted.
     plan: Annotated[Short, WithJsonSchema({"type": "string", "enum": list(PLANS)})]
-    region: Annotated[Long, WithJsonSchema({"type": "string", "enum": accepted_regions()})]
+    region: Annotated[
+        Long, WithJsonSchema({"type": "string", "maxLength": 200, "pattern": region_pattern()})
+    ]
     name: Long | None = None
     callback_url: Url | None = None
     options: dict[str, Any] | None = None
