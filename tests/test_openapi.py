@@ -59,11 +59,13 @@ def test_request_bodies_are_described(
     assert "plan" in properties
 
 
-def test_the_provision_body_says_uuid_is_a_uuid(spec: dict[str, Any]) -> None:
+def test_the_provision_body_gives_the_shapes_it_accepts(spec: dict[str, Any]) -> None:
     uuid = spec["components"]["schemas"]["ProvisionRequest"]["properties"]["uuid"]
     assert "pattern" in uuid
     grant = spec["components"]["schemas"]["OAuthGrant"]["properties"]["expires_at"]
-    assert grant["format"] == "date-time"
+    assert grant["type"] == "string" and "pattern" in grant
+    region = spec["components"]["schemas"]["ProvisionRequest"]["properties"]["region"]
+    assert "pattern" in region
 
 
 def test_basic_auth_is_described(spec: dict[str, Any]) -> None:
