@@ -51,6 +51,14 @@ CANCELLED = "cancelled: add-on deprovisioned"
 RESOURCES = cast(Table, Resource.__table__)
 
 
+# The schema gives what is accepted; the service still checks, so an unknown
+# value gets its own message listing the accepted ones.
+PlanName = Annotated[Short, WithJsonSchema({"type": "string", "enum": list(PLANS)})]
+RegionName = Annotated[
+    Long, WithJsonSchema({"type": "string", "maxLength": 200, "pattern": region_pattern()})
+]
+
+
 class OAuthGrant(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -65,12 +73,8 @@ class ProvisionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     uuid: HerokuUuid
-    # The schema lists the accepted values; the service still checks them, so
-    # an unknown one gets its own message listing what is accepted.
-    plan: Annotated[Short, WithJsonSchema({"type": "string", "enum": list(PLANS)})]
-    region: Annotated[
-        Long, WithJsonSchema({"type": "string", "maxLength": 200, "pattern": region_pattern()})
-    ]
+    plan: PlanName
+    region: RegionName
     name: Long | None = None
     callback_url: Url | None = None
     options: dict[str, Any] | None = None
@@ -80,7 +84,7 @@ class ProvisionRequest(BaseModel):
 class PlanChangeRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    plan: Annotated[Short, WithJsonSchema({"type": "string", "enum": list(PLANS)})]
+    plan: PlanName
 
 
 @dataclass(frozen=True)
