@@ -126,6 +126,4 @@ class SsoUse(Base):
 
 
 # Model modules added later, imported here so the metadata sees their tables.
-from guvscale.db.session_models import WebSession  # noqa: E402
-
-__all__ = ["WebSession"]
+from guvscale.db.session_models import WebSession as WebSession  # noqa: E402
