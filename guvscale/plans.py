@@ -85,13 +85,34 @@ def accepted_regions() -> list[str]:
     return [f"{PROVIDER}::{r}" for r in PROVIDER_REGIONS] + list(HEROKU_REGION_NAMES)
 
 
+_SPACES = " \t\r\n"
+
+
+def _any_case(text: str) -> str:
+    # Spelled out per letter, so the pattern means the same in Python and in
+    # the ECMA regexes JSON Schema uses (no flags, no escapes needed).
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in text)
+
+
+def region_pattern() -> str:
+    """A regex for exactly the values normalise_region accepts."""
+    names = "|".join(_any_case(name) for name in accepted_regions())
+    return f"^[ \\t\\r\\n]*({names})[ \\t\\r\\n]*$"
+
+
 def normalise_region(value: str) -> str:
     """The v3 form (`amazon-web-services::us-east-1`) of any region we accept.
 
     Stored in one form so `us` and `amazon-web-services::us-east-1` are the
     same place; 422 naming the value and every accepted one otherwise.
     """
-    name = value.strip().lower()
+    # ASCII only: str.lower() would turn the Kelvin sign into "k" and strip()
+    # takes Unicode spaces, accepting text no listed region matches
+    # (region_pattern(), which the OpenAPI schema gives, says exactly this).
+    name = value.strip(_SPACES)
+    if not name.isascii():
+        name = ""
+    name = name.lower()
     provider, sep, region = name.partition("::")
     if sep and provider == PROVIDER and region in PROVIDER_REGIONS:
         return f"{PROVIDER}::{region}"

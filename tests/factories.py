@@ -3,11 +3,14 @@ and observations from here rather than importing another test module."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets as _secrets
 import time
+import uuid
 import uuid as _uuid
 from dataclasses import dataclass as _dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,7 +19,9 @@ from sqlalchemy.orm import sessionmaker as _sessionmaker
 
 from guvscale.db.models import Resource as _Resource
 from guvscale.db.models import ResourceState as _ResourceState
+from guvscale.services import web_sessions
 from guvscale.services.config_vars import token_hash as _token_hash
+from guvscale.web.auth import SESSION_LIFETIME_S
 
 # -- h4: resources with a GUVSCALE_TOKEN, for the config API -------------------
 
@@ -126,3 +131,23 @@ def strong_production_values(**overrides: object) -> dict[str, object]:
     }
     values.update(overrides)
     return values
+
+
+def oauth_grant(**overrides: Any) -> dict[str, Any]:
+    """An `oauth_grant` as Heroku sends it in a provision body, valid for five minutes."""
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    grant: dict[str, Any] = {
+        "code": "grant-" + uuid.uuid4().hex,
+        "expires_at": expires.isoformat(),
+        "type": "authorization_code",
+    }
+    grant.update(overrides)
+    return grant
+
+
+def web_session(sessions: sessionmaker[Session], resource_id: str) -> str:
+    """A live server-side session record for the resource; returns the cookie's session_id."""
+    with sessions.begin() as db:
+        return web_sessions.open_session(
+            db, resource_id, now=dt.datetime.now(dt.UTC), lifetime_s=SESSION_LIFETIME_S
+        )

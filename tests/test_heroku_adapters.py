@@ -264,6 +264,14 @@ def test_rate_limit_remaining_and_last_headers_are_recorded(mock, platform):
     assert platform.last_rate_limit_remaining == 2399
 
 
+def test_a_rate_limit_header_that_is_not_ascii_digits_is_ignored(mock, platform):
+    mock.get(f"{API}/account/rate-limits").respond(
+        200, json={"remaining": 2399}, headers={"RateLimit-Remaining": "\u00b2".encode("latin-1")}
+    )
+    assert platform.rate_limit_remaining(TOKEN) == 2399
+    assert platform.last_rate_limit_remaining is None
+
+
 def test_headers_of_a_failed_call_are_recorded_too(mock, platform):
     mock.get(f"{API}/apps/acme-app/formation").respond(
         429,
@@ -577,3 +585,21 @@ def test_a_token_set_never_shows_its_tokens(mock, identity):
     shown = repr(tokens) + str(tokens)
     assert "access-abc" not in shown and "refresh-def" not in shown
     assert "user-1" in shown
+
+
+@pytest.mark.parametrize("expires_in", [1e300, 10**30, -5, 0, 400 * 24 * 3600])
+def test_a_token_lifetime_we_could_not_store_is_unavailable(mock, identity, expires_in):
+    # Out of range, it would overflow datetime or land outside what the database holds.
+    mock.post(f"{ID}/oauth/token").respond(200, json=token_answer(expires_in=expires_in))
+    with pytest.raises(HerokuUnavailable, match="OAuth token"):
+        identity.exchange_grant("c")
+
+
+def test_a_nan_token_lifetime_is_unavailable(mock, identity):
+    mock.post(f"{ID}/oauth/token").respond(
+        200,
+        content=b'{"access_token":"a","refresh_token":"r","expires_in":NaN}',
+        headers={"Content-Type": "application/json"},
+    )
+    with pytest.raises(HerokuUnavailable, match="OAuth token"):
+        identity.exchange_grant("c")

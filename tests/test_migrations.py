@@ -29,6 +29,7 @@ def test_upgrade_check_downgrade_upgrade(pg_server_url: str) -> None:
             "rules_versions",
             "provision_jobs",
             "sso_uses",
+            "web_sessions",
         } <= tables
         with engine.begin() as conn:
             command.downgrade(alembic_config(conn), "base")

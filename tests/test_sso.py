@@ -345,7 +345,10 @@ def test_stale_future_and_malformed_timestamps_are_refused(
         client, sessions, resource, v1_form(resource, salt, now - 360), "expired", "/sso/login"
     )
     post_refused(client, sessions, resource, v3_form(resource, salt, now + 120), "future")
-    for raw in ["soon", f"{now}.0", f"{now}'--", "-1"]:
+    # Far out of datetime's range either way: a clear refusal, never an overflow.
+    post_refused(client, sessions, resource, v3_form(resource, salt, 999_999_999_999), "future")
+    post_refused(client, sessions, resource, v3_form(resource, salt, 0), "expired")
+    for raw in ["soon", f"{now}.0", f"{now}'--", "-1", "9" * 13, "\uff11\uff12\uff13", "1e9"]:
         # Even a token computed over the odd string does not get it through.
         token = sha1_hex(resource.heroku_uuid, salt, raw)
         form = v3_form(resource, salt, timestamp=raw, resource_token=token)
@@ -502,3 +505,32 @@ def test_logs_carry_no_token_or_salt(
     logged = " ".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in ours)
     for secret in (good["resource_token"], bad["resource_token"], settings.sso_salt):
         assert secret not in logged
+
+
+# --- nav-data the cookie cannot carry (issue 6, item 6) ------------------------
+
+
+@pytest.mark.parametrize(
+    "nav_data", ["ünïcödé ✓ 🚀", "Zürich", "a;b", 'quote"d', "with space", "back\\slash"]
+)
+def test_nav_data_a_cookie_cannot_carry_is_dropped_and_sign_in_works(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, nav_data: str
+) -> None:
+    resource = add_resource(sessions)
+    form = v3_form(resource, settings.sso_salt, **{"nav-data": nav_data})
+    r = client.post("/heroku/sso", data=form, follow_redirects=False)
+    assert r.status_code == 302, r.text
+    assert not [h for h in r.headers.get_list("set-cookie") if h.startswith("heroku-nav-data=")]
+    assert session_cookie_header(r) is not None
+    assert client.get(f"/resources/{resource.id}").status_code == 200
+
+
+def test_base64_and_jwt_shaped_nav_data_is_kept(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    resource = add_resource(sessions)
+    value = "eyJhIjoiYiJ9.eyJjIjoiZCJ9-_+/=="
+    form = v3_form(resource, settings.sso_salt, **{"nav-data": value})
+    r = client.post("/heroku/sso", data=form, follow_redirects=False)
+    nav = [h for h in r.headers.get_list("set-cookie") if h.startswith("heroku-nav-data=")]
+    assert nav and nav[0].startswith(f"heroku-nav-data={value};")

@@ -132,3 +132,7 @@ class SsoUse(Base):
 
     key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+# Model modules added later, imported here so the metadata sees their tables.
+from guvscale.db.session_models import WebSession as WebSession  # noqa: E402

@@ -11,6 +11,8 @@ import httpx
 from guvscale.heroku._http import Timeout, bad_shape, read_json, send
 
 Clock = Callable[[], datetime]
+# Heroku's partner tokens live 8 hours; an answer claiming over a year is wrong.
+MAX_TOKEN_LIFETIME_S = 366 * 24 * 3600
 
 
 def utc_now() -> datetime:
@@ -94,6 +96,8 @@ class HerokuIdentity:
             or not isinstance(refresh, str)
             or not isinstance(expires_in, int | float)
             or isinstance(expires_in, bool)
+            # NaN fails this too; out of range, the expiry could overflow or be unstorable.
+            or not 0 < expires_in <= MAX_TOKEN_LIFETIME_S
         ):
             raise bad_shape(response, "an OAuth token")
         return TokenSet(

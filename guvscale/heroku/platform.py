@@ -162,7 +162,8 @@ class HerokuPlatform:
     def _observe(self, response: httpx.Response) -> None:
         self.last_request_id = response.headers.get("Request-Id") or self.last_request_id
         remaining = response.headers.get("RateLimit-Remaining")
-        if remaining is not None and remaining.strip().isdigit():
+        # Only ASCII digits: str.isdigit() also accepts "²", which int() refuses.
+        if remaining is not None and remaining.strip().isascii() and remaining.strip().isdigit():
             self.last_rate_limit_remaining = int(remaining)
 
 

@@ -15,8 +15,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
-from sqlalchemy import Table, delete, or_, select, update
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -31,8 +31,19 @@ from guvscale.db.models import (
 )
 from guvscale.db.scoping import unscoped
 from guvscale.errors import NotFound, Unprocessable
-from guvscale.plans import Plan, get_plan, normalise_region
+from guvscale.plans import PLANS, Plan, get_plan, normalise_region, region_pattern
+from guvscale.services import web_sessions
 from guvscale.services.config_vars import ConfigIssuer, token_hash
+from guvscale.services.fields import (
+    Code,
+    HerokuUuid,
+    Instant,
+    Long,
+    Short,
+    Url,
+    heroku_uuid_of,
+    is_our_id,
+)
 
 CANCELLED = "cancelled: add-on deprovisioned"
 # The table itself: a Core insert skips the ORM's bulk-insert machinery, which
@@ -40,32 +51,19 @@ CANCELLED = "cancelled: add-on deprovisioned"
 RESOURCES = cast(Table, Resource.__table__)
 
 
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here rather than fail on insert.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    # A timestamp without an offset is read as UTC, Heroku's own zone.
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-NoNul = AfterValidator(_no_nul)
-# Bounded like the columns they land in, so no value can fail at the database.
-Id64 = Annotated[str, StringConstraints(min_length=1, max_length=64), NoNul]
-Short = Annotated[str, StringConstraints(min_length=1, max_length=100), NoNul]
-Long = Annotated[str, StringConstraints(max_length=200), NoNul]
-Url = Annotated[str, StringConstraints(max_length=500), NoNul]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=500), NoNul]
+# The schema gives what is accepted; the service still checks, so an unknown
+# value gets its own message listing the accepted ones.
+PlanName = Annotated[Short, WithJsonSchema({"type": "string", "enum": list(PLANS)})]
+RegionName = Annotated[
+    Long, WithJsonSchema({"type": "string", "maxLength": 200, "pattern": region_pattern()})
+]
 
 
 class OAuthGrant(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     code: Code
-    expires_at: Annotated[dt.datetime, AfterValidator(_aware)]
+    expires_at: Instant
     type: Short = "authorization_code"
 
 
@@ -74,9 +72,9 @@ class ProvisionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    uuid: Id64
-    plan: Short
-    region: Long
+    uuid: HerokuUuid
+    plan: PlanName
+    region: RegionName
     name: Long | None = None
     callback_url: Url | None = None
     options: dict[str, Any] | None = None
@@ -86,7 +84,7 @@ class ProvisionRequest(BaseModel):
 class PlanChangeRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    plan: Short
+    plan: PlanName
 
 
 @dataclass(frozen=True)
@@ -113,10 +111,18 @@ def describe(plan: Plan) -> str:
 
 
 def find_resource(session: Session, ident: str, *, for_update: bool = False) -> Resource | None:
-    """The resource whose id or Heroku uuid is `ident` (Heroku may use either)."""
-    if not ident or "\x00" in ident:
+    """The resource whose id or Heroku uuid is `ident` (Heroku may use either).
+
+    The two shapes never overlap, so the shape alone says which column to look
+    in and at most one row can match.
+    """
+    uuid = heroku_uuid_of(ident)
+    if uuid is not None:
+        stmt = select(Resource).where(Resource.heroku_uuid == uuid)
+    elif is_our_id(ident):
+        stmt = select(Resource).where(Resource.id == ident)
+    else:
         return None
-    stmt = select(Resource).where(or_(Resource.id == ident, Resource.heroku_uuid == ident))
     if for_update:
         stmt = stmt.with_for_update()
     return session.scalars(stmt).one_or_none()
@@ -294,6 +300,7 @@ def deprovision(session: Session, ident: str, *, now: dt.datetime) -> Resource:
         resource.deprovisioned_at = now
     resource.api_token_hash = None
     session.execute(delete(Credentials).where(Credentials.resource_id == resource.id))
+    web_sessions.close_all(session, resource.id)
     # A job the runner holds right now is skipped here; the runner re-reads the
     # resource under lock before it stores anything, and cancels itself.
     # Ids, not rows: a job whose values cannot be read must not block deprovision.

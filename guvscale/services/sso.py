@@ -64,6 +64,9 @@ _APP_NAME = re.compile(r"[a-z][a-z0-9-]{0,99}")
 # characters out of what we display and record as an author.
 _EMAIL = re.compile(r"[^\s<>@\x00-\x1f\x7f]+@[^\s<>@\x00-\x1f\x7f]+")
 _PRINTABLE = re.compile(r"[^\x00-\x1f\x7f]+")
+# RFC 6265 cookie-octets: printable ASCII but space, '"', ',', ';' and '\\'.
+# Heroku sends base64; anything else could not go into a Set-Cookie header as is.
+_COOKIE_VALUE = re.compile(r"[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+")
 
 
 class SsoRejected(Exception):
@@ -196,6 +199,15 @@ def _app(fields: Mapping[str, str]) -> str | None:
     return app
 
 
+def _nav_data(fields: Mapping[str, str]) -> str | None:
+    """nav-data when a cookie can carry it verbatim; otherwise dropped, never an error.
+
+    It only feeds Heroku's navigation header, so a sign-in must not fail over it.
+    """
+    value = _optional(fields, "nav-data")
+    return value if value is not None and _COOKIE_VALUE.fullmatch(value) else None
+
+
 def _bad_token(field: str) -> SsoRejected:
     return SsoRejected("bad_token", "the sign-in token is not valid", field=field)
 
@@ -249,7 +261,7 @@ def _verify_v3(fields: Mapping[str, str], salt: str, now: float) -> SsoClaim:
         email=email,
         user_id=user_id,
         app=app,
-        nav_data=_optional(fields, "nav-data"),
+        nav_data=_nav_data(fields),
         check_keys=check,
         record_keys=record,
     )
@@ -273,7 +285,7 @@ def _verify_v1(fields: Mapping[str, str], salt: str, now: float) -> SsoClaim:
         email=email,
         user_id=None,
         app=app,
-        nav_data=_optional(fields, "nav-data"),
+        nav_data=_nav_data(fields),
         check_keys=(key,),
         record_keys=(key,),
     )

@@ -19,7 +19,7 @@ from guvscale.db.engine import make_engine, make_sessionmaker, open_database
 from guvscale.db.migrate import upgrade
 from guvscale.db.outage import OutageMonitor
 from guvscale.settings import Settings
-from guvscale.web import background, errors
+from guvscale.web import background, errors, schemas
 from guvscale.web.limits import BodySizeLimitMiddleware
 from guvscale.web.logs import RequestLogMiddleware
 from guvscale.web.routes import config, dashboard, health, partner, sso
@@ -83,6 +83,7 @@ def create_app(
         version=guvscale.__version__,
         lifespan=lifespan,
         redirect_slashes=False,
+        **schemas.docs_urls(settings.is_production),
     )
     app.state.settings = settings
     app.state.vault = Vault(settings.encryption_key_list)
@@ -107,6 +108,7 @@ def create_app(
     app.add_middleware(RequestLogMiddleware)
 
     errors.install(app)
+    schemas.install(app)
     app.include_router(health.router)
     app.include_router(partner.router)
     app.include_router(config.router)

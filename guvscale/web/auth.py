@@ -8,23 +8,30 @@ scope the request's DB session to the tenant with `scope_to`.
 
 Session keys (the cookie is signed, not encrypted: nothing secret goes in):
 `resource_id` (our id), `email`, `user_id` (or null), `sso` (the scheme that
-signed in) and `login_at` (unix seconds). The cookie itself is set by
-Starlette's SessionMiddleware (see `web/app.py`).
+signed in), `login_at` (unix seconds), `session_id` (names the server-side
+record, services.web_sessions, without which the cookie opens nothing) and
+`csrf` (the token forms that change state must send back). The cookie itself
+is set by Starlette's SessionMiddleware (see `web/app.py`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hmac
+import secrets
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Form, Request, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
 
 from guvscale.db.models import Resource, ResourceState
 from guvscale.db.scoping import scope_to
 from guvscale.errors import Forbidden, Unauthorized
+from guvscale.services import web_sessions
 from guvscale.web.deps import DbDep
 
 # Absolute, whatever the cookie says: a session never outlives its sign-in by more.
@@ -49,6 +56,8 @@ class Login:
     user_id: str | None
     sso: str
     login_at: int
+    session_id: str
+    csrf: str
 
 
 class NotSignedIn(Unauthorized):
@@ -63,18 +72,51 @@ class ResourceUnavailable(Forbidden):
     code = "resource_unavailable"
 
 
+class CsrfRefused(Forbidden):
+    code = "csrf_refused"
+    title = "Sign-out refused"
+
+
 # Raised only by the dependencies below, before any route body runs: that is
 # what lets PageRoute turn them into a page without hiding a rolled-back write.
-SESSION_ERRORS = (NotSignedIn, WrongResource, ResourceUnavailable)
+SESSION_ERRORS = (NotSignedIn, WrongResource, ResourceUnavailable, CsrfRefused)
 
 
-def start_session(request: Request, login: Login) -> None:
-    # Cookie sessions hold no server-side id, so clearing is all fixation needs.
+def _utc(now: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(now, dt.UTC)
+
+
+def start_session(
+    request: Request,
+    db: Session,
+    *,
+    resource_id: str,
+    email: str,
+    user_id: str | None,
+    sso: str,
+    now: float,
+) -> Login:
+    """Replace the browser's session (and revoke its record) with a new one."""
+    _close_recorded(request, db)
+    session_id = web_sessions.open_session(
+        db, resource_id, now=_utc(now), lifetime_s=SESSION_LIFETIME_S
+    )
+    login = Login(resource_id, email, user_id, sso, int(now), session_id, secrets.token_urlsafe(32))
+    # A fresh id and a cleared cookie: nothing from before sign-in survives (fixation).
     request.session.clear()
     request.session.update(asdict(login))
+    return login
 
 
-def end_session(request: Request) -> None:
+def _close_recorded(request: Request, db: Session) -> None:
+    session_id = request.session.get("session_id")
+    if isinstance(session_id, str) and session_id:
+        web_sessions.close_session(db, session_id)
+
+
+def end_session(request: Request, db: Session) -> None:
+    """Sign out: the record goes, so every copy of the cookie stops working."""
+    _close_recorded(request, db)
     request.session.clear()
 
 
@@ -82,7 +124,10 @@ def login_from_session(data: Mapping[str, Any], now: float) -> Login | None:
     """The signed-in login, or None when the session is empty, malformed or too old."""
     resource_id, email, user_id = data.get("resource_id"), data.get("email"), data.get("user_id")
     sso, login_at = data.get("sso"), data.get("login_at")
+    session_id, csrf = data.get("session_id"), data.get("csrf")
     if not (isinstance(resource_id, str) and resource_id and isinstance(email, str)):
+        return None
+    if not (isinstance(session_id, str) and session_id and isinstance(csrf, str) and csrf):
         return None
     if not (isinstance(sso, str) and isinstance(user_id, str | None)):
         return None
@@ -90,12 +135,17 @@ def login_from_session(data: Mapping[str, Any], now: float) -> Login | None:
         return None
     if not (now - SESSION_LIFETIME_S <= login_at <= now + 60):
         return None
-    return Login(resource_id, email, user_id, sso, login_at)
+    return Login(resource_id, email, user_id, sso, login_at, session_id, csrf)
 
 
-def current_login(request: Request) -> Login:
-    login = login_from_session(request.session, time.time())
-    if login is None:
+def current_login(request: Request, db: DbDep) -> Login:
+    """The signed-in login, if its cookie is sound and its server-side record live."""
+    now = time.time()
+    login = login_from_session(request.session, now)
+    if login is None or not web_sessions.is_live(
+        db, login.session_id, login.resource_id, now=_utc(now)
+    ):
+        request.session.clear()
         raise NotSignedIn("not signed in: open GuvScale from your app's add-ons in Heroku")
     return login
 
@@ -107,7 +157,7 @@ def current_resource(request: Request, login: LoginDep, db: DbDep) -> Resource:
     """The signed-in resource, still provisioned; the DB session is scoped to it."""
     resource = db.get(Resource, login.resource_id)
     if resource is None or resource.state != ResourceState.provisioned:
-        end_session(request)
+        end_session(request, db)
         raise ResourceUnavailable("this add-on is not provisioned any more")
     scope_to(db, resource.id)
     return resource
@@ -123,6 +173,33 @@ def resource_in_path(resource_id: str, resource: CurrentResourceDep) -> Resource
 
 
 PathResourceDep = Annotated[Resource, Depends(resource_in_path)]
+
+
+def check_csrf(login: Login, given: str, message: str) -> None:
+    """CsrfRefused (a 403 page) unless `given` is this session's token.
+
+    Every form that changes state carries `login.csrf` in a hidden `csrf`
+    field and is checked here, in a dependency, before the route body runs.
+    """
+    if not hmac.compare_digest(given.encode(), login.csrf.encode()):
+        raise CsrfRefused(message)
+
+
+def login_to_sign_out(
+    request: Request, db: DbDep, csrf: Annotated[str, Form()] = ""
+) -> Login | None:
+    """The login a sign-out ends, once its form proved it came from our page (CSRF).
+
+    None when nobody is signed in: signing out then has nothing to do.
+    """
+    login = login_from_session(request.session, time.time())
+    if login is None:
+        return None
+    check_csrf(login, csrf, "this sign-out did not come from your GuvScale page: reload it")
+    return login
+
+
+SignOutDep = Annotated[Login | None, Depends(login_to_sign_out)]
 
 
 def render_page(
@@ -158,9 +235,8 @@ class PageRoute(APIRoute):
             try:
                 response = await handler(request)
             except SESSION_ERRORS as exc:
-                return render_error(
-                    request, exc.status_code, _TITLES.get(exc.status_code, "Error"), exc.message
-                )
+                title = getattr(exc, "title", None) or _TITLES.get(exc.status_code, "Error")
+                return render_error(request, exc.status_code, title, exc.message)
             for name, value in PAGE_HEADERS.items():
                 response.headers.setdefault(name, value)
             return response

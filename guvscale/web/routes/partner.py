@@ -1,8 +1,11 @@
 """The Add-on Partner API: Heroku provisions, deprovisions and re-plans through here.
 
 Thin on purpose: check who is calling, parse, call a service, answer.
-Authentication comes first, so a caller without the password learns nothing,
-not even whether its body would have parsed.
+`PartnerRoute` checks, in this order and before FastAPI reads the body:
+credentials (401), Content-Type (415), then that the body is one unambiguous
+JSON document (400). So a caller without the password learns nothing, not
+even whether its body would have parsed; then FastAPI validates the body
+against the route's typed model (422 naming the field).
 """
 
 from __future__ import annotations
@@ -11,20 +14,23 @@ import base64
 import binascii
 import datetime as dt
 import hmac
-from typing import Annotated, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPBasic
+from pydantic import BaseModel, Field
 
-from guvscale.errors import Unauthorized, UnsupportedMediaType
+from guvscale.errors import Unauthorized
 from guvscale.services import provisioning
 from guvscale.services.config_vars import ConfigIssuer
 from guvscale.settings import Settings
 from guvscale.web.deps import TxDep, VaultDep
+from guvscale.web.schemas import answers
+from guvscale.web.strict_json import check_json_request
 
-Model = TypeVar("Model", bound=BaseModel)
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="guvscale", charset="UTF-8"'}
 
 
@@ -40,7 +46,7 @@ def _credentials(header: str) -> tuple[bytes, bytes] | None:
     return (user, password) if sep else None
 
 
-async def require_partner(request: Request) -> None:
+def check_partner(request: Request) -> None:
     """Basic auth with the manifest's id and password, compared in constant time."""
     settings: Settings = request.app.state.settings
     given = _credentials(request.headers.get("authorization", ""))
@@ -50,30 +56,35 @@ async def require_partner(request: Request) -> None:
     password_ok = hmac.compare_digest(password, settings.addon_password.encode())
     if given is None or not (user_ok & password_ok):
         raise Unauthorized("partner credentials missing or wrong", headers=_CHALLENGE)
+    request.state.partner = True
 
 
-async def json_body(request: Request) -> bytes:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json" and not (
-        media.startswith("application/") and media.endswith("+json")
-    ):
-        raise UnsupportedMediaType(
-            f"Content-Type must be application/json, got {media[:100] or 'none'!r}",
-            where="content-type",
-        )
-    return await request.body()
+class PartnerRoute(APIRoute):
+    """Credentials, media type and strict JSON, before FastAPI parses anything."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        takes_body = self.body_field is not None
+
+        async def partner_handler(request: Request) -> Response:
+            check_partner(request)
+            if takes_body:
+                await check_json_request(request)
+            return await handler(request)
+
+        return partner_handler
 
 
-def parse(model: type[Model], raw: bytes) -> Model:
-    """The body as `model`; errors name the field (422) or say the JSON is broken (400)."""
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        # No input echoed back: a body may carry a grant code.
-        errors = exc.errors(include_url=False, include_input=False)
-        for error in errors:
-            error["loc"] = ("body", *error["loc"])
-        raise RequestValidationError(errors) from None
+class PartnerAuth(HTTPBasic):
+    """Describes the partner API's basic auth in OpenAPI; PartnerRoute enforces it.
+
+    As a dependency it only confirms the check ran, so a route added to this
+    router without PartnerRoute fails closed.
+    """
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        if not getattr(request.state, "partner", False):
+            raise Unauthorized("partner credentials missing or wrong", headers=_CHALLENGE)
 
 
 async def issuer_for(request: Request) -> ConfigIssuer:
@@ -81,39 +92,79 @@ async def issuer_for(request: Request) -> ConfigIssuer:
     return ConfigIssuer(settings.secret_key, settings.public_url)
 
 
-Body = Annotated[bytes, Depends(json_body)]
 IssuerDep = Annotated[ConfigIssuer, Depends(issuer_for)]
+Config = Annotated[
+    dict[str, str], Field(description="config vars Heroku sets on the app: GUVSCALE_*")
+]
 
-router = APIRouter(prefix="/heroku/resources", dependencies=[Depends(require_partner)])
+
+class ProvisionAnswer(BaseModel):
+    id: str = Field(description="our id for the add-on (gvs-...)")
+    message: str
+    config: Config
+
+
+class PendingAnswer(BaseModel):
+    id: str = Field(description="our id for the add-on (gvs-...)")
+    message: str
+
+
+class PlanAnswer(BaseModel):
+    config: Config
+    message: str
+
+
+router = APIRouter(
+    prefix="/heroku/resources",
+    tags=["partner"],
+    route_class=PartnerRoute,
+    dependencies=[
+        Depends(PartnerAuth(scheme_name="heroku_partner", realm="guvscale", auto_error=False))
+    ],
+)
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@router.post("")
-async def provision(raw: Body, tx: TxDep, issuer: IssuerDep, vault: VaultDep) -> JSONResponse:
-    request = parse(provisioning.ProvisionRequest, raw)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ProvisionAnswer,
+    responses={
+        200: {"model": ProvisionAnswer, "description": "A repeat: the first provision's answer."},
+        202: {
+            "model": PendingAnswer,
+            "description": "Asynchronous: the grant is exchanged and config set shortly.",
+        },
+        **answers(400, 401, 413, 415, 422),
+    },
+)
+async def provision(
+    request: provisioning.ProvisionRequest, tx: TxDep, issuer: IssuerDep, vault: VaultDep
+) -> JSONResponse:
     now = _now()
     done = await tx(
         lambda db: provisioning.provision(db, request, issuer=issuer, vault=vault, now=now)
     )
-    body: dict[str, object] = {"id": done.resource_id, "message": done.message}
-    if done.asynchronous:
-        return JSONResponse(body, status_code=202)
-    body["config"] = done.config
-    return JSONResponse(body, status_code=201 if done.created else 200)
+    if done.asynchronous or done.config is None:
+        pending = PendingAnswer(id=done.resource_id, message=done.message)
+        return JSONResponse(pending.model_dump(), status_code=202)
+    answer = ProvisionAnswer(id=done.resource_id, message=done.message, config=done.config)
+    return JSONResponse(answer.model_dump(), status_code=201 if done.created else 200)
 
 
-@router.delete("/{ident}", status_code=204)
+@router.delete("/{ident}", status_code=204, response_class=Response, responses=answers(401, 404))
 async def deprovision(ident: str, tx: TxDep) -> Response:
     now = _now()
     await tx(lambda db: provisioning.deprovision(db, ident, now=now))
     return Response(status_code=204)
 
 
-@router.put("/{ident}")
-async def change_plan(ident: str, raw: Body, tx: TxDep, issuer: IssuerDep) -> JSONResponse:
-    request = parse(provisioning.PlanChangeRequest, raw)
+@router.put("/{ident}", responses=answers(400, 401, 404, 413, 415, 422))
+async def change_plan(
+    ident: str, request: provisioning.PlanChangeRequest, tx: TxDep, issuer: IssuerDep
+) -> PlanAnswer:
     changed = await tx(lambda db: provisioning.change_plan(db, ident, request, issuer=issuer))
-    return JSONResponse({"config": changed.config, "message": changed.message})
+    return PlanAnswer(config=changed.config, message=changed.message)

@@ -11,28 +11,31 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import RedirectResponse
-from sqlalchemy import select
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from guvscale.db.models import Resource, ResourceState
 from guvscale.db.scoping import scope_to
-from guvscale.services import sso_uses
+from guvscale.services import provisioning, sso_uses
+from guvscale.services.fields import heroku_uuid_of
 from guvscale.services.sso import (
+    KNOWN_FIELDS,
     SsoClaim,
     SsoRejected,
     SsoScheme,
     collect_fields,
     verify,
 )
-from guvscale.web.auth import PAGE_HEADERS, Login, render_page, start_session
+from guvscale.web.auth import PAGE_HEADERS, render_page, start_session
 from guvscale.web.deps import DbDep, SettingsDep
+from guvscale.web.schemas import html
 
 log = logging.getLogger("guvscale.sso")
 router = APIRouter()
@@ -54,14 +57,20 @@ async def sso_pairs(request: Request) -> Pairs | None:
 
 
 def find_resource(db: Session, claim: SsoClaim) -> Resource | None:
-    if claim.scheme is not SsoScheme.v1:
-        return db.scalars(select(Resource).where(Resource.heroku_uuid == claim.ref)).first()
+    if claim.scheme is not SsoScheme.v1 and heroku_uuid_of(claim.ref) is None:
+        return None  # v3 signs Heroku's uuid, never our id
     # v1 signs the id we answered at provisioning: ours, or Heroku's uuid if
     # the partner API ever answered with that.
-    return (
-        db.get(Resource, claim.ref)
-        or db.scalars(select(Resource).where(Resource.heroku_uuid == claim.ref)).first()
-    )
+    return provisioning.find_resource(db, claim.ref)
+
+
+def nav_cookie(value: str, secure: bool) -> str:
+    """The Set-Cookie header for nav-data, written out: Starlette's cookie writer
+    would wrap base64's '/', '+' and '=' in quotes, which Heroku's script would
+    read as part of the value. `value` holds only cookie-octets (services.sso).
+    Read by Heroku's navigation header script, so not HttpOnly; not a secret.
+    """
+    return f"{NAV_COOKIE}={value}; Path=/; SameSite=Lax" + ("; Secure" if secure else "")
 
 
 def refuse(request: Request, exc: SsoRejected, resource_id: str | None = None) -> Response:
@@ -73,8 +82,51 @@ def refuse(request: Request, exc: SsoRejected, resource_id: str | None = None) -
     return render_page(request, "error.html", context, status_code=403)
 
 
-@router.api_route("/heroku/sso", methods=["GET", "POST"], include_in_schema=False)
-@router.api_route("/sso/login", methods=["GET", "POST"], include_in_schema=False)
+# Documented by hand: the fields are read as raw pairs (a repeated field is refused).
+_FIELDS = sorted(KNOWN_FIELDS)
+_AS_FORM = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {name: {"type": "string"} for name in _FIELDS},
+                }
+            }
+        }
+    }
+}
+_AS_QUERY = {
+    "parameters": [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in _FIELDS
+    ]
+}
+_SIGN_IN_ANSWERS: dict[int | str, dict[str, Any]] = {
+    302: {
+        "description": "Signed in: on to the add-on's page.",
+        "headers": {"Location": {"schema": {"type": "string"}}},
+    },
+    403: html("Sign-in refused: a page saying why; no session."),
+}
+
+
+def _sign_in_route(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return router.api_route(
+        path,
+        methods=[method],
+        status_code=302,
+        response_class=HTMLResponse,
+        tags=["sso"],
+        responses=_SIGN_IN_ANSWERS,
+        openapi_extra=_AS_FORM if method == "POST" else _AS_QUERY,
+    )
+
+
+@_sign_in_route("POST", "/heroku/sso")
+@_sign_in_route("GET", "/heroku/sso")
+@_sign_in_route("POST", "/sso/login")
+@_sign_in_route("GET", "/sso/login")
 def sso_login(
     request: Request,
     pairs: Annotated[Pairs | None, Depends(sso_pairs)],
@@ -108,25 +160,17 @@ def sso_login(
         resource.app_name = claim.app
     start_session(
         request,
-        Login(
-            resource_id=resource.id,
-            email=claim.email,
-            user_id=claim.user_id,
-            sso=claim.scheme.value,
-            login_at=int(now),
-        ),
+        db,
+        resource_id=resource.id,
+        email=claim.email,
+        user_id=claim.user_id,
+        sso=claim.scheme.value,
+        now=now,
     )
     response = RedirectResponse(f"/resources/{quote(resource.id, safe='')}", status_code=302)
     response.headers.update(PAGE_HEADERS)
     if claim.nav_data:
-        # Read by Heroku's navigation header script, so not HttpOnly; not a secret.
-        response.set_cookie(
-            NAV_COOKIE,
-            claim.nav_data,
-            path="/",
-            samesite="lax",
-            secure=settings.is_production,
-        )
+        response.headers.append("set-cookie", nav_cookie(claim.nav_data, settings.is_production))
     log.info(
         "sso signed in",
         extra={"fields": {"event": "sso_signed_in", "resource": resource.id, "sso": claim.scheme}},

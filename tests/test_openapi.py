@@ -1,0 +1,206 @@
+"""The OpenAPI schema describes what the app really does (issue 6, item 12),
+and schemathesis holds the app to it: no 5xx, no answer the schema does not allow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from sqlalchemy import Engine
+
+from tests.partner_helpers import basic, headers, provision_body
+from tests.web_fixtures import make_settings
+
+RESOURCES = "/heroku/resources"
+ERROR = {"$ref": "#/components/schemas/ErrorBody"}
+
+
+@pytest.fixture
+def spec(client: TestClient) -> dict[str, Any]:
+    r = client.get("/openapi.json")
+    assert r.status_code == 200
+    found: dict[str, Any] = r.json()
+    return found
+
+
+def json_schema_of(answer: dict[str, Any]) -> Any:
+    return answer["content"]["application/json"]["schema"]
+
+
+@pytest.mark.parametrize(
+    "path, method, model",
+    [
+        (RESOURCES, "post", "ProvisionRequest"),
+        (RESOURCES + "/{ident}", "put", "PlanChangeRequest"),
+    ],
+)
+def test_request_bodies_are_described(
+    spec: dict[str, Any], path: str, method: str, model: str
+) -> None:
+    body = spec["paths"][path][method]["requestBody"]
+    assert body["required"] is True
+    assert json_schema_of(body) == {"$ref": f"#/components/schemas/{model}"}
+    properties = spec["components"]["schemas"][model]["properties"]
+    assert "plan" in properties
+
+
+def test_the_provision_body_gives_the_shapes_it_accepts(spec: dict[str, Any]) -> None:
+    uuid = spec["components"]["schemas"]["ProvisionRequest"]["properties"]["uuid"]
+    assert "pattern" in uuid
+    grant = spec["components"]["schemas"]["OAuthGrant"]["properties"]["expires_at"]
+    assert grant["type"] == "string" and "pattern" in grant
+    region = spec["components"]["schemas"]["ProvisionRequest"]["properties"]["region"]
+    assert "pattern" in region
+
+
+def test_basic_auth_is_described(spec: dict[str, Any]) -> None:
+    scheme = spec["components"]["securitySchemes"]["heroku_partner"]
+    assert scheme == {"type": "http", "scheme": "basic"}
+    for method, operation in spec["paths"][RESOURCES + "/{ident}"].items():
+        assert operation["security"] == [{"heroku_partner": []}], method
+    assert spec["paths"][RESOURCES]["post"]["security"] == [{"heroku_partner": []}]
+
+
+@pytest.mark.parametrize(
+    "path, method, statuses",
+    [
+        (RESOURCES, "post", ("200", "201", "202", "400", "401", "413", "415", "422")),
+        (RESOURCES + "/{ident}", "put", ("200", "400", "401", "404", "413", "415", "422")),
+        (RESOURCES + "/{ident}", "delete", ("204", "401", "404")),
+    ],
+)
+def test_every_answer_is_documented_with_the_shape_sent(
+    spec: dict[str, Any], path: str, method: str, statuses: tuple[str, ...]
+) -> None:
+    responses = spec["paths"][path][method]["responses"]
+    assert set(statuses) <= set(responses)
+    for status, answer in responses.items():
+        if status.startswith("4"):
+            assert json_schema_of(answer) == ERROR, status
+    assert "HTTPValidationError" not in str(spec)
+
+
+def test_documented_error_shape_is_what_a_422_and_a_401_send(
+    client: TestClient, spec: dict[str, Any]
+) -> None:
+    error_schema = {**spec["components"]["schemas"]["ErrorBody"], "additionalProperties": False}
+    r = client.post(RESOURCES, json=provision_body(plan=7), headers=headers())
+    assert r.status_code == 422
+    jsonschema.validate(r.json(), error_schema)
+    r = client.post(RESOURCES, json=provision_body(), headers={"Authorization": basic("x", "y")})
+    assert r.status_code == 401
+    jsonschema.validate(r.json(), error_schema)
+
+
+def test_browser_routes_are_described_as_html(spec: dict[str, Any]) -> None:
+    for path in ("/heroku/sso", "/sso/login"):
+        assert set(spec["paths"][path]) == {"get", "post"}
+        post = spec["paths"][path]["post"]
+        assert "application/x-www-form-urlencoded" in post["requestBody"]["content"]
+        assert "text/html" in post["responses"]["403"]["content"]
+    form = spec["paths"]["/logout"]["post"]["requestBody"]["content"]
+    ref = form["application/x-www-form-urlencoded"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "csrf" in spec["components"]["schemas"][ref]["properties"]
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
+def test_docs_are_off_in_production(database_url: str, engine: Engine, path: str) -> None:
+    prod = make_settings(
+        guvscale_env="production", database_url=database_url, public_url="https://testserver"
+    )
+    app = create_prod_app(prod, engine)
+    with TestClient(app, base_url="https://testserver") as client:
+        assert client.get(path).status_code == 404
+
+
+def create_prod_app(prod: Any, engine: Engine) -> FastAPI:
+    from guvscale.web.app import create_app
+
+    return create_app(prod, engine=engine, run_background=False)
+
+
+# --- schemathesis: the whole app against its own schema -------------------------
+
+
+@pytest.fixture
+def api_schema(app: FastAPI, client: TestClient) -> Any:
+    # `client` has run the app's lifespan, so the app has its engine and sessions.
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    ignored_auth,
+]
+# (method, path, has inputs that can be made invalid)
+OPERATIONS = [
+    ("GET", "/health", False),
+    ("POST", RESOURCES, True),
+    ("PUT", RESOURCES + "/{ident}", True),
+    ("DELETE", RESOURCES + "/{ident}", True),
+    ("GET", "/heroku/sso", True),
+    ("POST", "/heroku/sso", True),
+    ("GET", "/sso/login", True),
+    ("POST", "/sso/login", True),
+    ("GET", "/resources/{resource_id}", False),  # a free-form path segment: nothing invalid
+    ("POST", "/logout", True),
+    ("GET", "/config/{id}", True),
+    ("POST", "/config/{id}", True),
+    ("GET", "/config/{id}/credentials", True),
+    ("PUT", "/config/{id}/credentials", True),
+    ("PUT", "/config/{id}/dry-run", True),
+]
+CASES = [
+    pytest.param(method, path, mode, id=f"{method} {path} {mode.value}")
+    for method, path, has_inputs in OPERATIONS
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    if has_inputs or mode is GenerationMode.POSITIVE
+]
+
+
+def test_every_operation_is_fuzzed(api_schema: Any) -> None:
+    found = {(op.ok().method.upper(), op.ok().path) for op in api_schema.get_all_operations()}
+    assert found == {(method, path) for method, path, _ in OPERATIONS}
+
+
+@pytest.mark.parametrize("method, path, mode", CASES)
+def test_the_app_keeps_to_its_schema(
+    api_schema: Any, method: str, path: str, mode: GenerationMode
+) -> None:
+    """Bounded: 30 generated requests per operation and mode, failing on any 5xx,
+    any status, header, content type or body the schema does not allow, any
+    schema-invalid request that is not refused, and any partner call that
+    succeeds again without (or with wrong) credentials."""
+    operation = api_schema[path][method]
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    def run(case: Any) -> None:
+        case.call_and_validate(headers={"Authorization": basic()}, checks=CHECKS)
+
+    run()
