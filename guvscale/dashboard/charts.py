@@ -1,0 +1,165 @@
+"""Server-side SVG line charts: series in, markup out. Pure.
+
+Drawn on the server so the graphs need no script, work on a phone (the SVG
+scales to its box) and pass a strict Content-Security-Policy: colours are
+presentation attributes, never `style`. Every label is escaped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from html import escape
+
+WIDTH, HEIGHT = 640, 200
+LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 26
+COLOURS = ("#5a3fc0", "#1d7a46", "#b3261e", "#9a6a00")
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    points: Sequence[tuple[float, float | None]]  # (unix seconds, value); None breaks the line
+    step: bool = False  # hold each value until the next point (dyno counts)
+    dashed: bool = False
+
+
+@dataclass(frozen=True)
+class Marker:
+    at: float  # unix seconds
+    label: str  # the tooltip
+    bad: bool = False  # an error rather than a change
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    start: float
+    end: float
+    lines: Sequence[Line]
+    markers: Sequence[Marker] = field(default_factory=tuple)
+    unit: str = ""
+    integer: bool = False  # y ticks are whole numbers (dynos, jobs)
+
+
+def nice_max(value: float, integer: bool = False) -> float:
+    """A round top for the y axis at or above `value` (1, 2, 2.5, 5 x 10^n)."""
+    if value <= 0 or not math.isfinite(value):
+        return 1.0
+    exp = math.floor(math.log10(value))
+    for m in (1, 2, 2.5, 5, 10):
+        top = m * 10**exp
+        if top >= value - 1e-9 and (not integer or top == int(top)):
+            return float(top)
+    return float(10 ** (exp + 1))
+
+
+def _fmt(v: float) -> str:
+    if v == int(v):
+        return f"{int(v):,}"
+    return f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def _time_label(t: float, span: float) -> str:
+    moment = dt.datetime.fromtimestamp(t, dt.UTC)
+    return moment.strftime("%a %H:%M" if span > 2 * 86400 else "%H:%M")
+
+
+def render(chart: Chart) -> str:
+    """The chart as an `<svg>` element (a string safe to insert as markup)."""
+    span = max(chart.end - chart.start, 1e-9)
+    values = [v for line in chart.lines for _, v in line.points if v is not None]
+    top = nice_max(max(values, default=0.0), chart.integer)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def x(t: float) -> float:
+        return LEFT + (min(max(t, chart.start), chart.end) - chart.start) / span * plot_w
+
+    def y(v: float) -> float:
+        return TOP + plot_h - min(v, top) / top * plot_h
+
+    title = escape(chart.title)
+    out = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{title}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{title}</title>",
+    ]
+    for i in range(5):  # y grid and ticks
+        v = top * i / 4
+        if chart.integer and v != int(v):
+            continue
+        yy = y(v)
+        out.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{yy:.1f}" y2="{yy:.1f}" '
+            'stroke="#dde1e8" stroke-width="1"/>'
+        )
+        out.append(
+            f'<text x="{LEFT - 4}" y="{yy + 4:.1f}" text-anchor="end" font-size="11" '
+            f'fill="#5f6675">{escape(_fmt(v))}</text>'
+        )
+    for i in range(5):  # time ticks
+        t = chart.start + span * i / 4
+        anchor = "start" if i == 0 else "end" if i == 4 else "middle"
+        out.append(
+            f'<text x="{x(t):.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}" font-size="11" '
+            f'fill="#5f6675">{escape(_time_label(t, span))}</text>'
+        )
+    for m in chart.markers:
+        if not chart.start <= m.at <= chart.end:
+            continue
+        colour = "#b3261e" if m.bad else "#9a6a00"
+        xx = x(m.at)
+        out.append(
+            f'<g class="marker"><title>{escape(m.label)}</title>'
+            f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{TOP}" y2="{TOP + plot_h}" '
+            f'stroke="{colour}" stroke-width="1" stroke-dasharray="2 3"/>'
+            f'<path d="M{xx - 4:.1f},{TOP} h8 l-4,6 z" fill="{colour}"/></g>'
+        )
+    for n, line in enumerate(chart.lines):
+        colour = COLOURS[n % len(COLOURS)]
+        for d in _paths(line, x, y):
+            dash = ' stroke-dasharray="6 4"' if line.dashed else ""
+            out.append(
+                f'<path class="series" d="{d}" fill="none" stroke="{colour}" '
+                f'stroke-width="2"{dash}><title>{escape(line.label)}</title></path>'
+            )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _paths(line: Line, fx: Callable[[float], float], fy: Callable[[float], float]) -> list[str]:
+    """One SVG path per unbroken run of points."""
+    paths: list[str] = []
+    run: list[str] = []
+    last_y: float | None = None
+
+    def close() -> None:
+        if run:  # a lone point still shows, as a dot-sized stroke
+            paths.append("".join(run) if len(run) > 1 else run[0] + "h1")
+
+    for t, v in line.points:
+        if v is None:
+            close()
+            run, last_y = [], None
+            continue
+        xx, yy = fx(t), fy(v)
+        if not run:
+            run.append(f"M{xx:.1f},{yy:.1f}")
+        elif line.step and last_y is not None:
+            run.append(f"H{xx:.1f}V{yy:.1f}")
+        else:
+            run.append(f"L{xx:.1f},{yy:.1f}")
+        last_y = yy
+    close()
+    return paths
+
+
+def legend(chart: Chart) -> list[tuple[str, str]]:
+    """(label, css class) per line, for the legend printed above the chart
+    (classes `c0`..`c3` in style.css match COLOURS; `dashed` for dashed lines)."""
+    return [
+        (line.label, f"c{n % len(COLOURS)}" + (" dashed" if line.dashed else ""))
+        for n, line in enumerate(chart.lines)
+    ]
