@@ -17,10 +17,10 @@ import guvscale
 from guvscale.db.crypto import Vault
 from guvscale.db.engine import make_engine, make_sessionmaker
 from guvscale.settings import Settings
-from guvscale.web import background, errors
+from guvscale.web import background, csrf, errors
 from guvscale.web.limits import BodySizeLimitMiddleware
 from guvscale.web.logs import RequestLogMiddleware
-from guvscale.web.routes import dashboard, health, partner, sso
+from guvscale.web.routes import dashboard, health, partner, sso, watch
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION_COOKIE = "gvs_session"
@@ -59,6 +59,7 @@ def create_app(
     app.state.settings = settings
     app.state.vault = Vault(settings.encryption_key_list)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
+    csrf.install(app.state.templates)
 
     # Outermost first: log every request, refuse oversized bodies, then sessions.
     app.add_middleware(
@@ -77,5 +78,6 @@ def create_app(
     app.include_router(partner.router)
     app.include_router(sso.router)
     app.include_router(dashboard.router)
+    app.include_router(watch.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     return app
