@@ -8,40 +8,30 @@ import hashlib
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.db.models import Resource, ResourceState
+from guvscale.services.config_vars import token_hash
 
-# --- h6: tenants and their sign-in (dashboard, browser and CLI tests) ---------
-
-
-def tenant(
-    sessions: sessionmaker[Session],
-    *,
-    app_name: str = "acme-app",
-    plan: str = "standard",
-    name: str | None = None,
-    api_token: str | None = None,
-) -> Resource:
-    """A provisioned resource; `api_token` (GUVSCALE_TOKEN) is stored as its hash."""
-    with sessions.begin() as s:
-        resource = Resource(
-            heroku_uuid=str(uuid.uuid4()),
-            name=name or f"{app_name}-guvscale-{secrets.token_hex(2)}",
-            app_name=app_name,
-            plan=plan,
-            region="amazon-web-services::us-east-1",
-            state=ResourceState.provisioned,
-            api_token_hash=hashlib.sha256(api_token.encode()).hexdigest() if api_token else None,
-        )
-        s.add(resource)
-    return resource
+# --- h6: sign-in, samples and events (dashboard, browser and CLI tests) -------
 
 
-def sso_fields(resource: Resource, salt: str, *, email: str = "dev@example.com") -> dict[str, str]:
+class HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class HasUuid(HasId, Protocol):
+    @property
+    def heroku_uuid(self) -> str: ...
+
+
+def sso_fields(resource: HasUuid, salt: str, *, email: str = "dev@example.com") -> dict[str, str]:
     """Heroku's v3 SSO fields for `resource`, as its dashboard sends them."""
     ts = str(int(time.time()))
     token = hashlib.sha1(f"{resource.heroku_uuid}:{salt}:{ts}".encode()).hexdigest()
@@ -51,18 +41,18 @@ def sso_fields(resource: Resource, salt: str, *, email: str = "dev@example.com")
         "timestamp": ts,
         "email": email,
         "user_id": "7b3f0e4c-user",
-        "app": resource.app_name or "",
+        "app": "acme-app",
     }
 
 
-def sso_link(base_url: str, resource: Resource, salt: str) -> str:
+def sso_link(base_url: str, resource: HasUuid, salt: str) -> str:
     """A GET sign-in link (what a browser test or `guvscale dev` opens)."""
     return f"{base_url}/heroku/sso?{urlencode(sso_fields(resource, salt))}"
 
 
 def record_samples(
     sessions: sessionmaker[Session],
-    resource: Resource,
+    resource: HasId,
     role: str,
     rows: list[dict[str, object]],
     *,
@@ -108,7 +98,7 @@ def record_event(sessions: sessionmaker[Session], resource: Resource, **fields: 
     values: dict[str, object] = {
         "at": dt.datetime.now(dt.UTC),
         "role": "worker",
-        "app": resource.app_name or "acme-app",
+        "app": "acme-app",
         "process_type": fields.get("role", "worker"),
         "from_quantity": 0,
         "to_quantity": 1,
@@ -119,3 +109,44 @@ def record_event(sessions: sessionmaker[Session], resource: Resource, **fields: 
     values.update(fields)
     with sessions.begin() as s:
         s.add(ScalingEvent(resource_id=resource.id, **values))
+
+
+# -- h4: resources with a GUVSCALE_TOKEN, for the config API -------------------
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A provisioned resource and the GUVSCALE_TOKEN that opens its config API."""
+
+    id: str
+    heroku_uuid: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def add_tenant(
+    sessions: sessionmaker[Session],
+    *,
+    heroku_uuid: str | None = None,
+    state: ResourceState = ResourceState.provisioned,
+    plan: str = "basic",
+    app_name: str = "acme-app",
+) -> Tenant:
+    token = secrets.token_urlsafe(32)
+    heroku_uuid = heroku_uuid or str(uuid.uuid4())
+    with sessions() as session:
+        resource = Resource(
+            heroku_uuid=heroku_uuid,
+            name=f"{app_name}-guvscale",
+            app_name=app_name,
+            plan=plan,
+            region="amazon-web-services::us-east-1",
+            state=state,
+            api_token_hash=token_hash(token),
+        )
+        session.add(resource)
+        session.commit()
+        return Tenant(id=resource.id, heroku_uuid=heroku_uuid, token=token)

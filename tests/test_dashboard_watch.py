@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.settings import Settings
-from tests.factories import record_event, record_samples, sso_fields, tenant
+from tests.factories import add_tenant, record_event, record_samples, sso_fields
 
 
 def sign_in(client: TestClient, resource: object, salt: str) -> None:
@@ -25,7 +25,7 @@ def minutes(n: int, **values: object) -> list[dict[str, object]]:
 def test_graphs_draw_each_role_from_its_samples(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    resource = tenant(sessions)
+    resource = add_tenant(sessions)
     rows = minutes(30, ready=5, unacked=2, publish_rate=1.5, ack_rate=1.0, current=2, desired=3)
     record_samples(sessions, resource, "emails", rows)
     record_event(sessions, resource, role="emails", reason="scaling up 2 → 3: backlog <7>")
@@ -49,7 +49,7 @@ def test_graphs_draw_each_role_from_its_samples(
 def test_24h_and_7d_read_rollups_and_the_newest_raw_polls(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    resource = tenant(sessions)
+    resource = add_tenant(sessions)
     now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     old = [{"at": now - dt.timedelta(hours=20, minutes=i), "current": 4} for i in range(10)]
     record_samples(sessions, resource, "emails", old, table="1m")
@@ -66,7 +66,7 @@ def test_24h_and_7d_read_rollups_and_the_newest_raw_polls(
 def test_graphs_without_samples_say_so(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    resource = tenant(sessions)
+    resource = add_tenant(sessions)
     sign_in(client, resource, settings.sso_salt)
     r = client.get(f"/resources/{resource.id}/graphs")
     assert r.status_code == 200 and "Nothing recorded yet" in r.text
@@ -75,7 +75,7 @@ def test_graphs_without_samples_say_so(
 def test_decision_log_lists_changes_newest_first_with_errors_on_top(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    resource = tenant(sessions)
+    resource = add_tenant(sessions)
     now = dt.datetime.now(dt.UTC)
     record_event(sessions, resource, at=now - dt.timedelta(minutes=5), reason="first change")
     record_event(
@@ -98,7 +98,7 @@ def test_decision_log_lists_changes_newest_first_with_errors_on_top(
 def test_cost_compares_with_the_maximum(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    resource = tenant(sessions)
+    resource = add_tenant(sessions)
     record_samples(sessions, resource, "emails", minutes(60, current=1))
     sign_in(client, resource, settings.sso_salt)
     r = client.get(f"/resources/{resource.id}/cost?range=1h")
