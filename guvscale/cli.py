@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "dev": ("guvscale.web.server", "dev", "run web + background jobs on an embedded default"),
     "validate": ("guvscale.rules.cli", "validate", "check a rules file"),
     "simulate": ("guvscale.simulate.cli", "simulate", "run rules against a workload trace"),
+    "config": ("guvscale.client.cli", "config", "get or set an add-on's rules, or its status"),
 }
 
 

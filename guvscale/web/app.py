@@ -20,7 +20,7 @@ from guvscale.settings import Settings
 from guvscale.web import background, csrf, errors
 from guvscale.web.limits import BodySizeLimitMiddleware
 from guvscale.web.logs import RequestLogMiddleware
-from guvscale.web.routes import config, dashboard, health, partner, sso, watch
+from guvscale.web.routes import config, dashboard, health, partner, rules, setup, sso, watch
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION_COOKIE = "gvs_session"
@@ -86,6 +86,8 @@ def create_app(
     app.include_router(config.router)
     app.include_router(sso.router)
     app.include_router(dashboard.router)
+    app.include_router(rules.router)
     app.include_router(watch.router)
+    app.include_router(setup.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     return app
