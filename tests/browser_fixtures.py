@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+EXPECTED_STATUS = re.compile(r"^Failed to load resource: .* status of (401|403|422)\b")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
@@ -103,9 +104,15 @@ class Shots:
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
-    # A script the page runs on its own: a console error or a CSP refusal fails the test.
+    # Script errors, CSP refusals and failed assets, for tests to assert none happened.
+    # A page answered with a 4xx on purpose (a form with problems) is not one.
     problems: list[str] = []
-    tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+
+    def on_console(message: Any) -> None:
+        if message.type == "error" and not EXPECTED_STATUS.search(message.text):
+            problems.append(message.text)
+
+    tab.on("console", on_console)
     tab.on("pageerror", lambda e: problems.append(str(e)))
     tab.problems = problems
     yield tab

@@ -86,10 +86,9 @@ def render(chart: Chart) -> str:
         f'aria-label="{title}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{title}</title>",
     ]
-    for i in range(5):  # y grid and ticks
-        v = top * i / 4
-        if chart.integer and v != int(v):
-            continue
+    step = nice_max(top / 4, True) if chart.integer else top / 4
+    ticks = [k * step for k in range(int(top / step + 1e-9) + 1)]
+    for v in ticks:  # y grid and ticks
         yy = y(v)
         out.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{yy:.1f}" y2="{yy:.1f}" '
