@@ -4,5 +4,6 @@ pytest_plugins = [
     "tests.db_fixtures",
     "tests.web_fixtures",
     "tests.fake_heroku.fixtures",
+    "tests.rabbitmq_fixtures",
     "tests.worker_fixtures",
 ]

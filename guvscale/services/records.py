@@ -43,10 +43,10 @@ def status(session: Session, resource_id: str) -> TenantStatus:
     plan = PLANS.get(resource.plan, PLANS["test"])
     recorded: dict[str, Any] = row.status if row is not None else {}
     return TenantStatus(
-        app=getattr(cred, "heroku_app_name", None) or resource.app_name,
+        app=(cred.heroku_app_name if cred else None) or resource.app_name,
         plan=plan.name,
         poll_interval=plan.poll_interval_s,
-        dry_run=bool(getattr(resource, "dry_run", False)),
+        dry_run=resource.dry_run,
         last_tick=row.last_tick_at if row is not None else None,
         error=recorded.get("error"),
         roles=list(recorded.get("roles", [])),

@@ -1,6 +1,6 @@
 """GET /config/{id}/status and /config/{id}/events: what the worker saw and did.
 
-Same Bearer GUVSCALE_TOKEN auth as the rest of /config (see `tenant_auth`).
+Same Bearer GUVSCALE_TOKEN auth as the rest of /config (`routes.config.TenantDep`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from guvscale.services import records
-from guvscale.web.tenant_auth import TenantDep
+from guvscale.web.routes.config import TenantDep
 
 router = APIRouter(prefix="/config/{id}", tags=["config"])
 
