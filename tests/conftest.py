@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fake_heroku.fixtures",
     "tests.browser_fixtures",
     "tests.rabbitmq_fixtures",
+    "tests.worker_fixtures",
 ]

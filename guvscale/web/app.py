@@ -20,7 +20,18 @@ from guvscale.settings import Settings
 from guvscale.web import background, csrf, errors
 from guvscale.web.limits import BodySizeLimitMiddleware
 from guvscale.web.logs import RequestLogMiddleware
-from guvscale.web.routes import config, dashboard, health, partner, rules, setup, sso, watch
+from guvscale.web.routes import (
+    config,
+    dashboard,
+    health,
+    metrics,
+    partner,
+    records,
+    rules,
+    setup,
+    sso,
+    watch,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION_COOKIE = "gvs_session"
@@ -89,5 +100,7 @@ def create_app(
     app.include_router(rules.router)
     app.include_router(watch.router)
     app.include_router(setup.router)
+    app.include_router(records.router)
+    app.include_router(metrics.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     return app
