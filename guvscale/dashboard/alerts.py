@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from guvscale.dashboard.queries import Event
+from guvscale.dashboard.queries import failed
+from guvscale.db.worker_models import ScalingEvent
+from guvscale.services.records import TenantStatus
 
 
 @dataclass(frozen=True)
@@ -15,38 +16,21 @@ class Alert:
     message: str
 
 
-def _role_entries(status: Mapping[str, Any]) -> Iterable[tuple[str, Mapping[str, Any]]]:
-    roles = status.get("roles")
-    if isinstance(roles, Mapping):
-        for name, entry in roles.items():
-            if isinstance(entry, Mapping):
-                yield str(name), entry
-    elif isinstance(roles, list):
-        for entry in roles:
-            if isinstance(entry, Mapping):
-                yield str(entry.get("role", "")), entry
-
-
-def role_status(status: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """The worker's last word per role, as it stored it."""
-    return list(_role_entries(status))
-
-
-def alerts(status: Mapping[str, Any], recent: Sequence[Event]) -> list[Alert]:
-    """The add-on's own error first, then each role's, then the last failed change
-    of each role that has not been followed by a good one."""
+def alerts(status: TenantStatus, recent: Sequence[ScalingEvent]) -> list[Alert]:
+    """The add-on's own error first (bad token, unreachable broker), then each
+    role's (missing queue, limit hit, beyond the plan), then the last change of
+    each other role when it failed and nothing since went through."""
     out: list[Alert] = []
-    error = status.get("error")
-    if error:
-        out.append(Alert("", str(error)))
-    for name, entry in _role_entries(status):
+    if status.error:
+        out.append(Alert("", str(status.error)))
+    for entry in status.roles:
         if entry.get("error"):
-            out.append(Alert(name, str(entry["error"])))
+            out.append(Alert(str(entry.get("role", "")), str(entry["error"])))
     seen: set[str] = {a.where for a in out}
     for e in recent:  # newest first
         if e.role in seen:
             continue
         seen.add(e.role)
-        if e.failed:
+        if failed(e):
             out.append(Alert(e.role, f"scaling to {e.to_quantity} failed: {e.outcome}"))
     return out

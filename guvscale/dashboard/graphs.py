@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from guvscale.dashboard.charts import Chart, Line, Marker
-from guvscale.dashboard.queries import Event, Point
+from guvscale.dashboard.queries import Point, failed
+from guvscale.db.worker_models import ScalingEvent
 
 
 @dataclass(frozen=True)
@@ -18,9 +19,9 @@ class RoleGraphs:
     latest: Point | None
 
 
-def _marker(e: Event) -> Marker:
+def _marker(e: ScalingEvent) -> Marker:
     change = f"{'?' if e.from_quantity is None else e.from_quantity} → {e.to_quantity}"
-    return Marker(e.at.timestamp(), f"{change} ({e.outcome}): {e.reason}", bad=e.failed)
+    return Marker(e.at.timestamp(), f"{change} ({e.outcome}): {e.reason}", bad=failed(e))
 
 
 def _sum(a: int | None, b: int | None) -> int | None:
@@ -28,7 +29,7 @@ def _sum(a: int | None, b: int | None) -> int | None:
 
 
 def role_graphs(
-    role: str, points: Sequence[Point], events: Sequence[Event], start: float, end: float
+    role: str, points: Sequence[Point], events: Sequence[ScalingEvent], start: float, end: float
 ) -> RoleGraphs:
     markers = [_marker(e) for e in events if e.role == role]
     return RoleGraphs(
@@ -73,7 +74,7 @@ def role_graphs(
 def all_graphs(
     names: Sequence[str],
     points: Mapping[str, Sequence[Point]],
-    events: Sequence[Event],
+    events: Sequence[ScalingEvent],
     start: float,
     end: float,
 ) -> list[RoleGraphs]:

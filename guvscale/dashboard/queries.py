@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guvscale.db.worker_models import (
@@ -24,8 +24,8 @@ from guvscale.db.worker_models import (
     RoleSampleTenMinutes,
     RoleSeries,
     ScalingEvent,
-    TenantWorkerState,
 )
+from guvscale.services import records
 
 SampleTable = type[RoleSample] | type[RoleSampleMinute] | type[RoleSampleTenMinutes]
 
@@ -48,22 +48,6 @@ class Point:
     current: int | None
     desired: int | None
     partial: bool
-
-
-@dataclass(frozen=True)
-class Event:
-    at: dt.datetime
-    role: str
-    process_type: str
-    from_quantity: int | None
-    to_quantity: int
-    reason: str
-    request_id: str | None
-    outcome: str
-
-    @property
-    def failed(self) -> bool:
-        return self.outcome not in ("applied", "dry-run", "pending")
 
 
 def pick_range(name: str | None) -> tuple[str, dt.timedelta, SampleTable]:
@@ -115,52 +99,14 @@ def samples(
     return dict(out)
 
 
-def roles(db: Session) -> list[str]:
-    return list(db.scalars(select(RoleSeries.role).order_by(RoleSeries.role)))
-
-
 def events(
-    db: Session,
-    *,
-    since: dt.datetime | None = None,
-    before: dt.datetime | None = None,
-    limit: int = 100,
-) -> list[Event]:
-    """Scaling events, newest first."""
-    stmt = select(ScalingEvent).order_by(ScalingEvent.at.desc(), ScalingEvent.id.desc())
-    if since is not None:
-        stmt = stmt.where(ScalingEvent.at >= since)
-    if before is not None:
-        stmt = stmt.where(ScalingEvent.at < before)
-    return [
-        Event(
-            at=e.at,
-            role=e.role,
-            process_type=e.process_type,
-            from_quantity=e.from_quantity,
-            to_quantity=e.to_quantity,
-            reason=e.reason,
-            request_id=e.request_id,
-            outcome=e.outcome,
-        )
-        for e in db.scalars(stmt.limit(limit))
-    ]
+    db: Session, *, since: dt.datetime | None = None, limit: int = 100
+) -> list[ScalingEvent]:
+    """Scaling events newest first (the worker's records service), back to `since`."""
+    found = records.events(db, limit=limit)
+    return [e for e in found if since is None or e.at >= since]
 
 
-def event_count(db: Session) -> int:
-    return int(db.scalar(select(func.count()).select_from(ScalingEvent)) or 0)
-
-
-@dataclass(frozen=True)
-class WorkerView:
-    """What the worker last said about this tenant."""
-
-    last_tick_at: dt.datetime | None
-    status: dict[str, Any]
-
-
-def worker_view(db: Session) -> WorkerView:
-    row = db.scalars(select(TenantWorkerState)).first()
-    if row is None:
-        return WorkerView(None, {})
-    return WorkerView(row.last_tick_at, dict(row.status or {}))
+def failed(event: ScalingEvent) -> bool:
+    """An event whose change did not happen (the worker writes 'error: ...' or 'unknown: ...')."""
+    return event.outcome not in ("applied", "dry-run", "pending")

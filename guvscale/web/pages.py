@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from guvscale.dashboard import queries
 from guvscale.dashboard.alerts import Alert, alerts
 from guvscale.db.models import Credentials, Resource, RulesVersion
+from guvscale.services import records
 from guvscale.web.auth import Login, PageRoute, render_error, render_page
 from guvscale.web.csrf import CsrfRefused
 
@@ -70,10 +71,10 @@ def checklist(db: Session, resource: Resource, last_tick: dt.datetime | None) ->
 
 def shell(db: Session, resource: Resource, login: Login, tab: str, **extra: Any) -> dict[str, Any]:
     """The context every dashboard page renders with, plus `extra`."""
-    view = queries.worker_view(db)
+    status = records.status(db, resource.id)
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=24)
-    found: list[Alert] = alerts(view.status, queries.events(db, since=since, limit=50))
-    steps = checklist(db, resource, view.last_tick_at)
+    found: list[Alert] = alerts(status, queries.events(db, since=since, limit=50))
+    steps = checklist(db, resource, status.last_tick)
     return {
         "resource": resource,
         "login": login,
@@ -83,7 +84,7 @@ def shell(db: Session, resource: Resource, login: Login, tab: str, **extra: Any)
         "alerts": found,
         "steps": steps,
         "setup_done": all(s.done for s in steps),
-        "worker": view,
+        "status": status,
         **extra,
     }
 

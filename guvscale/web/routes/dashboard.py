@@ -12,7 +12,6 @@ import datetime as dt
 
 from fastapi import APIRouter, Request, Response
 
-from guvscale.dashboard.alerts import role_status
 from guvscale.web.auth import LoginDep, PageRoute, PathResourceDep, end_session, render_page
 from guvscale.web.deps import DbDep
 from guvscale.web.pages import render, shell
@@ -26,7 +25,6 @@ def resource_page(
 ) -> Response:
     created = resource.created_at.astimezone(dt.UTC) if resource.created_at else None
     context = shell(db, resource, login, "overview", created=created)
-    context["roles_now"] = role_status(context["worker"].status)
     return render(request, "resource.html", context)
 
 

@@ -13,6 +13,7 @@ from guvscale.dashboard.charts import legend, render
 from guvscale.dashboard.cost import cost
 from guvscale.dashboard.graphs import all_graphs
 from guvscale.dashboard.rules_view import saved_roles
+from guvscale.services import records
 from guvscale.web.auth import LoginDep, PathResourceDep
 from guvscale.web.deps import DbDep
 from guvscale.web.pages import DashRoute, shell
@@ -142,7 +143,7 @@ def log_page(
     db: DbDep,
     before: Annotated[dt.datetime | None, Query()] = None,
 ) -> Response:
-    events = queries.events(db, before=before, limit=LOG_PAGE + 1)
+    events = records.events(db, before=before, limit=LOG_PAGE + 1)
     more = len(events) > LOG_PAGE
     events = events[:LOG_PAGE]
     context = shell(
@@ -151,6 +152,7 @@ def log_page(
         login,
         "log",
         events=events,
+        failed=queries.failed,
         older=events[-1].at.isoformat() if more and events else None,
     )
     return render_template(request, "log.html", context)
