@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from guvscale.db.worker_models import TenantWorkerState
 from tests.browser_fixtures import Live
 from tests.factories import Tenant, add_tenant
 
@@ -84,3 +86,58 @@ def test_an_unreachable_service_is_one_clear_line(live: Live) -> None:
     assert done.returncode == 3
     assert done.stderr.strip() == "guvscale config: cannot reach GuvScale at 127.0.0.1 (connect)"
     assert done.stdout == ""
+
+
+def test_status_shows_what_the_worker_last_saw(live: Live) -> None:
+    tenant = add_tenant(live.sessions, plan="standard", app_name="status-app")
+    before = run(live.url, tenant, "status")
+    assert before.returncode == 0, before.stderr
+    assert before.stdout.splitlines()[:2] == [
+        "app: status-app (plan standard, polled every 15 s)",
+        "last tick: not yet",
+    ]
+    assert "no roles yet" in before.stdout
+
+    now = dt.datetime.now(dt.UTC)
+    roles = [
+        {
+            "role": "emails",
+            "queue": "send-email",
+            "ready": 120,
+            "unacked": 10,
+            "consumers": 2,
+            "publishRate": 4.5,
+            "current": 2,
+            "desired": 4,
+            "reason": "scaling up 2 → 4: backlog",
+        },
+        {"role": "reports", "queue": "reports", "error": "queue 'reports' does not exist"},
+    ]
+    with live.sessions.begin() as s:
+        s.add(
+            TenantWorkerState(
+                resource_id=tenant.id,
+                due_at=now,
+                last_tick_at=now,
+                memory={},
+                status={"roles": roles, "error": None},
+            )
+        )
+    after = run(live.url, tenant, "status")
+    assert after.returncode == 0, after.stderr
+    lines = after.stdout.splitlines()
+    assert lines[1].startswith("last tick: " + now.strftime("%Y-%m-%dT%H:%M"))
+    assert lines[2].split() == [
+        "role",
+        "queue",
+        "ready",
+        "unacked",
+        "consumers",
+        "publishRate",
+        "current",
+        "desired",
+    ]
+    assert lines[3].split() == ["emails", "send-email", "120", "10", "2", "4.50", "2", "4"]
+    assert lines[4].strip() == "why: scaling up 2 → 4: backlog"
+    assert lines[5].split()[:2] == ["reports", "reports"]
+    assert lines[6].strip() == "error: queue 'reports' does not exist"

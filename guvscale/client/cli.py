@@ -83,35 +83,29 @@ def issue_line(file: str, error: dict[str, Any]) -> str:
 
 
 def _status_lines(status: dict[str, Any]) -> list[str]:
+    mode = ", dry-run: deciding, not scaling" if status.get("dryRun") else ""
     lines = [
-        f"{key}: {value}"
-        for key, value in status.items()
-        if key != "roles" and not isinstance(value, dict | list)
+        f"app: {status.get('app') or 'not known yet'} (plan {status.get('plan', '?')}, "
+        f"polled every {status.get('pollInterval', '?')} s{mode})",
+        f"last tick: {status.get('lastTick') or 'not yet'}",
     ]
-    roles = status.get("roles") or []
-    if isinstance(roles, dict):
-        roles = [{"role": k, **v} for k, v in roles.items() if isinstance(v, dict)]
-    columns = [
-        "role",
-        "queue",
-        "ready",
-        "unacked",
-        "consumers",
-        "publishRate",
-        "current",
-        "desired",
-    ]
-    rows = [[_cell(r.get(c)) for c in columns] for r in roles if isinstance(r, dict)]
-    if rows:
-        widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(columns)]
-        lines.append("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-        for r, row in zip(roles, rows, strict=True):
-            lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
-            said = r.get("error") or r.get("reason")
-            if said:
-                lines.append(f"  {'error' if r.get('error') else 'why'}: {said}")
-    elif "roles" in status:
+    if status.get("error"):
+        lines.append(f"error: {status['error']}")
+    roles = [r for r in status.get("roles") or [] if isinstance(r, dict)]
+    columns = ["role", "queue", "ready", "unacked", "consumers", "publishRate"]
+    columns += ["current", "desired"]
+    rows = [[_cell(r.get(c)) for c in columns] for r in roles]
+    if not rows:
         lines.append("no roles yet: save rules with `guvscale config set -f rules.yaml`")
+        return lines
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(columns)]
+    lines.append("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for r, row in zip(roles, rows, strict=True):
+        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+        if r.get("error"):
+            lines.append(f"  error: {r['error']}")
+        elif r.get("reason"):
+            lines.append(f"  why: {r['reason']}")
     return lines
 
 
