@@ -124,3 +124,17 @@ def test_preview_falls_back_to_a_public_trace_and_keeps_removed_roles() -> None:
     assert "public trace" in rows[0].workload.source
     assert rows[1].draft is None and rows[1].saved is not None
     assert len(rows[0].workload.arrivals) <= preview.MAX_JOBS
+
+
+def test_markers_close_together_merge_and_say_how_many() -> None:
+    markers = [
+        charts.Marker(10, "a"),
+        charts.Marker(12, "b", bad=True),
+        charts.Marker(13, "c"),
+        charts.Marker(50, "d"),
+        charts.Marker(500, "outside"),
+    ]
+    out = charts.cluster(markers, 0, 100, within=5)
+    assert [(m.at, m.bad) for m in out] == [(13, True), (50, False)]
+    assert out[0].label == "3 changes; last failed: b"
+    assert out[1].label == "d"

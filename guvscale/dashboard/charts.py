@@ -105,27 +105,55 @@ def render(chart: Chart) -> str:
             f'<text x="{x(t):.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}" font-size="11" '
             f'fill="#5f6675">{escape(_time_label(t, span))}</text>'
         )
-    for m in chart.markers:
-        if not chart.start <= m.at <= chart.end:
-            continue
-        colour = "#b3261e" if m.bad else "#9a6a00"
+    for m in cluster(chart.markers, chart.start, chart.end, span / plot_w * MARKER_PX):
+        # Colours and dashes come from style.css (classes), which keeps a week of
+        # markers small; the triangle on top is what a finger taps on a phone.
         xx = x(m.at)
         out.append(
-            f'<g class="marker"><title>{escape(m.label)}</title>'
-            f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{TOP}" y2="{TOP + plot_h}" '
-            f'stroke="{colour}" stroke-width="1" stroke-dasharray="2 3"/>'
-            f'<path d="M{xx - 4:.1f},{TOP} h8 l-4,6 z" fill="{colour}"/></g>'
+            f'<g class="marker{" bad" if m.bad else ""}"><title>{escape(m.label)}</title>'
+            f'<path class="mk" d="M{xx:.1f},{TOP}v{plot_h}"/>'
+            f'<path class="tip" d="M{xx - 4:.1f},{TOP}h8l-4,6z"/></g>'
         )
     for n, line in enumerate(chart.lines):
         colour = COLOURS[n % len(COLOURS)]
+        dash = ' stroke-dasharray="6 4"' if line.dashed else ""
         for d in _paths(line, x, y):
-            dash = ' stroke-dasharray="6 4"' if line.dashed else ""
             out.append(
                 f'<path class="series" d="{d}" fill="none" stroke="{colour}" '
                 f'stroke-width="2"{dash}><title>{escape(line.label)}</title></path>'
             )
     out.append("</svg>")
     return "".join(out)
+
+
+MARKER_PX = 6  # markers closer than this merge into one
+
+
+def cluster(markers: Sequence[Marker], start: float, end: float, within: float) -> list[Marker]:
+    """The markers in [start, end], those closer than `within` seconds merged into one
+    that says how many it holds (a week of changes would otherwise bury the lines)."""
+    inside = sorted((m for m in markers if start <= m.at <= end), key=lambda m: m.at)
+    out: list[Marker] = []
+    group: list[Marker] = []
+
+    def flush() -> None:
+        if not group:
+            return
+        if len(group) == 1:
+            out.append(group[0])
+        else:
+            bad = [m for m in group if m.bad]
+            last = (bad or group)[-1]
+            label = f"{len(group)} changes; {'last failed: ' if bad else 'last: '}{last.label}"
+            out.append(Marker(group[-1].at, label, bad=bool(bad)))
+        group.clear()
+
+    for m in inside:
+        if group and m.at - group[0].at > within:
+            flush()
+        group.append(m)
+    flush()
+    return out
 
 
 def _paths(line: Line, fx: Callable[[float], float], fy: Callable[[float], float]) -> list[str]:

@@ -26,14 +26,14 @@ class Cost:
         return 1.0 - self.dyno_hours / self.max_dyno_hours
 
 
-def dyno_hours(points: Sequence[tuple[float, int | None]], end: float) -> tuple[float, float]:
+def dyno_hours(points: Sequence[tuple[float, float | None]], end: float) -> tuple[float, float]:
     """(dyno-hours, hours covered) of a step series of (unix seconds, dynos):
     each count holds until the next point, the last until `end`; an unknown
     count (None) holds the one before it."""
     if not points:
         return 0.0, 0.0
     total = 0.0
-    held: int | None = None
+    held: float | None = None
     for (t, n), nxt in zip(points, [*(p[0] for p in points[1:]), end], strict=True):
         held = n if n is not None else held
         if held is not None and nxt > t:
@@ -46,7 +46,7 @@ def cost(
     role: str,
     dynosize: str,
     maximum: int,
-    points: Sequence[tuple[float, int | None]],
+    points: Sequence[tuple[float, float | None]],
     end: float,
 ) -> Cost:
     used, hours = dyno_hours(points, end)

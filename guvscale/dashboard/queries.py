@@ -13,9 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from guvscale.db.worker_models import (
@@ -39,7 +38,10 @@ DEFAULT_RANGE = "24h"
 
 @dataclass(frozen=True)
 class Point:
-    at: float  # unix seconds
+    """One bucket of a role's samples: the highest counts seen in it (so no peak
+    is hidden), the mean rates, and the mean dyno count (for cost)."""
+
+    at: float  # unix seconds of the bucket's first sample
     ready: int | None
     unacked: int | None
     consumers: int | None
@@ -48,6 +50,8 @@ class Point:
     current: int | None
     desired: int | None
     partial: bool
+    current_mean: float | None = None
+    until: float | None = None  # unix seconds the bucket's samples cover up to
 
 
 def pick_range(name: str | None) -> tuple[str, dt.timedelta, SampleTable]:
@@ -56,44 +60,98 @@ def pick_range(name: str | None) -> tuple[str, dt.timedelta, SampleTable]:
     return key, span, table
 
 
-def _rows(
-    db: Session, table: SampleTable, start: dt.datetime, end: dt.datetime
-) -> list[tuple[str, Any]]:
+# Seconds one row of each table stands for.
+ROW_SECONDS: dict[SampleTable, float] = {
+    RoleSample: 0.0,
+    RoleSampleMinute: 60.0,
+    RoleSampleTenMinutes: 600.0,
+}
+BUCKETS = 240  # points per line: about one per two and a half pixels of a chart
+
+
+def _buckets(
+    db: Session, table: SampleTable, start: dt.datetime, end: dt.datetime, width: float
+) -> list[tuple[str, Point]]:
+    epoch = func.extract("epoch", table.at)
+    bucket = func.floor(epoch / width).label("bucket")
     stmt = (
-        select(RoleSeries.role, table)
+        select(
+            RoleSeries.role,
+            bucket,
+            func.min(epoch),
+            func.max(epoch),
+            func.max(table.ready),
+            func.max(table.unacked),
+            func.max(table.consumers),
+            func.avg(table.publish_rate),
+            func.avg(table.ack_rate),
+            func.max(table.current),
+            func.max(table.desired),
+            func.bool_or(table.partial),
+            func.avg(table.current),
+        )
         .join(RoleSeries, RoleSeries.id == table.series_id)
         .where(table.at >= start, table.at <= end)
-        .order_by(RoleSeries.role, table.at)
+        .group_by(RoleSeries.role, bucket)
+        .order_by(RoleSeries.role, bucket)
     )
-    return [(role, row) for role, row in db.execute(stmt)]
+    out = []
+    span = ROW_SECONDS[table]
+    for (
+        role,
+        _b,
+        first,
+        last,
+        ready,
+        unacked,
+        consumers,
+        pub,
+        ack,
+        cur,
+        des,
+        part,
+        mean,
+    ) in db.execute(stmt):
+        out.append(
+            (
+                role,
+                Point(
+                    at=float(first),
+                    ready=ready,
+                    unacked=unacked,
+                    consumers=consumers,
+                    publish_rate=None if pub is None else float(pub),
+                    ack_rate=None if ack is None else float(ack),
+                    current=cur,
+                    desired=des,
+                    partial=bool(part),
+                    current_mean=None if mean is None else float(mean),
+                    until=float(last) + span,
+                ),
+            )
+        )
+    return out
 
 
 def samples(
-    db: Session, table: SampleTable, start: dt.datetime, end: dt.datetime
+    db: Session,
+    table: SampleTable,
+    start: dt.datetime,
+    end: dt.datetime,
+    buckets: int = BUCKETS,
 ) -> dict[str, list[Point]]:
-    """Per role name, the points between `start` and `end`, oldest first."""
-    found = _rows(db, table, start, end)
+    """Per role name, at most about `buckets` points between `start` and `end`,
+    oldest first, aggregated in the database so a week costs what an hour does."""
+    width = max((end - start).total_seconds() / buckets, ROW_SECONDS[table], 1.0)
+    found = _buckets(db, table, start, end, width)
     if table is not RoleSample:
-        newest = max((row.at for _, row in found), default=None)
-        # A rollup bucket is stamped at its start: raw polls after its end are newer.
-        width = dt.timedelta(minutes=1 if table is RoleSampleMinute else 10)
-        raw_from = start if newest is None else newest + width
-        found += _rows(db, RoleSample, raw_from, end)
+        newest = max((p.until or p.at for _, p in found), default=None)
+        # Rollups are stamped at their start and lag the raw polls: add the polls after them.
+        raw_from = start if newest is None else dt.datetime.fromtimestamp(newest, dt.UTC)
+        found += _buckets(db, RoleSample, raw_from, end, width)
     out: dict[str, list[Point]] = defaultdict(list)
-    for role, row in found:
-        out[role].append(
-            Point(
-                at=row.at.timestamp(),
-                ready=row.ready,
-                unacked=row.unacked,
-                consumers=row.consumers,
-                publish_rate=row.publish_rate,
-                ack_rate=row.ack_rate,
-                current=row.current,
-                desired=row.desired,
-                partial=bool(row.partial),
-            )
-        )
+    for role, point in found:
+        out[role].append(point)
     for points in out.values():
         points.sort(key=lambda p: p.at)
     return dict(out)

@@ -172,9 +172,10 @@ def cost_page(
     rows = []
     for name in [*roles, *sorted(set(points) - set(roles))]:
         role = roles.get(name)
-        series = [(p.at, p.current) for p in points.get(name, [])]
+        series = [(p.at, p.current_mean) for p in points.get(name, [])]
         dynosize = role.dynosize if role else "standard-1x"
-        maximum = role.maximum if role else max((n or 0 for _, n in series), default=0)
+        seen = max((p.current or 0 for p in points.get(name, [])), default=0)
+        maximum = role.maximum if role else seen
         rows.append(cost(name, dynosize, maximum, series, end.timestamp()))
     total = sum(r.usd or 0.0 for r in rows)
     total_max = sum(r.max_usd or 0.0 for r in rows)
