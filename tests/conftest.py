@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.db_fixtures",
     "tests.web_fixtures",
     "tests.fake_heroku.fixtures",
+    "tests.rabbitmq_fixtures",
 ]
