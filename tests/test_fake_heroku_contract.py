@@ -62,6 +62,9 @@ REQUIRED_LINKS = {
     ("formation", "Update"),
     ("add-on-config", "Update"),
     ("add-on-action", "Provision"),
+    ("account", "Info"),
+    ("add-on", "Info"),
+    ("config-var", "Info for App"),
 }
 
 FORMATS = FormatChecker()
@@ -135,7 +138,8 @@ def world(fake_heroku: FakeHeroku) -> Iterator[dict[str, str]]:
     """An owner with acme-app (web=1, worker=2, urgent=0 Eco), an add-on and its partner token."""
     state = fake_heroku.state
     owner = state.add_user_token()
-    state.add_app("acme-app", {"web": 1, "worker": 2, "urgent": (0, "Eco")})
+    app = state.add_app("acme-app", {"web": 1, "worker": 2, "urgent": (0, "Eco")})
+    app.config_vars["CLOUDAMQP_URL"] = "amqps://u:p@rabbit.example/vh"
     addon, grant = state.start_provisioning("acme-app")
     with httpx.Client() as http:
         partner = HerokuIdentity(http, fake_heroku.id_url, CLIENT_SECRET).exchange_grant(grant.code)
@@ -200,6 +204,9 @@ def test_requests_our_adapters_send_fit_the_link_schemas(fake_heroku, world):
         platform.scale(world["owner"], "acme-app", {"worker": 4, "web": 0})
         platform.scale_one(world["owner"], "acme-app", "urgent", 1)
         platform.rate_limit_remaining(world["owner"])
+        platform.get_account(world["owner"])
+        platform.get_addon(world["owner"], world["addon"])
+        platform.get_config_vars(world["owner"], "acme-app")
         platform.set_addon_config(
             world["partner"],
             world["addon"],

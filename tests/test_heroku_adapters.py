@@ -13,6 +13,7 @@ import pytest
 import respx
 
 from guvscale.heroku import (
+    Account,
     AddOn,
     Formation,
     HerokuAuthError,
@@ -194,6 +195,62 @@ def test_mark_provisioned_posts_the_action(mock, platform):
         id="addon-1", name="acme-guvscale-1", state="provisioned"
     )
     assert route.calls.last.request.content == b""
+
+
+def test_get_account_reads_whose_token_it_is(mock, platform):
+    route = mock.get(f"{API}/account").respond(
+        200, json={"id": "user-1", "email": "owner@example.com", "verified": True}
+    )
+    assert platform.get_account(TOKEN) == Account(id="user-1", email="owner@example.com")
+    assert route.calls.last.request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_get_addon_reads_the_app_it_is_attached_to(mock, platform):
+    mock.get(f"{API}/addons/0f0e0d0c-1111-2222-3333-444455556666").respond(
+        200,
+        json={
+            "id": "0f0e0d0c-1111-2222-3333-444455556666",
+            "name": "guvscale-curly-1",
+            "state": "provisioned",
+            "app": {"id": "app-id-1", "name": "acme-app"},
+        },
+    )
+    addon = platform.get_addon(TOKEN, "0f0e0d0c-1111-2222-3333-444455556666")
+    assert (addon.app_id, addon.app_name, addon.state) == ("app-id-1", "acme-app", "provisioned")
+
+
+def test_get_config_vars_leaves_out_unset_ones(mock, platform):
+    mock.get(f"{API}/apps/app-id-1/config-vars").respond(
+        200, json={"CLOUDAMQP_URL": "amqps://u:p@h/v", "GONE": None}
+    )
+    assert platform.get_config_vars(TOKEN, "app-id-1") == {"CLOUDAMQP_URL": "amqps://u:p@h/v"}
+
+
+@pytest.mark.parametrize(
+    ("call", "body"),
+    [
+        (lambda p: p.get_account(TOKEN), {"email": "no id"}),
+        (lambda p: p.get_addon(TOKEN, "a"), ["not", "an", "add-on"]),
+        (lambda p: p.get_config_vars(TOKEN, "a"), ["A=b"]),
+    ],
+)
+def test_account_addon_and_config_answers_of_the_wrong_shape_are_unavailable(
+    mock, platform, call, body
+):
+    mock.route(host="api.heroku.test").respond(200, json=body)
+    with pytest.raises(HerokuUnavailable):
+        call(platform)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(401, HerokuAuthError), (403, HerokuAuthError), (404, HerokuNotFound)]
+)
+def test_account_and_addon_errors_map(mock, platform, status, kind):
+    mock.route(host="api.heroku.test").respond(status, json={"id": "x", "message": "no"})
+    with pytest.raises(kind):
+        platform.get_account(TOKEN)
+    with pytest.raises(kind):
+        platform.get_addon(TOKEN, "addon-1")
 
 
 def test_rate_limit_remaining_and_last_headers_are_recorded(mock, platform):

@@ -14,9 +14,10 @@ from guvscale.heroku.errors import (
     HerokuUnavailable,
 )
 from guvscale.heroku.identity import HerokuIdentity, TokenSet
-from guvscale.heroku.platform import AddOn, Formation, HerokuPlatform
+from guvscale.heroku.platform import Account, AddOn, Formation, HerokuPlatform
 
 __all__ = [
+    "Account",
     "AddOn",
     "Formation",
     "HerokuAuthError",

@@ -39,6 +39,14 @@ class AddOn:
     id: str
     name: str | None
     state: str | None  # provisioning / provisioned / deprovisioned
+    app_id: str | None = None  # the app it is attached to; ids survive renames
+    app_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    email: str | None
 
 
 class HerokuPlatform:
@@ -100,7 +108,21 @@ class HerokuPlatform:
         path = f"/addons/{_seg(addon_id)}/actions/provision"
         return self._call(token, "POST", path, parse=_addon)
 
+    def get_addon(self, token: str, addon_id: str) -> AddOn:
+        """The add-on and the app it is attached to, as the token's owner sees it."""
+        return self._call(token, "GET", f"/addons/{_seg(addon_id)}", parse=_addon)
+
+    # -- apps -------------------------------------------------------------
+
+    def get_config_vars(self, token: str, app: str) -> dict[str, str]:
+        """The app's config vars; unset ones (null) are left out."""
+        return self._call(token, "GET", f"/apps/{_seg(app)}/config-vars", parse=_config_vars)
+
     # -- account ----------------------------------------------------------
+
+    def get_account(self, token: str) -> Account:
+        """Whose token this is; a 401 here means the token is no good."""
+        return self._call(token, "GET", "/account", parse=_account)
 
     def rate_limit_remaining(self, token: str) -> int:
         """The account's request tokens left; this call itself costs none."""
@@ -204,7 +226,26 @@ def _config(body: Any) -> dict[str, str | None]:
 def _addon(body: Any) -> AddOn:
     if not isinstance(body, dict) or not isinstance(body.get("id"), str):
         raise _BadShape("an add-on")
-    return AddOn(id=body["id"], name=_str(body.get("name")), state=_str(body.get("state")))
+    app = _dict(body.get("app"))
+    return AddOn(
+        id=body["id"],
+        name=_str(body.get("name")),
+        state=_str(body.get("state")),
+        app_id=_str(app.get("id")),
+        app_name=_str(app.get("name")),
+    )
+
+
+def _account(body: Any) -> Account:
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+        raise _BadShape("an account")
+    return Account(id=body["id"], email=_str(body.get("email")))
+
+
+def _config_vars(body: Any) -> dict[str, str]:
+    if not isinstance(body, dict):
+        raise _BadShape("config vars")
+    return {k: v for k, v in body.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _remaining(body: Any) -> int:

@@ -419,6 +419,46 @@ def provision(call: Call) -> tuple[int, Any]:
     return 200, addon_json(call.state, addon)
 
 
+def account_info(call: Call) -> tuple[int, Any]:
+    account = call.account
+    assert account is not None
+    created = heroku_time(call.state.now())
+    return 200, {
+        "allow_tracking": True,
+        "beta": False,
+        "created_at": created,
+        "email": account.email,
+        "federated": False,
+        "id": account.user_id,
+        "last_login": created,
+        "name": None,
+        "sms_number": None,
+        "suspended_at": None,
+        "delinquent_at": None,
+        "two_factor_authentication": False,
+        "updated_at": created,
+        "verified": True,
+        "default_organization": None,
+        "default_team": None,
+    }
+
+
+def addon_info(call: Call) -> tuple[int, Any]:
+    return 200, addon_json(call.state, addon_for(call, partner_only=False))
+
+
+def app_config_vars(call: Call) -> tuple[int, Any]:
+    token = call.token
+    assert token is not None
+    app = call.state.find_app(call.params["app"])
+    if app is None:
+        raise FakeError(404, "not_found", "Couldn't find that app.")
+    # Partner tokens see only their add-on's config; an app's vars need its owner.
+    if token.kind == "partner" or (app.owner is not None and app.owner != token.user_id):
+        raise FakeError(403, "forbidden", f"You do not have access to the app {app.name}.")
+    return 200, dict(app.config_vars)
+
+
 def rate_limits(call: Call) -> tuple[int, Any]:
     assert call.account is not None
     return 200, {"remaining": call.account.rate_remaining}
@@ -427,6 +467,9 @@ def rate_limits(call: Call) -> tuple[int, Any]:
 ROUTES = [
     Route("POST", "/oauth/token", oauth_token, link=None),
     Route("GET", "/account/rate-limits", rate_limits, ("rate-limit", "Info"), free=True),
+    Route("GET", "/account", account_info, ("account", "Info")),
+    Route("GET", "/addons/{addon}", addon_info, ("add-on", "Info")),
+    Route("GET", "/apps/{app}/config-vars", app_config_vars, ("config-var", "Info for App")),
     Route("GET", "/apps/{app}/formation", list_formation, ("formation", "List")),
     Route("PATCH", "/apps/{app}/formation", batch_update, ("formation", "Batch Update")),
     Route("GET", "/apps/{app}/formation/{type}", formation_info, ("formation", "Info")),

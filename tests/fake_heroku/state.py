@@ -76,6 +76,8 @@ class FakeApp:
     formation: dict[str, FakeProcess] = field(default_factory=dict)
     # Per-size caps replacing DYNO_SIZES' defaults, by lower-case size name.
     limits: dict[str, int] = field(default_factory=dict)
+    # The app's own config vars (GET /apps/{app}/config-vars), e.g. CLOUDAMQP_URL.
+    config_vars: dict[str, str] = field(default_factory=dict)
 
     def limit_for(self, size: str) -> int:
         info = size_info(size)

@@ -1,0 +1,209 @@
+"""The RabbitMQ management HTTP API: one GET per vhost covers every role's queue.
+
+The management URL is `scheme://user:password@host[:port][/prefix]`; the
+credentials go in Basic auth, never in a logged URL. Redirects are followed
+only on the broker's own host and never from https to http, so a hostile
+broker cannot bounce our credentials (or us) somewhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import httpx
+
+from guvscale.rabbitmq.errors import (
+    BrokerAuthFailed,
+    BrokerError,
+    BrokerRefused,
+    BrokerUnreachable,
+    QueueMissing,
+    VhostMissing,
+    scrub,
+)
+from guvscale.rabbitmq.stats import QueueStats
+from guvscale.rabbitmq.urls import HTTP_SCHEMES, mask_url
+
+log = logging.getLogger("guvscale.rabbitmq")
+
+MAX_REDIRECTS = 3
+# Asking only for what we read keeps the answer small for vhosts with many queues.
+COLUMNS = ",".join(
+    (
+        "name",
+        "messages_ready",
+        "messages_unacknowledged",
+        "consumers",
+        "message_stats.publish",
+        "message_stats.ack",
+        "message_stats.publish_details.rate",
+        "message_stats.ack_details.rate",
+    )
+)
+
+
+class ManagementClient:
+    def __init__(self, http: httpx.AsyncClient, management_url: str, *, timeout: float) -> None:
+        try:
+            parts = urlsplit(management_url.strip())
+            port = parts.port
+        except ValueError:
+            raise BrokerRefused(f"not a valid URL: {mask_url(management_url)}") from None
+        if parts.scheme not in HTTP_SCHEMES or not parts.hostname:
+            raise BrokerRefused(
+                f"management URL must be http(s)://host: {mask_url(management_url)}"
+            )
+        self._http = http
+        self._timeout = timeout
+        self._host = parts.hostname.lower()
+        user = unquote(parts.username) if parts.username is not None else None
+        password = unquote(parts.password) if parts.password is not None else ""
+        self._auth = httpx.BasicAuth(user, password) if user is not None else None
+        self._secrets = [s for s in {password, parts.password or ""} if s]
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        netloc = host if port is None else f"{host}:{port}"
+        path = parts.path.rstrip("/")
+        # Accept ".../api" as well as the root: people paste either.
+        if path.endswith("/api"):
+            path = path[: -len("/api")]
+        self._base = urlunsplit((parts.scheme, netloc, path, "", ""))
+
+    @property
+    def base_url(self) -> str:
+        """The management URL without credentials."""
+        return self._base
+
+    async def queues(self, vhost: str) -> dict[str, QueueStats]:
+        """Every queue of the vhost, by name, in one GET /api/queues/{vhost}."""
+        body = await self._get(f"/api/queues/{_seg(vhost)}", missing=lambda: _no_vhost(vhost))
+        if not isinstance(body, list):
+            raise BrokerUnreachable(f"{self._base}: queue list is not a JSON array")
+        result: dict[str, QueueStats] = {}
+        for item in body:
+            stats = _stats(item)
+            if stats is not None:
+                result[stats.name] = stats
+        return result
+
+    async def queue(self, vhost: str, name: str) -> QueueStats:
+        """One queue's statistics; QueueMissing when there is no such queue (or vhost)."""
+        body = await self._get(
+            f"/api/queues/{_seg(vhost)}/{_seg(name)}",
+            missing=lambda: QueueMissing(f"queue {name!r} not found in vhost {vhost!r}"),
+        )
+        stats = _stats(body)
+        if stats is None:
+            raise BrokerUnreachable(f"{self._base}: queue answer is not a queue")
+        return stats
+
+    async def _get(self, path: str, *, missing: Callable[[], BrokerError]) -> Any:
+        url = self._base + path
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await self._send(url)
+            if response.is_redirect:
+                url = self._redirect_target(url, response)
+                continue
+            return self._read(response, missing)
+        raise BrokerRefused(f"{self._base}: more than {MAX_REDIRECTS} redirects")
+
+    async def _send(self, url: str) -> httpx.Response:
+        params = {"columns": COLUMNS}
+        try:
+            response = await self._http.get(
+                url,
+                params=params,
+                auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
+                timeout=self._timeout,
+                follow_redirects=False,
+                headers={"Accept": "application/json"},
+            )
+        except httpx.TimeoutException:
+            raise BrokerUnreachable(f"{self._base}: no answer within {self._timeout:g}s") from None
+        except httpx.HTTPError as exc:
+            detail = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
+            raise BrokerUnreachable(f"{self._base}: {detail}") from None
+        log.debug("rabbitmq GET %s -> %s", httpx.URL(url).path, response.status_code)
+        return response
+
+    def _redirect_target(self, url: str, response: httpx.Response) -> str:
+        location = response.headers.get("Location", "")
+        target = httpx.URL(url).join(location)
+        if (target.host or "").lower() != self._host:
+            raise BrokerRefused(
+                f"{self._base} redirected to another host ({target.host}); not followed"
+            )
+        if httpx.URL(url).scheme == "https" and target.scheme != "https":
+            raise BrokerRefused(f"{self._base} redirected from https to http; not followed")
+        # Keep our own query (columns) off the target: _send adds it again.
+        return str(target.copy_with(query=None))
+
+    def _read(self, response: httpx.Response, missing: Callable[[], BrokerError]) -> Any:
+        status = response.status_code
+        if status in (401, 403):
+            raise BrokerAuthFailed(
+                f"{self._base} refused the user and password ({status}); "
+                "check the URL's credentials (CloudAMQP rotates passwords)"
+            )
+        if status == 404:
+            error: BrokerError = missing()
+            raise error
+        if status >= 500:
+            raise BrokerUnreachable(f"{self._base} answered {status}")
+        if not response.is_success:
+            raise BrokerError(f"{self._base} answered {status}")
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            raise BrokerUnreachable(
+                f"{self._base}: answer is not JSON; is this the management API?"
+            ) from None
+
+
+def _seg(value: str) -> str:
+    # The default vhost "/" must travel as %2F.
+    return quote(value, safe="")
+
+
+def _no_vhost(vhost: str) -> VhostMissing:
+    return VhostMissing(f"vhost {vhost!r} not found (or this user may not see it)")
+
+
+def _stats(item: Any) -> QueueStats | None:
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+        return None
+    ready, unacked, consumers = (
+        _int(item.get(key)) for key in ("messages_ready", "messages_unacknowledged", "consumers")
+    )
+    stats = item.get("message_stats")
+    stats = stats if isinstance(stats, dict) else {}
+    return QueueStats(
+        name=item["name"],
+        ready=ready or 0,
+        unacked=unacked or 0,
+        consumers=consumers or 0,
+        # No message_stats yet means nothing was published since the queue appeared.
+        published=_int(stats.get("publish")),
+        acked=_int(stats.get("ack")),
+        publish_rate=_rate(stats.get("publish_details")),
+        ack_rate=_rate(stats.get("ack_details")),
+        partial=ready is None or unacked is None or consumers is None,
+    )
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def _rate(details: object) -> float | None:
+    if not isinstance(details, dict):
+        return None
+    rate = details.get("rate")
+    if isinstance(rate, bool) or not isinstance(rate, int | float):
+        return None
+    return float(rate)

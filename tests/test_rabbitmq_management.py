@@ -1,0 +1,235 @@
+"""ManagementClient against mocked HTTP: what it asks, what it reads, how it fails."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Awaitable, Iterator
+from typing import TypeVar
+
+import httpx
+import pytest
+import respx
+
+from guvscale.rabbitmq import (
+    BrokerAuthFailed,
+    BrokerError,
+    BrokerRefused,
+    BrokerUnreachable,
+    ManagementClient,
+    QueueMissing,
+    QueueStats,
+    VhostMissing,
+)
+
+PASSWORD = "pw-9d8c7b6a5f"
+BASE = "https://rabbit.example"
+URL = f"https://user:{PASSWORD}@rabbit.example"
+T = TypeVar("T")
+
+
+def run(coro: Awaitable[T]) -> T:
+    async def wrapped() -> T:
+        return await coro
+
+    return asyncio.run(wrapped())
+
+
+def queue_body(name: str = "jobs", **extra: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "name": name,
+        "messages_ready": 12,
+        "messages_unacknowledged": 3,
+        "consumers": 2,
+        "message_stats": {
+            "publish": 1500,
+            "publish_details": {"rate": 4.5},
+            "ack": 1480,
+            "ack_details": {"rate": 4.0},
+        },
+    }
+    body.update(extra)
+    return body
+
+
+@pytest.fixture
+def mock() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as router:
+        yield router
+
+
+def client(url: str = URL, timeout: float = 2.0) -> tuple[httpx.AsyncClient, ManagementClient]:
+    http = httpx.AsyncClient()
+    return http, ManagementClient(http, url, timeout=timeout)
+
+
+def list_queues(url: str = URL, vhost: str = "/") -> dict[str, QueueStats]:
+    async def go() -> dict[str, QueueStats]:
+        http, mc = client(url)
+        async with http:
+            return await mc.queues(vhost)
+
+    return asyncio.run(go())
+
+
+def read_error(mock: respx.MockRouter, response: httpx.Response | Exception) -> BrokerError:
+    mock.get(f"{BASE}/api/queues/vh").mock(
+        side_effect=response if isinstance(response, Exception) else None,
+        return_value=None if isinstance(response, Exception) else response,
+    )
+    with pytest.raises(BrokerError) as caught:
+        list_queues(vhost="vh")
+    return caught.value
+
+
+def test_one_get_lists_every_queue_of_the_vhost(mock: respx.MockRouter) -> None:
+    route = mock.get(f"{BASE}/api/queues/%2F").respond(
+        200, json=[queue_body("jobs"), queue_body("mail", messages_ready=0)]
+    )
+    found = list_queues()
+    assert route.call_count == 1
+    request = route.calls[0].request
+    assert request.url.raw_path.startswith(b"/api/queues/%2F?")
+    assert "message_stats.publish" in request.url.params["columns"].split(",")
+    expected_auth = base64.b64encode(f"user:{PASSWORD}".encode()).decode()
+    assert request.headers["Authorization"] == f"Basic {expected_auth}"
+    assert PASSWORD not in str(request.url)
+    assert found["jobs"] == QueueStats("jobs", 12, 3, 2, 1500, 1480, 4.5, 4.0)
+    assert found["mail"].ready == 0
+    assert set(found) == {"jobs", "mail"}
+
+
+def test_a_queue_without_stats_yet_is_partial_and_its_counters_unknown(
+    mock: respx.MockRouter,
+) -> None:
+    mock.get(f"{BASE}/api/queues/vh").respond(200, json=[{"name": "fresh"}])
+    stats = list_queues(vhost="vh")["fresh"]
+    assert stats == QueueStats("fresh", 0, 0, 0, None, None, None, None, partial=True)
+
+
+def test_the_vhost_and_queue_names_are_url_encoded(mock: respx.MockRouter) -> None:
+    route = mock.get(f"{BASE}/api/queues/a%2Fb/my%20q%2Fx").respond(200, json=queue_body("my q/x"))
+
+    async def go() -> QueueStats:
+        http, mc = client()
+        async with http:
+            return await mc.queue("a/b", "my q/x")
+
+    assert run(go()).name == "my q/x"
+    assert route.called
+
+
+def test_a_missing_queue_is_queue_missing(mock: respx.MockRouter) -> None:
+    mock.get(f"{BASE}/api/queues/vh/gone").respond(404, json={"error": "Object Not Found"})
+
+    async def go() -> QueueStats:
+        http, mc = client()
+        async with http:
+            return await mc.queue("vh", "gone")
+
+    with pytest.raises(QueueMissing, match="gone"):
+        run(go())
+
+
+def test_a_missing_vhost_is_vhost_missing(mock: respx.MockRouter) -> None:
+    assert isinstance(read_error(mock, httpx.Response(404, json={})), VhostMissing)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_credentials_are_auth_failed(mock: respx.MockRouter, status: int) -> None:
+    error = read_error(mock, httpx.Response(status, json={"error": "not_authorised"}))
+    assert isinstance(error, BrokerAuthFailed)
+    assert PASSWORD not in str(error)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(500, text="boom"),
+        httpx.Response(503, text="busy"),
+        httpx.Response(200, text="<html>login</html>"),
+        httpx.Response(200, json={"not": "a list"}),
+        httpx.ConnectError(f"cannot connect to user:{PASSWORD}@rabbit.example"),
+        httpx.ReadTimeout("slow"),
+    ],
+)
+def test_outages_and_nonsense_are_unreachable_without_the_password(
+    mock: respx.MockRouter, failure: httpx.Response | Exception
+) -> None:
+    error = read_error(mock, failure)
+    assert isinstance(error, BrokerUnreachable)
+    assert PASSWORD not in str(error)
+    assert "rabbit.example" in str(error)
+
+
+def test_a_hanging_broker_is_cut_at_the_timeout() -> None:
+    """A real socket that accepts and never answers: our own timeout ends the wait."""
+
+    async def go() -> float:
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await asyncio.sleep(10)
+
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        loop = asyncio.get_running_loop()
+        try:
+            async with httpx.AsyncClient() as http:
+                mc = ManagementClient(http, f"http://u:{PASSWORD}@127.0.0.1:{port}", timeout=0.3)
+                started = loop.time()
+                with pytest.raises(BrokerUnreachable, match=r"no answer within 0\.3s"):
+                    await mc.queues("/")
+                return loop.time() - started
+        finally:
+            server.close()
+
+    assert run(go()) < 2.0
+
+
+def test_a_redirect_to_another_host_is_not_followed(mock: respx.MockRouter) -> None:
+    evil = mock.get("http://169.254.169.254/")
+    error = read_error(mock, httpx.Response(302, headers={"Location": "http://169.254.169.254/"}))
+    assert isinstance(error, BrokerRefused)
+    assert not evil.called
+
+
+def test_a_downgrade_to_http_on_the_same_host_is_not_followed(mock: respx.MockRouter) -> None:
+    error = read_error(
+        mock, httpx.Response(301, headers={"Location": "http://rabbit.example/api/queues/vh"})
+    )
+    assert isinstance(error, BrokerRefused)
+
+
+def test_a_redirect_on_the_same_host_is_followed(mock: respx.MockRouter) -> None:
+    mock.get(f"{BASE}/api/queues/vh").respond(301, headers={"Location": "/rabbit/api/queues/vh"})
+    target = mock.get(f"{BASE}/rabbit/api/queues/vh").respond(200, json=[queue_body()])
+    assert list(list_queues(vhost="vh")) == ["jobs"]
+    assert target.calls[0].request.headers["Authorization"].startswith("Basic ")
+
+
+def test_a_redirect_loop_ends(mock: respx.MockRouter) -> None:
+    error = read_error(mock, httpx.Response(302, headers={"Location": "/api/queues/vh"}))
+    assert isinstance(error, BrokerRefused)
+
+
+def test_a_pasted_api_path_and_a_prefix_are_accepted(mock: respx.MockRouter) -> None:
+    route = mock.get(f"{BASE}/prefix/api/queues/vh").respond(200, json=[])
+    assert list_queues(f"https://user:{PASSWORD}@rabbit.example/prefix/api/", "vh") == {}
+    assert route.called
+
+
+@pytest.mark.parametrize("url", ["amqp://u:p@host/vh", "ftp://host", "https://", "http://h:x/"])
+def test_the_management_url_must_be_http_with_a_host(url: str) -> None:
+    with pytest.raises(BrokerRefused):
+        ManagementClient(httpx.AsyncClient(), url, timeout=1)
+
+
+def test_nothing_logged_holds_the_password(
+    mock: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    mock.get(f"{BASE}/api/queues/%2F").respond(200, json=[queue_body()])
+    list_queues()
+    read_error(mock, httpx.ConnectError(f"user:{PASSWORD}@rabbit.example refused"))
+    assert caplog.records
+    assert PASSWORD not in caplog.text

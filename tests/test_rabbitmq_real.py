@@ -1,0 +1,135 @@
+"""The RabbitMQ adapter against the machine's real broker (scripts/services starts it).
+
+Each test uses its own vhost or queue with a random suffix and removes it after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import httpx
+import pika
+import pytest
+
+from guvscale.rabbitmq import (
+    BrokerAuthFailed,
+    BrokerUnreachable,
+    ManagementClient,
+    QueueMissing,
+    QueueStats,
+    VhostMissing,
+    management_url_for,
+    passive_declare,
+)
+
+ADMIN = httpx.BasicAuth("guest", "guest")
+MANAGEMENT = "http://127.0.0.1:15672"
+
+
+@pytest.fixture
+def vhost() -> Iterator[str]:
+    """A fresh vhost whose name needs url-encoding ("/" and a space)."""
+    name = f"gvs-test/{secrets.token_hex(4)} x"
+    path = f"{MANAGEMENT}/api/vhosts/{quote(name, safe='')}"
+    httpx.put(path, auth=ADMIN, timeout=10).raise_for_status()
+    perms = f"{MANAGEMENT}/api/permissions/{quote(name, safe='')}/guest"
+    body = {"configure": ".*", "write": ".*", "read": ".*"}
+    httpx.put(perms, auth=ADMIN, json=body, timeout=10).raise_for_status()
+    yield name
+    httpx.delete(path, auth=ADMIN, timeout=10)
+
+
+def amqp_url(vhost: str, password: str = "guest") -> str:
+    return f"amqp://guest:{password}@127.0.0.1:5672/{quote(vhost, safe='')}"
+
+
+def read_queues(url: str, vhost: str) -> dict[str, QueueStats]:
+    async def go() -> dict[str, QueueStats]:
+        async with httpx.AsyncClient() as http:
+            return await ManagementClient(http, url, timeout=5).queues(vhost)
+
+    return asyncio.run(go())
+
+
+def wait_for(url: str, vhost: str, queue: str, ready: int, unacked: int) -> QueueStats:
+    """The management API refreshes its figures every few seconds: poll until they show."""
+    deadline = time.monotonic() + 30
+    while True:
+        stats = read_queues(url, vhost).get(queue)
+        if stats and (stats.ready, stats.unacked, stats.published) == (
+            ready,
+            unacked,
+            ready + unacked,
+        ):
+            return stats
+        if time.monotonic() > deadline:
+            raise AssertionError(f"queue {queue} never showed {ready}/{unacked}: {stats}")
+        time.sleep(0.5)
+
+
+def test_queues_and_passive_declare_read_a_filled_queue(vhost: str) -> None:
+    url = amqp_url(vhost)
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        channel.queue_declare("jobs")
+        channel.queue_declare("idle")
+        for i in range(10):
+            channel.basic_publish("", "jobs", f"job {i}".encode())
+        # A consumer that takes 3 and never acks them: busy, as a worker would be.
+        consumer = connection.channel()
+        consumer.basic_qos(prefetch_count=3)
+        consumer.basic_consume("jobs", lambda *args: None, auto_ack=False)
+        connection.process_data_events(time_limit=1)
+
+        stats = wait_for(management_url_for(url), vhost, "jobs", ready=7, unacked=3)
+        assert stats.consumers == 1
+        assert stats.partial is False
+        assert read_queues(management_url_for(url), vhost)["idle"].ready == 0
+
+        # AMQP sees the ready count and the consumer, not the 3 in flight.
+        assert passive_declare(url, "jobs", timeout=5) == (7, 1)
+    finally:
+        connection.close()
+
+
+def test_a_missing_queue_and_vhost_are_named(vhost: str) -> None:
+    url = amqp_url(vhost)
+    with pytest.raises(QueueMissing, match="nope"):
+        passive_declare(url, "nope", timeout=5)
+
+    async def go() -> None:
+        async with httpx.AsyncClient() as http:
+            client = ManagementClient(http, management_url_for(url), timeout=5)
+            with pytest.raises(QueueMissing):
+                await client.queue(vhost, "nope")
+            with pytest.raises(VhostMissing):
+                await client.queues(vhost + "-absent")
+
+    asyncio.run(go())
+
+
+def test_a_wrong_password_is_auth_failed_and_never_shown(vhost: str) -> None:
+    wrong = "wrong-" + secrets.token_hex(6)
+    url = amqp_url(vhost, password=wrong)
+    with pytest.raises(BrokerAuthFailed) as by_http:
+        read_queues(management_url_for(url), vhost)
+    with pytest.raises(BrokerAuthFailed) as by_amqp:
+        passive_declare(url, "jobs", timeout=5)
+    for error in (by_http.value, by_amqp.value):
+        assert wrong not in str(error)
+
+
+def test_nothing_listening_is_unreachable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(BrokerUnreachable):
+        passive_declare(f"amqp://guest:guest@127.0.0.1:{port}/", "jobs", timeout=2)
+    with pytest.raises(BrokerUnreachable):
+        read_queues(f"http://guest:guest@127.0.0.1:{port}", "/")
