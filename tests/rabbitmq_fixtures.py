@@ -43,17 +43,6 @@ def queue_counts(queue: str) -> Counts:
     )
 
 
-def wait_until(check: Callable[[], bool], *, timeout: float, every: float = 0.2) -> bool:
-    """Poll `check` until it holds or `timeout` seconds pass; tests assert on the result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(every)
-
-
 @pytest.fixture(scope="session")
 def rabbitmq() -> str:
     """The broker's AMQP URL, once it answers (both AMQP and the management API)."""

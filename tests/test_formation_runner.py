@@ -13,7 +13,8 @@ import pytest
 from guvscale.heroku import HerokuPlatform
 from tests.fake_heroku.fixtures import FakeHeroku
 from tests.fake_heroku.runner import FormationRunner, ProcessSpec, consumer_spec
-from tests.rabbitmq_fixtures import queue_counts, wait_until
+from tests.rabbitmq_fixtures import queue_counts
+from tests.waiting import wait_until
 from tests.workload.publisher import publish
 
 
