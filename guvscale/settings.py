@@ -54,6 +54,22 @@ class Settings(BaseSettings):
     # Largest request body we read, in bytes; Heroku's provision bodies are < 4 KiB.
     max_body_bytes: int = 64 * 1024
 
+    # -- the scaling worker (guvscale worker) --
+    # Tenants one worker process works on at once.
+    worker_concurrency: int = 50
+    # Seconds one tenant's tick may take, all its calls together; each call also
+    # has HTTP_TIMEOUT. Leases last this plus a margin, so a dead worker's
+    # tenants are taken over well within two 10 s intervals.
+    worker_tenant_timeout: float = 8.0
+    # Seconds between looks for due tenants (each tenant is due at its plan's interval).
+    worker_loop_seconds: float = 1.0
+    # Most tenants one process claims per round.
+    worker_batch: int = 500
+    # Run the worker inside the web process too (`guvscale dev` sets it).
+    worker_in_web: bool = False
+    # Bearer token /metrics requires; unset leaves /metrics open.
+    metrics_token: str | None = None
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str | None) -> str | None:

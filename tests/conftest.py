@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.web_fixtures",
     "tests.fake_heroku.fixtures",
     "tests.rabbitmq_fixtures",
+    "tests.worker_fixtures",
 ]

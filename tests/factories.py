@@ -1,2 +1,72 @@
 """Test data, in one place: every test builds resources, rules, credentials
 and observations from here rather than importing another test module."""
+
+# -- the worker's tenants (h5) ------------------------------------------------
+
+import datetime as _dt
+import secrets as _secrets
+import uuid as _uuid
+
+from sqlalchemy.orm import Session as _Session
+
+from guvscale.db.crypto import Vault as _Vault
+from guvscale.db.models import Credentials as _Credentials
+from guvscale.db.models import Resource as _Resource
+from guvscale.db.models import ResourceState as _ResourceState
+from guvscale.db.models import RulesVersion as _RulesVersion
+from guvscale.db.scoping import unscoped as _unscoped
+
+LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def tenant(
+    session: _Session,
+    vault: _Vault,
+    *,
+    rules: str,
+    app: str = "acme-app",
+    plan: str = "performance",
+    token: str | None = "user-token",
+    broker_url: str | None = LOCAL_BROKER,
+    dry_run: bool = False,
+) -> _Resource:
+    """A provisioned resource with rules and credentials, ready for the worker (committed)."""
+    _unscoped(session)
+    resource = _Resource(
+        heroku_uuid=str(_uuid.uuid4()),
+        name=f"{app}-guvscale",
+        app_name=app,
+        plan=plan,
+        region="amazon-web-services::us-east-1",
+        state=_ResourceState.provisioned,
+        api_token_hash=_secrets.token_hex(32),
+    )
+    if hasattr(resource, "dry_run"):
+        resource.dry_run = dry_run
+    session.add(resource)
+    session.flush()
+    session.add(
+        _Credentials(
+            resource_id=resource.id,
+            heroku_token_enc=vault.encrypt(token) if token else None,
+            rabbitmq_url_enc=vault.encrypt(broker_url) if broker_url else None,
+        )
+    )
+    session.add(
+        _RulesVersion(
+            resource_id=resource.id,
+            version=1,
+            yaml_text=rules,
+            author="api",
+            created_at=_dt.datetime.now(_dt.UTC),
+        )
+    )
+    session.commit()
+    return resource
+
+
+def role_rules(queue: str, worker: str = "worker", **keys: object) -> str:
+    """Rules YAML for one role scaling `worker` from `queue`."""
+    body = {"queue": queue, "minimum": 0, "maximum": 10, "processing": 1, "deadline": 60, **keys}
+    lines = [f"{worker}:"] + [f"  {k}: {v}" for k, v in body.items()]
+    return "\n".join(lines) + "\n"

@@ -123,3 +123,8 @@ class SsoUse(Base):
 
     key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+# The worker's tables live in their own module; importing it here puts them on
+# Base.metadata wherever the models are loaded (Alembic, the app, tests).
+from guvscale.db import worker_models  # noqa: E402, F401

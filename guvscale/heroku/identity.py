@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
+from guvscale.clock import utcnow
 from guvscale.heroku._http import Timeout, bad_shape, read_json, send
 
 Clock = Callable[[], datetime]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+utc_now = utcnow
 
 
 @dataclass(frozen=True)
