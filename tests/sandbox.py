@@ -106,7 +106,7 @@ class Sandbox:
     fake_url: str
     workdir: Path
     # Overrides every plan's poll interval, so tests need not wait 10-60 s a tick.
-    poll_seconds: float = 1.0
+    poll_seconds: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
     encryption_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
     web: Process | None = None
