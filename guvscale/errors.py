@@ -17,8 +17,8 @@ class AppError(Exception):
         self.where = where
         self.headers = headers
 
-    def to_dict(self) -> dict[str, str]:
-        body = {"id": self.code, "message": self.message}
+    def to_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {"id": self.code, "message": self.message}
         if self.where:
             body["where"] = self.where
         return body

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     http_timeout: float = 10.0
     # Largest request body we read, in bytes; Heroku's provision bodies are < 4 KiB.
     max_body_bytes: int = 64 * 1024
+    # Whether broker URLs may point at private, loopback or link-local addresses.
+    # Unset: allowed in development (a local RabbitMQ), refused in production (SSRF).
+    # Read it through `private_brokers_allowed`.
+    allow_private_brokers: bool | None = None
 
     # -- the scaling worker (guvscale worker) --
     # Tenants one worker process works on at once.
@@ -87,6 +91,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.guvscale_env == "production"
+
+    @property
+    def private_brokers_allowed(self) -> bool:
+        if self.allow_private_brokers is None:
+            return not self.is_production
+        return self.allow_private_brokers
 
     @property
     def encryption_key_list(self) -> list[str]:

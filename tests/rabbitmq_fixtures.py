@@ -1,7 +1,7 @@
 """The machine's RabbitMQ (127.0.0.1:5672, guest/guest; scripts/services starts it).
 
-Every test gets queues of its own (random names) and they are deleted after,
-because other runs share the broker.
+Other runs share the broker, so every test gets its own vhost or queues
+(random names), removed after.
 """
 
 from __future__ import annotations
@@ -16,8 +16,26 @@ import httpx
 import pika
 import pytest
 
+ADMIN = httpx.BasicAuth("guest", "guest")
+MANAGEMENT = "http://127.0.0.1:15672"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-MANAGEMENT_URL = "http://guest:guest@127.0.0.1:15672"
+
+
+def amqp_url(vhost: str, password: str = "guest", user: str = "guest") -> str:
+    return f"amqp://{user}:{password}@127.0.0.1:5672/{quote(vhost, safe='')}"
+
+
+@pytest.fixture
+def vhost() -> Iterator[str]:
+    """A fresh vhost whose name needs url-encoding ("/" and a space); guest may use it."""
+    name = f"gvs-test/{secrets.token_hex(4)} x"
+    path = f"{MANAGEMENT}/api/vhosts/{quote(name, safe='')}"
+    httpx.put(path, auth=ADMIN, timeout=10).raise_for_status()
+    perms = f"{MANAGEMENT}/api/permissions/{quote(name, safe='')}/guest"
+    body = {"configure": ".*", "write": ".*", "read": ".*"}
+    httpx.put(perms, auth=ADMIN, json=body, timeout=10).raise_for_status()
+    yield name
+    httpx.delete(path, auth=ADMIN, timeout=10)
 
 
 @dataclass(frozen=True)
@@ -30,8 +48,8 @@ class Counts:
 def queue_counts(queue: str) -> Counts:
     """The management API's view of one queue on the default vhost."""
     answer = httpx.get(
-        f"http://127.0.0.1:15672/api/queues/%2F/{quote(queue, safe='')}",
-        auth=("guest", "guest"),
+        f"{MANAGEMENT}/api/queues/%2F/{quote(queue, safe='')}",
+        auth=ADMIN,
         timeout=10,
     )
     answer.raise_for_status()
@@ -51,9 +69,7 @@ def rabbitmq() -> str:
     while time.monotonic() < deadline:
         try:
             pika.BlockingConnection(pika.URLParameters(AMQP_URL)).close()
-            httpx.get(
-                "http://127.0.0.1:15672/api/overview", auth=("guest", "guest"), timeout=5
-            ).raise_for_status()
+            httpx.get(f"{MANAGEMENT}/api/overview", auth=ADMIN, timeout=5).raise_for_status()
             return AMQP_URL
         except Exception as error:  # not up yet: scripts/services may have just started it
             problem = repr(error)

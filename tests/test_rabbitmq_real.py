@@ -9,8 +9,6 @@ import asyncio
 import secrets
 import socket
 import time
-from collections.abc import Iterator
-from urllib.parse import quote
 
 import httpx
 import pika
@@ -26,26 +24,7 @@ from guvscale.rabbitmq import (
     management_url_for,
     passive_declare,
 )
-
-ADMIN = httpx.BasicAuth("guest", "guest")
-MANAGEMENT = "http://127.0.0.1:15672"
-
-
-@pytest.fixture
-def vhost() -> Iterator[str]:
-    """A fresh vhost whose name needs url-encoding ("/" and a space)."""
-    name = f"gvs-test/{secrets.token_hex(4)} x"
-    path = f"{MANAGEMENT}/api/vhosts/{quote(name, safe='')}"
-    httpx.put(path, auth=ADMIN, timeout=10).raise_for_status()
-    perms = f"{MANAGEMENT}/api/permissions/{quote(name, safe='')}/guest"
-    body = {"configure": ".*", "write": ".*", "read": ".*"}
-    httpx.put(perms, auth=ADMIN, json=body, timeout=10).raise_for_status()
-    yield name
-    httpx.delete(path, auth=ADMIN, timeout=10)
-
-
-def amqp_url(vhost: str, password: str = "guest") -> str:
-    return f"amqp://guest:{password}@127.0.0.1:5672/{quote(vhost, safe='')}"
+from tests.rabbitmq_fixtures import amqp_url
 
 
 def read_queues(url: str, vhost: str) -> dict[str, QueueStats]:

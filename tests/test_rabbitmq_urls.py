@@ -11,6 +11,7 @@ from guvscale.rabbitmq import (
     management_url_for,
     mask_url,
     vhost_of,
+    with_login_of,
 )
 from guvscale.rabbitmq.urls import is_public
 
@@ -112,3 +113,17 @@ def test_an_unresolvable_host_is_unreachable_not_refused() -> None:
 )
 def test_is_public(address: str, public: bool) -> None:
     assert is_public(address) is public
+
+
+@pytest.mark.parametrize(
+    ("url", "amqp", "expected"),
+    [
+        ("https://host/prefix", "amqps://u:p@host/vh", "https://u:p@host/prefix"),
+        ("https://me:mine@host", "amqps://u:p@host/vh", "https://me:mine@host"),
+        ("http://host:15672", "amqp://host/vh", "http://host:15672"),
+    ],
+)
+def test_a_management_url_without_a_login_borrows_the_brokers(
+    url: str, amqp: str, expected: str
+) -> None:
+    assert with_login_of(url, amqp) == expected

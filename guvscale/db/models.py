@@ -10,7 +10,7 @@ import datetime as dt
 import enum
 import secrets
 
-from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from guvscale.db.base import Base, Timestamps
@@ -46,6 +46,8 @@ class Resource(Timestamps, Base):
     # sha256 hex of GUVSCALE_TOKEN; the token itself is shown once, in config.
     api_token_hash: Mapped[str | None] = mapped_column(String(64))
     deprovisioned_at: Mapped[dt.datetime | None]
+    # Decide and record, never apply (PUT /config/{id}/dry-run).
+    dry_run: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     credentials: Mapped[Credentials | None] = relationship(
         back_populates="resource", cascade="all, delete-orphan", uselist=False
@@ -71,7 +73,14 @@ class Credentials(TenantOwned, Timestamps, Base):
     partner_refresh_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     partner_token_expires_at: Mapped[dt.datetime | None]
     heroku_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # the owner's
-    rabbitmq_url_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    rabbitmq_url_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # AMQP URL in force
+    # Only when the user gave one; otherwise it is derived from the AMQP URL.
+    management_url_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Found with the owner's token from GET /addons/{heroku_uuid}; the id survives renames.
+    heroku_app_id: Mapped[str | None] = mapped_column(String(64))
+    heroku_app_name: Mapped[str | None] = mapped_column(String(100))
+    # Where the AMQP URL came from: an app config var's name (CLOUDAMQP_URL, ...) or "given".
+    broker_source: Mapped[str | None] = mapped_column(String(40))
 
     resource: Mapped[Resource] = relationship(back_populates="credentials")
 

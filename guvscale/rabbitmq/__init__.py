@@ -15,7 +15,13 @@ from guvscale.rabbitmq.errors import (
 )
 from guvscale.rabbitmq.management import ManagementClient
 from guvscale.rabbitmq.stats import QueueStats
-from guvscale.rabbitmq.urls import check_broker_url, management_url_for, mask_url, vhost_of
+from guvscale.rabbitmq.urls import (
+    check_broker_url,
+    management_url_for,
+    mask_url,
+    vhost_of,
+    with_login_of,
+)
 
 __all__ = [
     "BrokerAuthFailed",
@@ -31,4 +37,5 @@ __all__ = [
     "mask_url",
     "passive_declare",
     "vhost_of",
+    "with_login_of",
 ]

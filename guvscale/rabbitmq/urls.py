@@ -129,3 +129,16 @@ def _addresses(host: str, port: int | None) -> list[str]:
     if not found:
         raise BrokerUnreachable(f"cannot resolve host {host}")
     return found
+
+
+def with_login_of(url: str, amqp_url: str) -> str:
+    """`url` with the AMQP URL's user and password when it has none of its own.
+
+    CloudAMQP's management API takes the same login as AMQP, so a management
+    URL pasted without one keeps working after a password rotation.
+    """
+    parts, login = _split(url), _split(amqp_url)
+    if parts.username is not None or login.username is None:
+        return url
+    userinfo = login.netloc.rsplit("@", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))

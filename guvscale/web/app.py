@@ -20,7 +20,7 @@ from guvscale.settings import Settings
 from guvscale.web import background, errors
 from guvscale.web.limits import BodySizeLimitMiddleware
 from guvscale.web.logs import RequestLogMiddleware
-from guvscale.web.routes import dashboard, health, partner, sso
+from guvscale.web.routes import config, dashboard, health, partner, sso
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION_COOKIE = "gvs_session"
@@ -32,6 +32,7 @@ def create_app(
     *,
     engine: Engine | None = None,
     http: httpx.Client | None = None,
+    async_http: httpx.AsyncClient | None = None,
     run_background: bool = True,
 ) -> FastAPI:
     settings = settings or Settings()
@@ -42,6 +43,10 @@ def create_app(
         app.state.engine = engine or make_engine(settings)
         app.state.sessions = make_sessionmaker(app.state.engine)
         app.state.http = http or httpx.Client(timeout=settings.http_timeout)
+        # For async callers (the RabbitMQ management API); redirects are never followed.
+        app.state.async_http = async_http or httpx.AsyncClient(
+            timeout=settings.http_timeout, follow_redirects=False
+        )
         services = background.services_for(app) if run_background else []
         for service in services:
             service.start()
@@ -52,6 +57,8 @@ def create_app(
                 service.stop()
             if http is None:
                 app.state.http.close()
+            if async_http is None:
+                await app.state.async_http.aclose()
             if engine is None:
                 app.state.engine.dispose()
 
@@ -75,6 +82,7 @@ def create_app(
     errors.install(app)
     app.include_router(health.router)
     app.include_router(partner.router)
+    app.include_router(config.router)
     app.include_router(sso.router)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")

@@ -1,0 +1,246 @@
+"""The config API the heroku-guvscale CLI plugin speaks (camelCase, as it sends and reads).
+
+Every call: `Authorization: Bearer <GUVSCALE_TOKEN>` for the `{id}` in the
+path (GUVSCALE_ID). Thin: authenticate, parse, call a service, answer.
+`/config/{id}/status` and `/events` live with the worker's records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic.alias_generators import to_camel
+from sqlalchemy.orm import Session
+
+import guvscale
+from guvscale.db.scoping import scope_to
+from guvscale.errors import Unprocessable
+from guvscale.heroku.platform import HerokuPlatform
+from guvscale.rules import RuleIssue
+from guvscale.services import api_tokens, credentials, rules_config
+from guvscale.settings import Settings
+from guvscale.web.deps import Transaction, TxDep, VaultDep
+
+T = TypeVar("T")
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+# -- bodies and answers ------------------------------------------------------
+
+
+class ErrorOut(BaseModel):
+    id: str
+    message: str
+    where: str | None = None
+
+
+class RuleIssueOut(BaseModel):
+    role: str | None
+    key: str | None
+    line: int | None
+    message: str
+
+    @classmethod
+    def of(cls, issue: RuleIssue) -> RuleIssueOut:
+        return cls(role=issue.role, key=issue.key, line=issue.line, message=issue.message)
+
+
+class InvalidRulesOut(BaseModel):
+    id: str = Field(examples=["invalid_rules"])
+    message: str
+    errors: list[RuleIssueOut]
+
+
+class ConfigIn(_Camel):
+    config: str = Field(description="the rules YAML, kept exactly as written")
+
+
+class ConfigOut(_Camel):
+    config_yaml: str = Field(description='the saved rules YAML, exactly as written; "" before any')
+
+
+class SavedConfigOut(ConfigOut):
+    version: int
+    warnings: list[RuleIssueOut] = Field(
+        description="problems that do not stop the rules from scaling"
+    )
+
+
+Secret = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class CredentialsIn(_Camel):
+    heroku_token: Secret | None = Field(
+        None, description="an owner's token from `heroku authorizations:create`"
+    )
+    broker_url: Annotated[str, Field(max_length=2000)] | None = Field(
+        None,
+        description=(
+            "amqp(s)://user:password@host/vhost; omitted: found in the app's config vars; "
+            '"": forget a given one and find it there again'
+        ),
+    )
+    management_url: Annotated[str, Field(max_length=2000)] | None = Field(
+        None, description='http(s)://host of the management API; omitted or "": derived'
+    )
+
+
+class AppOut(BaseModel):
+    id: str
+    name: str | None
+
+
+class CredentialsOut(_Camel):
+    heroku_token: str | None = Field(description="masked: only the last 4 characters")
+    app: AppOut | None
+    broker_url: str | None = Field(description="password replaced")
+    broker_source: str | None = Field(
+        description='the config var it came from (e.g. "CLOUDAMQP_URL"), or "given"'
+    )
+    management_url: str | None = Field(description="password replaced")
+    management_source: str | None = Field(description='"given" or "derived"')
+    queues: list[str] | None = Field(
+        None, description="queues seen in the broker's vhost when the credentials were checked"
+    )
+
+    @classmethod
+    def of(cls, summary: credentials.CredentialsSummary) -> CredentialsOut:
+        app = AppOut(id=summary.app_id, name=summary.app_name) if summary.app_id else None
+        return cls(
+            heroku_token=summary.heroku_token,
+            app=app,
+            broker_url=summary.broker_url,
+            broker_source=summary.broker_source,
+            management_url=summary.management_url,
+            management_source=summary.management_source,
+            queues=summary.queues,
+        )
+
+
+class DryRunIn(_Camel):
+    dry_run: StrictBool
+
+
+class DryRunOut(_Camel):
+    dry_run: bool
+
+
+# -- who is calling ------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="GUVSCALE_TOKEN from the app's config")
+
+
+class TenantTransaction:
+    """A transaction scoped to the authenticated tenant; services get only its rows."""
+
+    def __init__(self, tx: Transaction, resource_id: str) -> None:
+        self._tx = tx
+        self.resource_id = resource_id
+
+    async def __call__(self, work: Callable[[Session], T]) -> T:
+        return await self._tx(lambda session: work(scope_to(session, self.resource_id)))
+
+
+async def authenticated(
+    tx: TxDep,
+    resource_id: Annotated[str, Path(alias="id", description="GUVSCALE_ID")],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> TenantTransaction:
+    token = bearer.credentials if bearer is not None else None
+    await tx(lambda session: api_tokens.authenticate(session, resource_id, token))
+    return TenantTransaction(tx, resource_id)
+
+
+async def credentials_checker(request: Request) -> credentials.CredentialsChecker:
+    settings: Settings = request.app.state.settings
+    platform = HerokuPlatform(
+        request.app.state.http,
+        settings.heroku_api_url,
+        f"guvscale/{guvscale.__version__}",
+        timeout=settings.http_timeout,
+    )
+    return credentials.CredentialsChecker(
+        platform,
+        request.app.state.async_http,
+        allow_private=settings.private_brokers_allowed,
+        timeout=settings.http_timeout,
+    )
+
+
+TenantDep = Annotated[TenantTransaction, Depends(authenticated)]
+CheckerDep = Annotated[credentials.CredentialsChecker, Depends(credentials_checker)]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "GUVSCALE_TOKEN missing or wrong for this id"},
+    422: {"model": ErrorOut, "description": "the body is not what this call takes"},
+}
+router = APIRouter(prefix="/config", tags=["config"], responses=_ERRORS)
+
+
+# -- routes ------------------------------------------------------------------------
+
+
+@router.get("/{id}", summary="The saved rules")
+async def get_config(tenant: TenantDep) -> ConfigOut:
+    text = await tenant(lambda db: rules_config.current_yaml(db, tenant.resource_id))
+    return ConfigOut(config_yaml=text)
+
+
+@router.post(
+    "/{id}",
+    summary="Save new rules",
+    responses={422: {"model": InvalidRulesOut, "description": "rules invalid; nothing saved"}},
+)
+async def post_config(body: ConfigIn, tenant: TenantDep) -> SavedConfigOut:
+    now = dt.datetime.now(dt.UTC)
+    saved = await tenant(
+        lambda db: rules_config.save_rules(
+            db, tenant.resource_id, body.config, author="api", now=now
+        )
+    )
+    return SavedConfigOut(
+        config_yaml=saved.yaml_text,
+        version=saved.version,
+        warnings=[RuleIssueOut.of(w) for w in saved.warnings],
+    )
+
+
+@router.get("/{id}/credentials", summary="The credentials in force, masked")
+async def get_credentials(tenant: TenantDep, vault: VaultDep) -> CredentialsOut:
+    summary = await credentials.current_credentials(tenant, vault, tenant.resource_id)
+    return CredentialsOut.of(summary)
+
+
+@router.put(
+    "/{id}/credentials",
+    summary="Set the Heroku token and/or the broker; checked before saving",
+    responses={422: {"model": ErrorOut, "description": "what failed and why; nothing saved"}},
+)
+async def put_credentials(
+    body: CredentialsIn, tenant: TenantDep, vault: VaultDep, checker: CheckerDep
+) -> CredentialsOut:
+    if not body.model_fields_set & {"heroku_token", "broker_url", "management_url"}:
+        raise Unprocessable("give at least one of herokuToken, brokerUrl, managementUrl")
+    change = credentials.CredentialsChange(
+        heroku_token=body.heroku_token,
+        broker_url=body.broker_url,
+        management_url=body.management_url,
+    )
+    summary = await credentials.update_credentials(
+        tenant, vault, checker, tenant.resource_id, change
+    )
+    return CredentialsOut.of(summary)
+
+
+@router.put("/{id}/dry-run", summary="Decide and record, but never apply")
+async def put_dry_run(body: DryRunIn, tenant: TenantDep) -> DryRunOut:
+    flag = await tenant(lambda db: rules_config.set_dry_run(db, tenant.resource_id, body.dry_run))
+    return DryRunOut(dry_run=flag)
