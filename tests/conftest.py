@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fake_heroku.fixtures",
     "tests.rabbitmq_fixtures",
     "tests.worker_fixtures",
+    "tests.e2e_fixtures",
 ]

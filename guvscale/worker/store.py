@@ -107,7 +107,8 @@ def _job(
         job.error = "the add-on is gone"
         return job
     job.dry_run = bool(getattr(resource, "dry_run", False))
-    job.app = getattr(cred, "app_id", None) or resource.app_name
+    # The app's id (found from Heroku when credentials were saved) survives renames.
+    job.app = (cred.heroku_app_id if cred else None) or resource.app_name
     roles = cache.get(newest.get(resource.id, -1), "no rules saved")
     if isinstance(roles, str):
         job.error = roles
