@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     worker_batch: int = 500
     # Run the worker inside the web process too (`guvscale dev` sets it).
     worker_in_web: bool = False
+    # Seconds between polls of every tenant, overriding the plans' intervals: for
+    # tests and the local sandbox only (unset in production, where the plan decides).
+    worker_poll_seconds: int | None = None
     # Bearer token /metrics requires; unset leaves /metrics open.
     metrics_token: str | None = None
 

@@ -59,6 +59,7 @@ def worker_options(settings: Settings, *, dry_run: bool = False) -> WorkerOption
         loop_seconds=settings.worker_loop_seconds,
         batch=settings.worker_batch,
         dry_run=dry_run,
+        poll_seconds=settings.worker_poll_seconds,
     )
 
 

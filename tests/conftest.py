@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.browser_fixtures",
     "tests.rabbitmq_fixtures",
     "tests.worker_fixtures",
+    "tests.e2e_fixtures",
 ]

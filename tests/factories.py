@@ -1,40 +1,143 @@
 """Test data, in one place: every test builds resources, rules, credentials
 and observations from here rather than importing another test module."""
 
-from __future__ import annotations
+# -- the worker's tenants (h5) ------------------------------------------------
 
-import datetime as dt
-import hashlib
-import secrets
-import time
-import uuid
-from dataclasses import dataclass
-from typing import Protocol
-from urllib.parse import urlencode
+import datetime as _dt
+import hashlib as _hashlib
+import secrets as _secrets
+import time as _time
+import uuid as _uuid
+from dataclasses import dataclass as _dataclass
+from typing import Protocol as _Protocol
+from urllib.parse import urlencode as _urlencode
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select as _select
+from sqlalchemy.orm import Session as _Session
+from sqlalchemy.orm import sessionmaker as _sessionmaker
 
-from guvscale.db.models import Resource, ResourceState
-from guvscale.services.config_vars import token_hash
+from guvscale.db.crypto import Vault as _Vault
+from guvscale.db.models import Credentials as _Credentials
+from guvscale.db.models import Resource as _Resource
+from guvscale.db.models import ResourceState as _ResourceState
+from guvscale.db.models import RulesVersion as _RulesVersion
+from guvscale.db.scoping import unscoped as _unscoped
+from guvscale.services.config_vars import token_hash as _token_hash
+
+LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def tenant(
+    session: _Session,
+    vault: _Vault,
+    *,
+    rules: str,
+    app: str = "acme-app",
+    plan: str = "performance",
+    token: str | None = "user-token",
+    broker_url: str | None = LOCAL_BROKER,
+    dry_run: bool = False,
+) -> _Resource:
+    """A provisioned resource with rules and credentials, ready for the worker (committed)."""
+    _unscoped(session)
+    resource = _Resource(
+        heroku_uuid=str(_uuid.uuid4()),
+        name=f"{app}-guvscale",
+        app_name=app,
+        plan=plan,
+        region="amazon-web-services::us-east-1",
+        state=_ResourceState.provisioned,
+        api_token_hash=_secrets.token_hex(32),
+    )
+    if hasattr(resource, "dry_run"):
+        resource.dry_run = dry_run
+    session.add(resource)
+    session.flush()
+    session.add(
+        _Credentials(
+            resource_id=resource.id,
+            heroku_token_enc=vault.encrypt(token) if token else None,
+            rabbitmq_url_enc=vault.encrypt(broker_url) if broker_url else None,
+        )
+    )
+    session.add(
+        _RulesVersion(
+            resource_id=resource.id,
+            version=1,
+            yaml_text=rules,
+            author="api",
+            created_at=_dt.datetime.now(_dt.UTC),
+        )
+    )
+    session.commit()
+    return resource
+
+
+def role_rules(queue: str, worker: str = "worker", **keys: object) -> str:
+    """Rules YAML for one role scaling `worker` from `queue`."""
+    body = {"queue": queue, "minimum": 0, "maximum": 10, "processing": 1, "deadline": 60, **keys}
+    lines = [f"{worker}:"] + [f"  {k}: {v}" for k, v in body.items()]
+    return "\n".join(lines) + "\n"
+
+
+# -- h4: resources with a GUVSCALE_TOKEN, for the config API -------------------
+
+
+@_dataclass(frozen=True)
+class Tenant:
+    """A provisioned resource and the GUVSCALE_TOKEN that opens its config API."""
+
+    id: str
+    heroku_uuid: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def add_tenant(
+    sessions: _sessionmaker[_Session],
+    *,
+    heroku_uuid: str | None = None,
+    state: _ResourceState = _ResourceState.provisioned,
+    plan: str = "basic",
+    app_name: str = "acme-app",
+) -> Tenant:
+    token = _secrets.token_urlsafe(32)
+    heroku_uuid = heroku_uuid or str(_uuid.uuid4())
+    with sessions() as session:
+        resource = _Resource(
+            heroku_uuid=heroku_uuid,
+            name=f"{app_name}-guvscale",
+            app_name=app_name,
+            plan=plan,
+            region="amazon-web-services::us-east-1",
+            state=state,
+            api_token_hash=_token_hash(token),
+        )
+        session.add(resource)
+        session.commit()
+        return Tenant(id=resource.id, heroku_uuid=heroku_uuid, token=token)
+
 
 # --- h6: sign-in, samples and events (dashboard, browser and CLI tests) -------
 
 
-class HasId(Protocol):
+class HasId(_Protocol):
     @property
     def id(self) -> str: ...
 
 
-class HasUuid(HasId, Protocol):
+class HasUuid(HasId, _Protocol):
     @property
     def heroku_uuid(self) -> str: ...
 
 
 def sso_fields(resource: HasUuid, salt: str, *, email: str = "dev@example.com") -> dict[str, str]:
     """Heroku's v3 SSO fields for `resource`, as its dashboard sends them."""
-    ts = str(int(time.time()))
-    token = hashlib.sha1(f"{resource.heroku_uuid}:{salt}:{ts}".encode()).hexdigest()
+    ts = str(int(_time.time()))
+    token = _hashlib.sha1(f"{resource.heroku_uuid}:{salt}:{ts}".encode()).hexdigest()
     return {
         "resource_id": resource.heroku_uuid,
         "resource_token": token,
@@ -47,11 +150,11 @@ def sso_fields(resource: HasUuid, salt: str, *, email: str = "dev@example.com") 
 
 def sso_link(base_url: str, resource: HasUuid, salt: str) -> str:
     """A GET sign-in link (what a browser test or `guvscale dev` opens)."""
-    return f"{base_url}/heroku/sso?{urlencode(sso_fields(resource, salt))}"
+    return f"{base_url}/heroku/sso?{_urlencode(sso_fields(resource, salt))}"
 
 
 def record_samples(
-    sessions: sessionmaker[Session],
+    sessions: _sessionmaker[_Session],
     resource: HasId,
     role: str,
     rows: list[dict[str, object]],
@@ -71,8 +174,8 @@ def record_samples(
     from guvscale.records.partitions import maintain
 
     kind = {"raw": RoleSample, "1m": RoleSampleMinute, "10m": RoleSampleTenMinutes}[table]
-    times = [r["at"] for r in rows if isinstance(r["at"], dt.datetime)]
-    step = dt.timedelta(hours=1 if table == "raw" else 24)
+    times = [r["at"] for r in rows if isinstance(r["at"], _dt.datetime)]
+    step = _dt.timedelta(hours=1 if table == "raw" else 24)
     with sessions.begin() as s:
         # maintain() makes the partitions around its `now`: walk it over the rows' span.
         moment = min(times)
@@ -81,7 +184,7 @@ def record_samples(
             moment += step
     with sessions.begin() as s:
         scope_to(s, resource.id)
-        series = s.scalars(select(RoleSeries).where(RoleSeries.role == role)).first()
+        series = s.scalars(_select(RoleSeries).where(RoleSeries.role == role)).first()
         if series is None:
             series = RoleSeries(resource_id=resource.id, role=role)
             s.add(series)
@@ -91,131 +194,21 @@ def record_samples(
             s.add(kind(series_id=series.id, **extra, **r))
 
 
-def record_event(sessions: sessionmaker[Session], resource: Resource, **fields: object) -> None:
+def record_event(sessions: _sessionmaker[_Session], resource: HasId, **fields: object) -> None:
     """A scaling event; defaults: now, role 'worker', 0 -> 1, applied."""
     from guvscale.db.worker_models import ScalingEvent
 
     values: dict[str, object] = {
-        "at": dt.datetime.now(dt.UTC),
+        "at": _dt.datetime.now(_dt.UTC),
         "role": "worker",
         "app": "acme-app",
         "process_type": fields.get("role", "worker"),
         "from_quantity": 0,
         "to_quantity": 1,
         "reason": "scaling up 0 → 1: backlog 10",
-        "request_id": "req-" + secrets.token_hex(4),
+        "request_id": "req-" + _secrets.token_hex(4),
         "outcome": "applied",
     }
     values.update(fields)
     with sessions.begin() as s:
         s.add(ScalingEvent(resource_id=resource.id, **values))
-
-
-# -- h4: resources with a GUVSCALE_TOKEN, for the config API -------------------
-
-
-@dataclass(frozen=True)
-class Tenant:
-    """A provisioned resource and the GUVSCALE_TOKEN that opens its config API."""
-
-    id: str
-    heroku_uuid: str
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def add_tenant(
-    sessions: sessionmaker[Session],
-    *,
-    heroku_uuid: str | None = None,
-    state: ResourceState = ResourceState.provisioned,
-    plan: str = "basic",
-    app_name: str = "acme-app",
-) -> Tenant:
-    token = secrets.token_urlsafe(32)
-    heroku_uuid = heroku_uuid or str(uuid.uuid4())
-    with sessions() as session:
-        resource = Resource(
-            heroku_uuid=heroku_uuid,
-            name=f"{app_name}-guvscale",
-            app_name=app_name,
-            plan=plan,
-            region="amazon-web-services::us-east-1",
-            state=state,
-            api_token_hash=token_hash(token),
-        )
-        session.add(resource)
-        session.commit()
-        return Tenant(id=resource.id, heroku_uuid=heroku_uuid, token=token)
-
-
-# -- the worker's tenants (h5) ------------------------------------------------
-
-import datetime as _dt  # noqa: E402
-
-from guvscale.db.crypto import Vault as _Vault  # noqa: E402
-from guvscale.db.models import Credentials as _Credentials  # noqa: E402
-from guvscale.db.models import RulesVersion as _RulesVersion  # noqa: E402
-from guvscale.db.scoping import unscoped as _unscoped  # noqa: E402
-
-LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
-
-
-def tenant(
-    session: Session,
-    vault: _Vault,
-    *,
-    rules: str | None,
-    app: str = "acme-app",
-    plan: str = "performance",
-    token: str | None = "user-token",
-    broker_url: str | None = LOCAL_BROKER,
-    management_url: str | None = None,
-    dry_run: bool = False,
-) -> Tenant:
-    """A provisioned resource with rules and credentials, ready for the worker (committed)."""
-    _unscoped(session)
-    api_token = secrets.token_urlsafe(32)
-    resource = Resource(
-        heroku_uuid=str(uuid.uuid4()),
-        name=f"{app}-guvscale",
-        app_name=app,
-        plan=plan,
-        region="amazon-web-services::us-east-1",
-        state=ResourceState.provisioned,
-        api_token_hash=token_hash(api_token),
-        dry_run=dry_run,
-    )
-    session.add(resource)
-    session.flush()
-    session.add(
-        _Credentials(
-            resource_id=resource.id,
-            heroku_token_enc=vault.encrypt(token) if token else None,
-            rabbitmq_url_enc=vault.encrypt(broker_url) if broker_url else None,
-            management_url_enc=vault.encrypt(management_url) if management_url else None,
-            heroku_app_name=app,
-        )
-    )
-    if rules is not None:
-        session.add(
-            _RulesVersion(
-                resource_id=resource.id,
-                version=1,
-                yaml_text=rules,
-                author="api",
-                created_at=_dt.datetime.now(_dt.UTC),
-            )
-        )
-    session.commit()
-    return Tenant(id=resource.id, heroku_uuid=resource.heroku_uuid, token=api_token)
-
-
-def role_rules(queue: str, worker: str = "worker", **keys: object) -> str:
-    """Rules YAML for one role scaling `worker` from `queue`."""
-    body = {"queue": queue, "minimum": 0, "maximum": 10, "processing": 1, "deadline": 60, **keys}
-    lines = [f"{worker}:"] + [f"  {k}: {v}" for k, v in body.items()]
-    return "\n".join(lines) + "\n"

@@ -48,6 +48,7 @@ class WorkerOptions:
     loop_seconds: float = 1.0
     batch: int = 500
     dry_run: bool = False
+    poll_seconds: int | None = None  # overrides the plans' poll intervals (tests, sandbox)
 
     @property
     def lease_for(self) -> dt.timedelta:
@@ -106,7 +107,13 @@ class Worker:
             )
             if len(self.rules_cache) > 50_000:
                 self.rules_cache.clear()
-            return store.load(session, claims, self.vault, self.rules_cache)
+            return store.load(
+                session,
+                claims,
+                self.vault,
+                self.rules_cache,
+                poll_seconds=self.options.poll_seconds,
+            )
 
     # -- phase 2 --------------------------------------------------------------
 

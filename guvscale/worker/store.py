@@ -33,8 +33,16 @@ log = logging.getLogger(__name__)
 RulesCache = dict[int, list[Role] | str]  # rules_versions.id -> roles, or why they do not load
 
 
-def load(session: Session, claims: list[Claim], vault: Vault, cache: RulesCache) -> list[TenantJob]:
-    """A job per claim; a tenant whose rules or secrets cannot be read gets `error`."""
+def load(
+    session: Session,
+    claims: list[Claim],
+    vault: Vault,
+    cache: RulesCache,
+    *,
+    poll_seconds: int | None = None,
+) -> list[TenantJob]:
+    """A job per claim; a tenant whose rules or secrets cannot be read gets `error`.
+    `poll_seconds` replaces every plan's poll interval (tests and the sandbox)."""
     if not claims:
         return []
     ids = [c.resource_id for c in claims]
@@ -54,7 +62,15 @@ def load(session: Session, claims: list[Claim], vault: Vault, cache: RulesCache)
     }
     _parse_missing(session, newest.values(), cache)
     jobs = [
-        _job(c, resources.get(c.resource_id), creds.get(c.resource_id), newest, cache, vault)
+        _job(
+            c,
+            resources.get(c.resource_id),
+            creds.get(c.resource_id),
+            newest,
+            cache,
+            vault,
+            poll_seconds,
+        )
         for c in claims
     ]
     _number_series(session, jobs)
@@ -81,8 +97,11 @@ def _job(
     newest: dict[str, int],
     cache: RulesCache,
     vault: Vault,
+    poll_seconds: int | None = None,
 ) -> TenantJob:
     plan = PLANS.get(resource.plan if resource else "", PLANS["test"])
+    if poll_seconds:
+        plan = dataclasses.replace(plan, poll_interval_s=poll_seconds)
     job = TenantJob(claim=claim, plan=plan)
     if resource is None:
         job.error = "the add-on is gone"
