@@ -22,6 +22,7 @@ from guvscale.web.pages import render as render_template
 router = APIRouter(route_class=DashRoute)
 RangeQuery = Annotated[str | None, Query(alias="range", max_length=8)]
 LOG_PAGE = 100
+MIN_SPAN_S = 120
 
 
 def _window(name: str | None) -> tuple[str, dt.datetime, dt.datetime, queries.SampleTable]:
@@ -42,7 +43,11 @@ def graphs_page(
     points = queries.samples(db, table, start, end)
     events = queries.events(db, since=start, limit=500)
     names = list(saved_roles(db))
-    graphs = all_graphs(names, points, events, start.timestamp(), end.timestamp())
+    # An app recorded for less than the range is drawn from its first sample (at
+    # least 2 minutes wide), so a new app's first minutes are not a dot at the edge.
+    first = min((pts[0].at for pts in points.values() if pts), default=start.timestamp())
+    left = max(start.timestamp(), min(first, end.timestamp() - MIN_SPAN_S))
+    graphs = all_graphs(names, points, events, left, end.timestamp())
     context = shell(
         db,
         resource,
@@ -51,6 +56,7 @@ def graphs_page(
         range=key,
         ranges=list(queries.RANGES),
         graphs=graphs,
+        since=dt.datetime.fromtimestamp(left, dt.UTC) if left > start.timestamp() + 60 else None,
         render_chart=render,
         legend=legend,
     )
