@@ -7,7 +7,7 @@
   var out = document.getElementById("live-check");
   var form = document.getElementById("rules-form");
   if (!area || !out || !form) return;
-  var token = form.querySelector("input[name=csrf_token]").value;
+  var token = form.querySelector("input[name=csrf]").value;
   var timer = null;
   var sent = null;
 

@@ -69,7 +69,7 @@ def fill(path: str, resource_id: str) -> str:
 
 
 def csrf_of(text: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    match = re.search(r'name="csrf" value="([^"]+)"', text)
     assert match
     return match.group(1)
 
@@ -105,7 +105,7 @@ def test_every_tenant_route_refuses_another_tenants_session_and_token(
         url = fill(path, a.id)
         kwargs: dict[str, object] = {"headers": {**b.auth, "X-CSRF-Token": token}}
         if (method, path) in FORMS:
-            kwargs = {"data": {**FORMS[(method, path)], "csrf_token": token}, "headers": b.auth}
+            kwargs = {"data": {**FORMS[(method, path)], "csrf": token}, "headers": b.auth}
         elif (method, path) in JSON:
             kwargs["json"] = JSON[(method, path)]
         else:

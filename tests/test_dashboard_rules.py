@@ -26,7 +26,7 @@ def signed_in(client: TestClient, sessions: sessionmaker[Session], settings: Set
 
 
 def csrf_of(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
     assert found, "no CSRF field on the page"
     return found.group(1)
 
@@ -43,7 +43,7 @@ def test_bad_rules_are_shown_at_their_line_and_not_saved(
 ) -> None:
     rid = signed_in(client, sessions, settings)
     token = csrf_of(client.get(f"/resources/{rid}/rules").text)
-    r = client.post(f"/resources/{rid}/rules", data={"rules": BAD, "csrf_token": token})
+    r = client.post(f"/resources/{rid}/rules", data={"rules": BAD, "csrf": token})
     assert r.status_code == 422
     assert "Not saved: 1 problem" in r.text
     line = re.search(
@@ -57,7 +57,7 @@ def test_bad_rules_are_shown_at_their_line_and_not_saved(
     assert versions(sessions, rid) == []
 
     r = client.post(
-        f"/resources/{rid}/rules", data={"rules": GOOD, "csrf_token": token}, follow_redirects=False
+        f"/resources/{rid}/rules", data={"rules": GOOD, "csrf": token}, follow_redirects=False
     )
     assert r.status_code == 303 and r.headers["location"].endswith("?saved=1")
     page = client.get(r.headers["location"]).text
@@ -71,16 +71,16 @@ def test_diff_history_and_restore(
     rid = signed_in(client, sessions, settings)
     token = csrf_of(client.get(f"/resources/{rid}/rules").text)
     for text in (GOOD, GOOD.replace("maximum: 5", "maximum: 8")):
-        r = client.post(f"/resources/{rid}/rules", data={"rules": text, "csrf_token": token})
+        r = client.post(f"/resources/{rid}/rules", data={"rules": text, "csrf": token})
         assert r.status_code == 200
     # A rejected draft shows its diff against what is saved.
-    r = client.post(f"/resources/{rid}/rules", data={"rules": BAD, "csrf_token": token})
+    r = client.post(f"/resources/{rid}/rules", data={"rules": BAD, "csrf": token})
     assert '<div class="ln added">' in r.text and "deadline: soon" in r.text
 
     old = client.get(f"/resources/{rid}/rules/versions/1")
     assert old.status_code == 200 and "maximum: 5" in old.text
     assert "maximum: 8" in old.text  # the diff from the rules in force
-    r = client.post(f"/resources/{rid}/rules/versions/1/restore", data={"csrf_token": token})
+    r = client.post(f"/resources/{rid}/rules/versions/1/restore", data={"csrf": token})
     assert r.status_code == 200 and "restored from version 1" in r.text
     assert versions(sessions, rid) == [GOOD, GOOD.replace("maximum: 5", "maximum: 8"), GOOD]
     assert client.get(f"/resources/{rid}/rules/versions/9").status_code == 404
@@ -99,7 +99,7 @@ def test_every_form_needs_the_sessions_csrf_token(
     }
     for path, form in posts.items():
         for token in (None, "forged-token-" + "x" * 30):
-            data = dict(form) if token is None else {**form, "csrf_token": token}
+            data = dict(form) if token is None else {**form, "csrf": token}
             r = client.post(path, data=data)
             assert r.status_code == 403, path
             assert "Form expired" in r.text
@@ -127,12 +127,12 @@ def test_dry_run_switch(
 ) -> None:
     rid = signed_in(client, sessions, settings)
     token = csrf_of(client.get(f"/resources/{rid}/rules").text)
-    r = client.post(f"/resources/{rid}/dry-run", data={"dry_run": "on", "csrf_token": token})
+    r = client.post(f"/resources/{rid}/dry-run", data={"dry_run": "on", "csrf": token})
     assert r.status_code == 200 and "decisions are recorded, not applied" in r.text
     with sessions() as s:
         resource = s.get(Resource, rid)
         assert resource is not None and resource.dry_run
-    r = client.post(f"/resources/{rid}/dry-run", data={"dry_run": "off", "csrf_token": token})
+    r = client.post(f"/resources/{rid}/dry-run", data={"dry_run": "off", "csrf": token})
     assert "Scaling live" in r.text
 
 
@@ -141,9 +141,9 @@ def test_preview_shows_draft_and_saved_side_by_side(
 ) -> None:
     rid = signed_in(client, sessions, settings)
     token = csrf_of(client.get(f"/resources/{rid}/rules").text)
-    client.post(f"/resources/{rid}/rules", data={"rules": GOOD, "csrf_token": token})
+    client.post(f"/resources/{rid}/rules", data={"rules": GOOD, "csrf": token})
     draft = GOOD.replace("maximum: 5", "maximum: 2")
-    r = client.post(f"/resources/{rid}/rules/preview", data={"rules": draft, "csrf_token": token})
+    r = client.post(f"/resources/{rid}/rules/preview", data={"rules": draft, "csrf": token})
     assert r.status_code == 200
     assert "Preview: draft beside the saved rules" in r.text
     assert "public trace" in r.text  # nothing recorded for this app yet

@@ -2,7 +2,7 @@
 
 One random token per signed-in session, kept in the (signed) session cookie;
 every state-changing request under `/resources/` must send it back, as the
-form field `csrf_token` or the `X-CSRF-Token` header. SameSite=Lax already
+form field `csrf` or the `X-CSRF-Token` header. SameSite=Lax already
 keeps the cookie off cross-site POSTs; the token also stops same-site ones
 (another app on a shared parent domain) and old browsers.
 """
@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from guvscale.errors import Forbidden
 
 SESSION_KEY = "csrf"
-FIELD = "csrf_token"
+FIELD = "csrf"  # the same field (and session key) as the sign-out form (h1)
 HEADER = "X-CSRF-Token"
 
 
