@@ -76,8 +76,10 @@ def live(
     return Live(server.url, settings, sessions, fake_heroku)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
+    # Per test, not per session: while Playwright's sync API runs, the main thread
+    # has a running event loop, and every later test's asyncio.run() would fail.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
