@@ -1,4 +1,8 @@
-"""The saved rules as the dashboard reads them: the one in force, and every version."""
+"""The saved rules as the dashboard reads them: the roles in force, and every version.
+
+The version in force comes from `services.rules_config` (the config API's
+own service); this adds what only the dashboard shows: the history.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +12,13 @@ from sqlalchemy.orm import Session
 from guvscale.db.models import RulesVersion
 from guvscale.rules import RulesError, load
 from guvscale.rules.types import Role
+from guvscale.services.rules_config import current_yaml
 
 
-def current(db: Session) -> RulesVersion | None:
-    """The newest version: the one in force."""
-    return db.scalars(select(RulesVersion).order_by(RulesVersion.version.desc()).limit(1)).first()
-
-
-def saved_text(db: Session) -> str:
-    row = current(db)
-    return row.yaml_text if row else ""
-
-
-def saved_roles(db: Session) -> dict[str, Role]:
-    """The roles in force; none when there are no rules (saved rules always load,
-    as they were checked on save; a rule the parser later refuses shows none)."""
-    text = saved_text(db)
+def saved_roles(db: Session, resource_id: str) -> dict[str, Role]:
+    """The roles in force; none before any rules (saved rules loaded when they were
+    saved; should a later parser refuse them, the dashboard shows no roles)."""
+    text = current_yaml(db, resource_id)
     if not text:
         return {}
     try:
@@ -33,6 +28,7 @@ def saved_roles(db: Session) -> dict[str, Role]:
 
 
 def history(db: Session, limit: int = 50) -> list[RulesVersion]:
+    """Versions newest first (the session is scoped to the tenant)."""
     stmt = select(RulesVersion).order_by(RulesVersion.version.desc()).limit(limit)
     return list(db.scalars(stmt))
 

@@ -19,11 +19,17 @@ from guvscale.dashboard import queries
 from guvscale.dashboard.annotate import annotate, changed_lines, diff
 from guvscale.dashboard.charts import Chart, Line, legend, render
 from guvscale.dashboard.preview import RolePreview, Traffic, preview
-from guvscale.dashboard.rules_view import history, saved_roles, saved_text, version
+from guvscale.dashboard.rules_view import history, saved_roles, version
 from guvscale.db.models import Resource
 from guvscale.errors import NotFound
 from guvscale.rules import MAX_BYTES, RuleIssue, RulesError, load_with_warnings
-from guvscale.services.rules_config import RulesRejected, save_rules, set_dry_run
+from guvscale.services.rules_config import (
+    RulesRejected,
+    current_rules,
+    current_yaml,
+    save_rules,
+    set_dry_run,
+)
 from guvscale.web.auth import Login, LoginDep, PathResourceDep
 from guvscale.web.csrf import CsrfDep
 from guvscale.web.deps import DbDep
@@ -47,7 +53,7 @@ def _check(text: str) -> tuple[list[RuleIssue], list[RuleIssue]]:
 def _editor(
     db: Session, resource: Resource, login: Login, draft: str | None, **extra: Any
 ) -> dict[str, Any]:
-    saved = saved_text(db)
+    saved = current_yaml(db, resource.id)
     text = saved if draft is None else draft
     errors, warnings = _check(text) if text.strip() else ([], [])
     versions = history(db)
@@ -129,8 +135,8 @@ def version_page(
         login,
         "rules",
         old=old,
-        changes=diff(saved_text(db), old.yaml_text),
-        in_force=(history(db, 1) or [old])[0].version,
+        changes=diff(current_yaml(db, resource.id), old.yaml_text),
+        in_force=(current_rules(db, resource.id) or old).version,
     )
     return render_template(request, "rules_version.html", context)
 
@@ -190,7 +196,7 @@ def preview_page(
         context = _editor(db, resource, login, rules, rejected=True)
         return render_template(request, "rules.html", context, status=422)
     draft, _ = load_with_warnings(rules)
-    rows = preview(draft, saved_roles(db), _traffic(db), utcnow().timestamp())
+    rows = preview(draft, saved_roles(db, resource.id), _traffic(db), utcnow().timestamp())
     context = _editor(
         db,
         resource,

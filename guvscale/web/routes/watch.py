@@ -42,7 +42,7 @@ def graphs_page(
     key, start, end, table = _window(range)
     points = queries.samples(db, table, start, end)
     events = queries.events(db, since=start, limit=500)
-    names = list(saved_roles(db))
+    names = list(saved_roles(db, resource.id))
     # An app recorded for less than the range is drawn from its first sample (at
     # least 2 minutes wide), so a new app's first minutes are not a dot at the edge.
     first = min((pts[0].at for pts in points.values() if pts), default=start.timestamp())
@@ -174,7 +174,7 @@ def cost_page(
 ) -> Response:
     key, start, end, table = _window(range)
     points = queries.samples(db, table, start, end)
-    roles = saved_roles(db)
+    roles = saved_roles(db, resource.id)
     rows = []
     for name in [*roles, *sorted(set(points) - set(roles))]:
         role = roles.get(name)
