@@ -197,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{base}/cost?range=7d",
             f"{base}/rules",
         ]
-        print("\n| endpoint | p50 ms | p99 ms | bytes |\n|---|---:|---:|---:|")
+        load = os.getloadavg()[0]
+        print(f"load average at start: {load:.2f} on {os.cpu_count()} CPUs")
+        print("\n| endpoint | p50 ms | p99 ms | CPU ms/request | bytes |")
+        print("|---|---:|---:|---:|---:|")
         worst = 0.0
         with TestClient(app) as client:
             sign_in(client, rid, huuid)

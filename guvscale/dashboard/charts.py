@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 
@@ -80,6 +80,7 @@ def render(chart: Chart) -> str:
     def y(v: float) -> float:
         return TOP + plot_h - min(v, top) / top * plot_h
 
+    scale = _Scale(chart.start, chart.end, LEFT, plot_w / span, TOP + plot_h, plot_h / top)
     title = escape(chart.title)
     out = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
@@ -117,7 +118,7 @@ def render(chart: Chart) -> str:
     for n, line in enumerate(chart.lines):
         colour = COLOURS[n % len(COLOURS)]
         dash = ' stroke-dasharray="6 4"' if line.dashed else ""
-        for d in _paths(line, x, y):
+        for d in _paths(line, scale):
             out.append(
                 f'<path class="series" d="{d}" fill="none" stroke="{colour}" '
                 f'stroke-width="2"{dash}><title>{escape(line.label)}</title></path>'
@@ -156,30 +157,42 @@ def cluster(markers: Sequence[Marker], start: float, end: float, within: float) 
     return out
 
 
-def _paths(line: Line, fx: Callable[[float], float], fy: Callable[[float], float]) -> list[str]:
-    """One SVG path per unbroken run of points."""
+@dataclass(frozen=True)
+class _Scale:
+    """Data to pixels: x = x0 + (t - t0) * sx, y = y0 - v * sy (v within 0..top)."""
+
+    t0: float
+    t1: float
+    x0: float
+    sx: float
+    y0: float
+    sy: float
+
+
+def _paths(line: Line, k: _Scale) -> list[str]:
+    """One SVG path per unbroken run of points (inlined arithmetic: a week of five
+    roles is some 7,000 points per page)."""
     paths: list[str] = []
     run: list[str] = []
-    last_y: float | None = None
-
-    def close() -> None:
-        if run:  # a lone point still shows, as a dot-sized stroke
-            paths.append("".join(run) if len(run) > 1 else run[0] + "h1")
-
+    append = run.append
+    t0, t1, x0, sx, y0, sy = k.t0, k.t1, k.x0, k.sx, k.y0, k.sy
+    step = line.step
     for t, v in line.points:
         if v is None:
-            close()
-            run, last_y = [], None
+            if run:  # a lone point still shows, as a dot-sized stroke
+                paths.append("".join(run) if len(run) > 1 else run[0] + "h1")
+                run.clear()
             continue
-        xx, yy = fx(t), fy(v)
+        xx = x0 + ((t0 if t < t0 else t1 if t > t1 else t) - t0) * sx
+        yy = y0 - v * sy
         if not run:
-            run.append(f"M{xx:.1f},{yy:.1f}")
-        elif line.step and last_y is not None:
-            run.append(f"H{xx:.1f}V{yy:.1f}")
+            append(f"M{xx:.1f},{yy:.1f}")
+        elif step:
+            append(f"H{xx:.1f}V{yy:.1f}")
         else:
-            run.append(f"L{xx:.1f},{yy:.1f}")
-        last_y = yy
-    close()
+            append(f"L{xx:.1f},{yy:.1f}")
+    if run:
+        paths.append("".join(run) if len(run) > 1 else run[0] + "h1")
     return paths
 
 

@@ -158,11 +158,17 @@ def samples(
 
 
 def events(
-    db: Session, *, since: dt.datetime | None = None, limit: int = 100
+    db: Session, *, since: dt.datetime, limit: int = records.MAX_EVENTS
 ) -> list[ScalingEvent]:
-    """Scaling events newest first (the worker's records service), back to `since`."""
-    found = records.events(db, limit=limit)
-    return [e for e in found if since is None or e.at >= since]
+    """Scaling events since `since`, newest first: records.events' order and cap,
+    bounded in time in the query (an hour's graph reads an hour's events)."""
+    stmt = (
+        select(ScalingEvent)
+        .where(ScalingEvent.at >= since)
+        .order_by(ScalingEvent.at.desc(), ScalingEvent.id.desc())
+        .limit(max(1, min(limit, records.MAX_EVENTS)))
+    )
+    return list(db.scalars(stmt))
 
 
 def failed(event: ScalingEvent) -> bool:
