@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import hashlib
 import math
+import os
 import statistics
 import sys
 import time
