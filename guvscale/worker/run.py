@@ -88,9 +88,10 @@ class Worker:
     def _prepare(self, now: dt.datetime) -> list[TenantJob]:
         mono = time.monotonic()
         if mono - self._maintained_at >= MAINTAIN_EVERY:
+            # Samples carry the real time of each read, so partitions follow the wall clock.
             with self.sessions.begin() as session:
-                partitions.maintain(session.connection(), now)
-                rollups.run(session.connection(), now)
+                partitions.maintain(session.connection(), utcnow())
+                rollups.run(session.connection(), utcnow())
             self._maintained_at = mono
         with self.sessions.begin() as session:
             unscoped(session)
