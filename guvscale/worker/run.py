@@ -174,10 +174,30 @@ async def run_once(worker: Worker, now: dt.datetime | None = None) -> Report:
     """
     began = time.monotonic()
     start = now or utcnow()
-    opts = worker.options
     report = Report()
     running: set[asyncio.Task[TenantResult | None]] = set()
     waiting: list[TenantResult] = []
+    try:
+        await _pipeline(worker, start, began, report, running, waiting)
+    finally:
+        # A failed save (database gone) must not leave ticks running unowned.
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+    report.seconds = time.monotonic() - began
+    await asyncio.to_thread(worker._beat, report)
+    return report
+
+
+async def _pipeline(
+    worker: Worker,
+    start: dt.datetime,
+    began: float,
+    report: Report,
+    running: set[asyncio.Task[TenantResult | None]],
+    waiting: list[TenantResult],
+) -> None:
+    opts = worker.options
     oldest: float | None = None
     exhausted = False
     while True:
@@ -192,9 +212,10 @@ async def run_once(worker: Worker, now: dt.datetime | None = None) -> Report:
         if not running and not waiting:
             break
         if running:
-            done, running = await asyncio.wait(
+            done, _ = await asyncio.wait(
                 running, timeout=SAVE_WAIT, return_when=asyncio.FIRST_COMPLETED
             )
+            running -= done
             for task in done:
                 result = task.result()
                 if result is not None:
@@ -204,11 +225,9 @@ async def run_once(worker: Worker, now: dt.datetime | None = None) -> Report:
                 oldest = time.monotonic()
         due = oldest is not None and time.monotonic() - oldest >= SAVE_WAIT
         if waiting and (not running or len(waiting) >= opts.concurrency // 2 or due):
-            await asyncio.to_thread(worker._save, waiting, report)
-            waiting, oldest = [], None
-    report.seconds = time.monotonic() - began
-    await asyncio.to_thread(worker._beat, report)
-    return report
+            await asyncio.to_thread(worker._save, list(waiting), report)
+            waiting.clear()
+            oldest = None
 
 
 async def run_forever(worker: Worker, stop: asyncio.Event) -> None:

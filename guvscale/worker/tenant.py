@@ -237,6 +237,8 @@ def _decide(
             ack_rate = counter_rate(kept.get("acked"), kept.get("read_at"), stats.acked, t)
             kept.update(published=stats.published, acked=stats.acked, read_at=t)
     partial = stats is not None and (stats.partial or reading.partial)
+    if partial and reading.error:
+        errors.append(reading.error)
     scaler = Scaler(role)
     try:
         scaler.restore(kept.get("scaler") or {})
