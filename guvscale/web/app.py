@@ -20,7 +20,7 @@ from guvscale.settings import Settings
 from guvscale.web import background, errors
 from guvscale.web.limits import BodySizeLimitMiddleware
 from guvscale.web.logs import RequestLogMiddleware
-from guvscale.web.routes import config, dashboard, health, partner, sso
+from guvscale.web.routes import config, dashboard, health, metrics, partner, records, sso
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION_COOKIE = "gvs_session"
@@ -85,5 +85,7 @@ def create_app(
     app.include_router(config.router)
     app.include_router(sso.router)
     app.include_router(dashboard.router)
+    app.include_router(records.router)
+    app.include_router(metrics.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     return app

@@ -37,9 +37,9 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def dev(args: argparse.Namespace) -> int:
-    """Web plus its background jobs in one process; migrates the database first."""
+    """Web, its background jobs and the scaling worker in one process; migrates first."""
     configure_logging()
-    settings = Settings()
+    settings = Settings(worker_in_web=True)
     engine = make_engine(settings)
     upgrade(engine)
     uvicorn.run(

@@ -106,8 +106,8 @@ def _job(
     if resource is None:
         job.error = "the add-on is gone"
         return job
-    job.dry_run = bool(getattr(resource, "dry_run", False))
-    # The app's id (found from Heroku when credentials were saved) survives renames.
+    job.dry_run = resource.dry_run
+    # The app id survives renames; the name is for add-ons saved before credentials.
     job.app = (cred.heroku_app_id if cred else None) or resource.app_name
     roles = cache.get(newest.get(resource.id, -1), "no rules saved")
     if isinstance(roles, str):
@@ -121,7 +121,7 @@ def _job(
     try:
         job.token = _open(vault, cred.heroku_token_enc if cred else None)
         job.broker_url = _open(vault, cred.rabbitmq_url_enc if cred else None)
-        job.management_url = _open(vault, getattr(cred, "management_url_enc", None))
+        job.management_url = _open(vault, cred.management_url_enc if cred else None)
     except DecryptionError as exc:
         job.error = str(exc)
     return job

@@ -4,7 +4,7 @@ The three sample tables are partitioned parents only; their time partitions
 are made and dropped at run time by guvscale.records.partitions.maintain().
 
 Revision ID: 5a1c0e7b9d21
-Revises: 89fc64f5e364
+Revises: 20261201h4cred
 Create Date: 2026-12-01 05:56:31.808328
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "5a1c0e7b9d21"
-down_revision: str | None = "89fc64f5e364"
+down_revision: str | None = "20261201h4cred"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
