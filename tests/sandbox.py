@@ -229,6 +229,11 @@ class Sandbox:
         self.tenants.append(tenant)
         return tenant
 
+    def put_credentials(self, tenant: Tenant, body: dict[str, str]) -> Any:
+        with httpx.Client(base_url=self.web_url, timeout=30) as http:
+            path = f"/config/{tenant.resource_id}/credentials"
+            return self.call(http, "PUT", path, tenant, body)
+
     @staticmethod
     def call(
         http: httpx.Client, method: str, path: str, tenant: Tenant, body: object = None
