@@ -1,10 +1,9 @@
 """Test data, in one place: every test builds resources, rules, credentials
 and observations from here rather than importing another test module."""
 
-# -- the worker's tenants (h5) ------------------------------------------------
-
-import datetime as _dt
 import hashlib as _hashlib
+
+# -- h4: resources with a GUVSCALE_TOKEN, for the config API -------------------
 import secrets as _secrets
 import time as _time
 import uuid as _uuid
@@ -16,71 +15,9 @@ from sqlalchemy import select as _select
 from sqlalchemy.orm import Session as _Session
 from sqlalchemy.orm import sessionmaker as _sessionmaker
 
-from guvscale.db.crypto import Vault as _Vault
-from guvscale.db.models import Credentials as _Credentials
 from guvscale.db.models import Resource as _Resource
 from guvscale.db.models import ResourceState as _ResourceState
-from guvscale.db.models import RulesVersion as _RulesVersion
-from guvscale.db.scoping import unscoped as _unscoped
 from guvscale.services.config_vars import token_hash as _token_hash
-
-LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
-
-
-def tenant(
-    session: _Session,
-    vault: _Vault,
-    *,
-    rules: str,
-    app: str = "acme-app",
-    plan: str = "performance",
-    token: str | None = "user-token",
-    broker_url: str | None = LOCAL_BROKER,
-    dry_run: bool = False,
-) -> _Resource:
-    """A provisioned resource with rules and credentials, ready for the worker (committed)."""
-    _unscoped(session)
-    resource = _Resource(
-        heroku_uuid=str(_uuid.uuid4()),
-        name=f"{app}-guvscale",
-        app_name=app,
-        plan=plan,
-        region="amazon-web-services::us-east-1",
-        state=_ResourceState.provisioned,
-        api_token_hash=_secrets.token_hex(32),
-    )
-    if hasattr(resource, "dry_run"):
-        resource.dry_run = dry_run
-    session.add(resource)
-    session.flush()
-    session.add(
-        _Credentials(
-            resource_id=resource.id,
-            heroku_token_enc=vault.encrypt(token) if token else None,
-            rabbitmq_url_enc=vault.encrypt(broker_url) if broker_url else None,
-        )
-    )
-    session.add(
-        _RulesVersion(
-            resource_id=resource.id,
-            version=1,
-            yaml_text=rules,
-            author="api",
-            created_at=_dt.datetime.now(_dt.UTC),
-        )
-    )
-    session.commit()
-    return resource
-
-
-def role_rules(queue: str, worker: str = "worker", **keys: object) -> str:
-    """Rules YAML for one role scaling `worker` from `queue`."""
-    body = {"queue": queue, "minimum": 0, "maximum": 10, "processing": 1, "deadline": 60, **keys}
-    lines = [f"{worker}:"] + [f"  {k}: {v}" for k, v in body.items()]
-    return "\n".join(lines) + "\n"
-
-
-# -- h4: resources with a GUVSCALE_TOKEN, for the config API -------------------
 
 
 @_dataclass(frozen=True)
@@ -119,6 +56,75 @@ def add_tenant(
         session.add(resource)
         session.commit()
         return Tenant(id=resource.id, heroku_uuid=heroku_uuid, token=token)
+
+
+# -- the worker's tenants (h5) ------------------------------------------------
+
+import datetime as _dt  # noqa: E402
+
+from guvscale.db.crypto import Vault as _Vault  # noqa: E402
+from guvscale.db.models import Credentials as _Credentials  # noqa: E402
+from guvscale.db.models import RulesVersion as _RulesVersion  # noqa: E402
+from guvscale.db.scoping import unscoped as _unscoped  # noqa: E402
+
+LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def tenant(
+    session: _Session,
+    vault: _Vault,
+    *,
+    rules: str | None,
+    app: str = "acme-app",
+    plan: str = "performance",
+    token: str | None = "user-token",
+    broker_url: str | None = LOCAL_BROKER,
+    management_url: str | None = None,
+    dry_run: bool = False,
+) -> Tenant:
+    """A provisioned resource with rules and credentials, ready for the worker (committed)."""
+    _unscoped(session)
+    api_token = _secrets.token_urlsafe(32)
+    resource = _Resource(
+        heroku_uuid=str(_uuid.uuid4()),
+        name=f"{app}-guvscale",
+        app_name=app,
+        plan=plan,
+        region="amazon-web-services::us-east-1",
+        state=_ResourceState.provisioned,
+        api_token_hash=_token_hash(api_token),
+        dry_run=dry_run,
+    )
+    session.add(resource)
+    session.flush()
+    session.add(
+        _Credentials(
+            resource_id=resource.id,
+            heroku_token_enc=vault.encrypt(token) if token else None,
+            rabbitmq_url_enc=vault.encrypt(broker_url) if broker_url else None,
+            management_url_enc=vault.encrypt(management_url) if management_url else None,
+            heroku_app_name=app,
+        )
+    )
+    if rules is not None:
+        session.add(
+            _RulesVersion(
+                resource_id=resource.id,
+                version=1,
+                yaml_text=rules,
+                author="api",
+                created_at=_dt.datetime.now(_dt.UTC),
+            )
+        )
+    session.commit()
+    return Tenant(id=resource.id, heroku_uuid=resource.heroku_uuid, token=api_token)
+
+
+def role_rules(queue: str, worker: str = "worker", **keys: object) -> str:
+    """Rules YAML for one role scaling `worker` from `queue`."""
+    body = {"queue": queue, "minimum": 0, "maximum": 10, "processing": 1, "deadline": 60, **keys}
+    lines = [f"{worker}:"] + [f"  {k}: {v}" for k, v in body.items()]
+    return "\n".join(lines) + "\n"
 
 
 # --- h6: sign-in, samples and events (dashboard, browser and CLI tests) -------

@@ -113,6 +113,22 @@ class Sandbox:
     web_url: str = ""
     workers: list[Process] = field(default_factory=list)
     tenants: list[Tenant] = field(default_factory=list)
+    # Every change of a formation quantity Heroku made: (app name, type, from, to).
+    transitions: list[tuple[str, str, int, int]] = field(default_factory=list)
+    _known: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        with self.fake.lock:
+            self.fake.formation_listeners.append(self._saw_formation)
+
+    def _saw_formation(self) -> None:
+        # Called by the fake under its lock, after a PATCH took effect.
+        for app in self.fake.apps.values():
+            for kind, process in app.formation.items():
+                before = self._known.get((app.name, kind))
+                if before is not None and before != process.quantity:
+                    self.transitions.append((app.name, kind, before, process.quantity))
+                self._known[(app.name, kind)] = process.quantity
 
     def env(self, **overrides: str) -> dict[str, str]:
         return {
@@ -168,6 +184,9 @@ class Sandbox:
         return process
 
     def stop(self) -> None:
+        with self.fake.lock:
+            if self._saw_formation in self.fake.formation_listeners:
+                self.fake.formation_listeners.remove(self._saw_formation)
         for worker in self.workers:
             worker.stop()
         for tenant in self.tenants:
@@ -196,6 +215,8 @@ class Sandbox:
         state = self.fake
         heroku_token = state.add_user_token()
         state.add_app(app, dict(formation), owner=state.account_of(heroku_token).user_id)
+        with state.lock:
+            self._known.update({(app, kind): q for kind, q in formation.items()})
         addon = state.add_addon(app, addon_id=str(uuid.uuid4()), plan=plan, state="provisioned")
         with httpx.Client(base_url=self.web_url, timeout=30) as http:
             answer = http.post(
@@ -228,6 +249,11 @@ class Sandbox:
             tenant.runner.start()
         self.tenants.append(tenant)
         return tenant
+
+    def put_credentials(self, tenant: Tenant, body: dict[str, str]) -> Any:
+        with httpx.Client(base_url=self.web_url, timeout=30) as http:
+            path = f"/config/{tenant.resource_id}/credentials"
+            return self.call(http, "PUT", path, tenant, body)
 
     @staticmethod
     def call(

@@ -25,6 +25,7 @@ from guvscale.db.crypto import DecryptionError, Vault
 from guvscale.db.models import Credentials, Resource, RulesVersion
 from guvscale.db.worker_models import RoleSample, RoleSeries
 from guvscale.plans import PLANS
+from guvscale.rabbitmq.urls import with_login_of
 from guvscale.rules.types import Role
 from guvscale.worker.leases import insert_events
 from guvscale.worker.types import Claim, Counters, TenantJob, TenantResult
@@ -123,6 +124,9 @@ def _job(
         job.token = _open(vault, cred.heroku_token_enc if cred else None)
         job.broker_url = _open(vault, cred.rabbitmq_url_enc if cred else None)
         job.management_url = _open(vault, cred.management_url_enc if cred else None)
+        if job.management_url and job.broker_url:
+            # Stored without a login when it borrows the broker's (which CloudAMQP rotates).
+            job.management_url = with_login_of(job.management_url, job.broker_url)
     except DecryptionError as exc:
         job.error = str(exc)
     return job

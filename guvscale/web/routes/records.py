@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from guvscale.services import records
-from guvscale.web.routes.config import TenantDep
+from guvscale.web.api_auth import TenantDep
 
 router = APIRouter(prefix="/config/{id}", tags=["config"])
 

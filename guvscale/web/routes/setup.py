@@ -1,6 +1,6 @@
 """Setup: the owner's Heroku token and the broker, checked end to end on save.
 
-Saving goes through `services.credentials.update_credentials`, the config
+Saving goes through `services.credentials_check.update_credentials`, the config
 API's own service: the token is checked with Heroku, the app found from
 Heroku, the broker found in the app's config vars (or given) and its queues
 read once. What is stored is shown masked; the token field is never filled
@@ -17,20 +17,20 @@ from sqlalchemy.orm import Session
 
 from guvscale.db.crypto import Vault
 from guvscale.db.models import Resource
-from guvscale.services import credentials
+from guvscale.services import credentials, credentials_check
 from guvscale.web.auth import Login, LoginDep, PathResourceDep, current_resource, resource_in_path
 from guvscale.web.csrf import CsrfDep
-from guvscale.web.deps import DbDep, TxDep, VaultDep
+from guvscale.web.deps import DbDep, TenantTransaction, TxDep, VaultDep
 from guvscale.web.pages import DashRoute, render, shell
-from guvscale.web.routes.config import CheckerDep, TenantTransaction
+from guvscale.web.routes.config import CheckerDep
 
 router = APIRouter(route_class=DashRoute)
 Field = Annotated[str, Form(max_length=2000)]
 # The service names the config API's fields; the form's inputs are these.
 INPUTS = {
-    credentials.TOKEN_FIELD: "heroku_token",
-    credentials.BROKER_FIELD: "broker_url",
-    credentials.MANAGEMENT_FIELD: "management_url",
+    credentials_check.TOKEN_FIELD: "heroku_token",
+    credentials_check.BROKER_FIELD: "broker_url",
+    credentials_check.MANAGEMENT_FIELD: "management_url",
 }
 
 
@@ -78,19 +78,21 @@ async def save_setup(
     management_url: Field = "",
     find_broker: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    change = credentials.CredentialsChange(
+    change = credentials_check.CredentialsChange(
         heroku_token=heroku_token.strip() or None,
         # Ticked: forget a given URL and find it in the app's config vars again.
         broker_url="" if find_broker else (broker_url.strip() or None),
         management_url=management_url.strip() or None,
     )
-    error: credentials.CredentialsRejected | None = None
-    if change == credentials.CredentialsChange():
-        error = credentials.CredentialsRejected("give a token or a broker URL to change")
+    error: credentials_check.CredentialsRejected | None = None
+    if change == credentials_check.CredentialsChange():
+        error = credentials_check.CredentialsRejected("give a token or a broker URL to change")
     else:
         try:
-            await credentials.update_credentials(tenant, vault, checker, tenant.resource_id, change)
-        except credentials.CredentialsRejected as exc:
+            await credentials_check.update_credentials(
+                tenant, vault, checker, tenant.resource_id, change
+            )
+        except credentials_check.CredentialsRejected as exc:
             error = exc
     if error is None:
         url = f"/resources/{tenant.resource_id}/setup?saved=1"
