@@ -66,6 +66,14 @@ def test_24h_and_7d_read_rollups_and_the_newest_raw_polls(
     assert set(currents[:-1]) == {2} and currents[-1] == 1
 
 
+def test_graph_data_without_a_session_is_a_json_401(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    resource = add_tenant(sessions)
+    r = client.get(f"/resources/{resource.id}/graphs/data")
+    assert r.status_code == 401 and r.json()["id"] == "not_signed_in"
+
+
 def test_graphs_without_samples_say_so(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:

@@ -20,8 +20,16 @@ from guvscale.dashboard import queries
 from guvscale.dashboard.alerts import Alert, alerts
 from guvscale.db.models import Credentials, Resource, RulesVersion
 from guvscale.services import records
+from guvscale.web.api_auth import ErrorOut
 from guvscale.web.auth import Login, PageRoute, render_error, render_page
 from guvscale.web.csrf import CsrfRefused
+
+# What the dashboard's JSON routes answer besides success, for OpenAPI.
+JSON_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "not signed in (Heroku SSO opens a session)"},
+    403: {"model": ErrorOut, "description": "signed in to another add-on, or no CSRF token"},
+    422: {"model": ErrorOut, "description": "a parameter or the body is not what this takes"},
+}
 
 TABS = (
     ("overview", "Overview", ""),

@@ -33,10 +33,12 @@ from guvscale.services.rules_config import (
 from guvscale.web.auth import Login, LoginDep, PathResourceDep
 from guvscale.web.csrf import CsrfDep
 from guvscale.web.deps import DbDep
-from guvscale.web.pages import DashRoute, shell
+from guvscale.web.pages import JSON_ERRORS, DashRoute, shell
 from guvscale.web.pages import render as render_template
 
 router = APIRouter(route_class=DashRoute)
+# JSON routes answer errors as JSON (the app's handlers), not as pages.
+json_router = APIRouter(tags=["dashboard"], responses=JSON_ERRORS)
 RulesForm = Annotated[str, Form(max_length=MAX_BYTES * 2)]
 PREVIEW_HOURS = 24
 
@@ -229,7 +231,7 @@ def _issues(found: list[RuleIssue]) -> list[IssueOut]:
     return [IssueOut(role=i.role, key=i.key, line=i.line, message=i.message) for i in found]
 
 
-@router.post("/resources/{resource_id}/rules/check", response_model=CheckOut)
+@json_router.post("/resources/{resource_id}/rules/check", response_model=CheckOut)
 def check(resource: PathResourceDep, _csrf: CsrfDep, body: CheckIn) -> CheckOut:
     """Check a draft without saving it (the editor's live check)."""
     errors, warnings = _check(body.rules)

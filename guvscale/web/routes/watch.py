@@ -16,10 +16,12 @@ from guvscale.dashboard.rules_view import saved_roles
 from guvscale.services import records
 from guvscale.web.auth import LoginDep, PathResourceDep
 from guvscale.web.deps import DbDep
-from guvscale.web.pages import DashRoute, shell
+from guvscale.web.pages import JSON_ERRORS, DashRoute, shell
 from guvscale.web.pages import render as render_template
 
 router = APIRouter(route_class=DashRoute)
+# JSON routes answer errors as JSON (the app's handlers), not as pages.
+json_router = APIRouter(tags=["dashboard"], responses=JSON_ERRORS)
 RangeQuery = Annotated[str | None, Query(alias="range", max_length=8)]
 LOG_PAGE = 100
 MIN_SPAN_S = 120
@@ -98,7 +100,7 @@ class GraphData(BaseModel):
     events: list[EventOut]
 
 
-@router.get("/resources/{resource_id}/graphs/data", response_model=GraphData)
+@json_router.get("/resources/{resource_id}/graphs/data", response_model=GraphData)
 def graphs_data(resource: PathResourceDep, db: DbDep, range: RangeQuery = None) -> GraphData:
     """The graphs' data: per role, every point of the range; and the scaling events in it."""
     key, start, end, table = _window(range)
