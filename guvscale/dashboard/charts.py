@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 WIDTH, HEIGHT = 640, 200
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 26
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 30
 COLOURS = ("#5a3fc0", "#1d7a46", "#b3261e", "#9a6a00")
 
 
