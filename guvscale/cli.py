@@ -16,9 +16,11 @@ from collections.abc import Callable, Sequence
 # present, declares the sub-command's own arguments.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("guvscale.web.server", "serve", "run the web service (uvicorn)"),
-    "dev": ("guvscale.web.server", "dev", "run web + background jobs on an embedded default"),
+    "dev": ("guvscale.sandbox", "dev", "web + worker on the embedded database, with a sandbox app"),
+    "worker": ("guvscale.worker.run", "worker", "run the scaling worker (--once, --dry-run)"),
     "validate": ("guvscale.rules.cli", "validate", "check a rules file"),
     "simulate": ("guvscale.simulate.cli", "simulate", "run rules against a workload trace"),
+    "config": ("guvscale.client.cli", "config", "get or set an add-on's rules, or its status"),
 }
 
 

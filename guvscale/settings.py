@@ -142,6 +142,25 @@ class Settings(BaseSettings):
     # silent (fail-over, partition) then gives 503s, not requests hung for minutes.
     database_connect_timeout: int = Field(default=5, ge=2)
 
+    # -- the scaling worker (guvscale worker) --
+    # Tenants one worker process works on at once.
+    worker_concurrency: int = 50
+    # Seconds one tenant's tick may take, all its calls together; each call also
+    # has HTTP_TIMEOUT. Leases last this plus a margin, so a dead worker's
+    # tenants are taken over well within two 10 s intervals.
+    worker_tenant_timeout: float = 8.0
+    # Seconds between looks for due tenants (each tenant is due at its plan's interval).
+    worker_loop_seconds: float = 1.0
+    # Most tenants one process claims per round.
+    worker_batch: int = 500
+    # Run the worker inside the web process too (`guvscale dev` sets it).
+    worker_in_web: bool = False
+    # Seconds between polls of every tenant, overriding the plans' intervals: for
+    # tests and the local sandbox only (unset in production, where the plan decides).
+    worker_poll_seconds: int | None = None
+    # Bearer token /metrics requires; unset leaves /metrics open.
+    metrics_token: str | None = None
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str | None) -> str | None:

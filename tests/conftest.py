@@ -4,5 +4,8 @@ pytest_plugins = [
     "tests.db_fixtures",
     "tests.web_fixtures",
     "tests.fake_heroku.fixtures",
+    "tests.browser_fixtures",
     "tests.rabbitmq_fixtures",
+    "tests.worker_fixtures",
+    "tests.e2e_fixtures",
 ]

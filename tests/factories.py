@@ -3,25 +3,38 @@ and observations from here rather than importing another test module."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import datetime as dt
 import hashlib
+import hashlib as _hashlib
 import secrets as _secrets
 import time
+import time as _time
 import uuid
 import uuid as _uuid
 from dataclasses import dataclass as _dataclass
 from typing import Any
+from typing import Protocol as _Protocol
+from urllib.parse import urlencode as _urlencode
 
+from sqlalchemy import select as _select
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm import Session as _Session
 from sqlalchemy.orm import sessionmaker as _sessionmaker
 
+from guvscale.db.crypto import Vault as _Vault
+from guvscale.db.models import Credentials as _Credentials
 from guvscale.db.models import Resource as _Resource
 from guvscale.db.models import ResourceState as _ResourceState
+from guvscale.db.models import RulesVersion as _RulesVersion
+from guvscale.db.scoping import unscoped as _unscoped
 from guvscale.services import web_sessions
 from guvscale.services.config_vars import token_hash as _token_hash
 from guvscale.web.auth import SESSION_LIFETIME_S
+
+# -- h4: resources with a GUVSCALE_TOKEN, for the config API -------------------
+
 
 # -- h4: resources with a GUVSCALE_TOKEN, for the config API -------------------
 
@@ -151,3 +164,159 @@ def web_session(sessions: sessionmaker[Session], resource_id: str) -> str:
         return web_sessions.open_session(
             db, resource_id, now=dt.datetime.now(dt.UTC), lifetime_s=SESSION_LIFETIME_S
         )
+
+
+# -- the worker's tenants (h5) ------------------------------------------------
+
+
+LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def tenant(
+    session: _Session,
+    vault: _Vault,
+    *,
+    rules: str | None,
+    app: str = "acme-app",
+    plan: str = "performance",
+    token: str | None = "user-token",
+    broker_url: str | None = LOCAL_BROKER,
+    management_url: str | None = None,
+    dry_run: bool = False,
+) -> Tenant:
+    """A provisioned resource with rules and credentials, ready for the worker (committed)."""
+    _unscoped(session)
+    api_token = _secrets.token_urlsafe(32)
+    resource = _Resource(
+        heroku_uuid=str(_uuid.uuid4()),
+        name=f"{app}-guvscale",
+        app_name=app,
+        plan=plan,
+        region="amazon-web-services::us-east-1",
+        state=_ResourceState.provisioned,
+        api_token_hash=_token_hash(api_token),
+        dry_run=dry_run,
+    )
+    session.add(resource)
+    session.flush()
+    session.add(
+        _Credentials(
+            resource_id=resource.id,
+            heroku_token_enc=vault.encrypt(token) if token else None,
+            rabbitmq_url_enc=vault.encrypt(broker_url) if broker_url else None,
+            management_url_enc=vault.encrypt(management_url) if management_url else None,
+            heroku_app_name=app,
+        )
+    )
+    if rules is not None:
+        session.add(
+            _RulesVersion(
+                resource_id=resource.id,
+                version=1,
+                yaml_text=rules,
+                author="api",
+                created_at=_dt.datetime.now(_dt.UTC),
+            )
+        )
+    session.commit()
+    return Tenant(id=resource.id, heroku_uuid=resource.heroku_uuid, token=api_token)
+
+
+def role_rules(queue: str, worker: str = "worker", **keys: object) -> str:
+    """Rules YAML for one role scaling `worker` from `queue`."""
+    body = {"queue": queue, "minimum": 0, "maximum": 10, "processing": 1, "deadline": 60, **keys}
+    lines = [f"{worker}:"] + [f"  {k}: {v}" for k, v in body.items()]
+    return "\n".join(lines) + "\n"
+
+
+# --- h6: sign-in, samples and events (dashboard, browser and CLI tests) -------
+
+
+class HasId(_Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class HasUuid(HasId, _Protocol):
+    @property
+    def heroku_uuid(self) -> str: ...
+
+
+def sso_fields(resource: HasUuid, salt: str, *, email: str = "dev@example.com") -> dict[str, str]:
+    """Heroku's v3 SSO fields for `resource`, as its dashboard sends them."""
+    ts = str(int(_time.time()))
+    token = _hashlib.sha1(f"{resource.heroku_uuid}:{salt}:{ts}".encode()).hexdigest()
+    return {
+        "resource_id": resource.heroku_uuid,
+        "resource_token": token,
+        "timestamp": ts,
+        "email": email,
+        "user_id": "7b3f0e4c-user",
+        "app": "acme-app",
+    }
+
+
+def sso_link(base_url: str, resource: HasUuid, salt: str) -> str:
+    """A GET sign-in link (what a browser test or `guvscale dev` opens)."""
+    return f"{base_url}/heroku/sso?{_urlencode(sso_fields(resource, salt))}"
+
+
+def record_samples(
+    sessions: _sessionmaker[_Session],
+    resource: HasId,
+    role: str,
+    rows: list[dict[str, object]],
+    *,
+    table: str = "raw",
+) -> None:
+    """Samples as the worker stores them: `rows` hold `at` (aware datetime) and any of
+    ready, unacked, consumers, publish_rate, ack_rate, current, desired, partial.
+    `table`: "raw", "1m" or "10m" (rollups also get `samples` and `ready_max`)."""
+    from guvscale.db.scoping import scope_to
+    from guvscale.db.worker_models import (
+        RoleSample,
+        RoleSampleMinute,
+        RoleSampleTenMinutes,
+        RoleSeries,
+    )
+    from guvscale.records.partitions import maintain
+
+    kind = {"raw": RoleSample, "1m": RoleSampleMinute, "10m": RoleSampleTenMinutes}[table]
+    times = [r["at"] for r in rows if isinstance(r["at"], _dt.datetime)]
+    step = _dt.timedelta(hours=1 if table == "raw" else 24)
+    with sessions.begin() as s:
+        # maintain() makes the partitions around its `now`: walk it over the rows' span.
+        moment = min(times)
+        while moment < max(times) + step:
+            maintain(s.connection(), moment)
+            moment += step
+    with sessions.begin() as s:
+        scope_to(s, resource.id)
+        series = s.scalars(_select(RoleSeries).where(RoleSeries.role == role)).first()
+        if series is None:
+            series = RoleSeries(resource_id=resource.id, role=role)
+            s.add(series)
+            s.flush()
+        for r in rows:
+            extra = {"samples": 1, "ready_max": r.get("ready")} if table != "raw" else {}
+            s.add(kind(series_id=series.id, **extra, **r))
+
+
+def record_event(sessions: _sessionmaker[_Session], resource: HasId, **fields: object) -> None:
+    """A scaling event; defaults: now, role 'worker', 0 -> 1, applied."""
+    from guvscale.db.worker_models import ScalingEvent
+
+    values: dict[str, object] = {
+        "at": _dt.datetime.now(_dt.UTC),
+        "role": "worker",
+        "app": "acme-app",
+        "process_type": fields.get("role", "worker"),
+        "from_quantity": 0,
+        "to_quantity": 1,
+        "reason": "scaling up 0 → 1: backlog 10",
+        "request_id": "req-" + _secrets.token_hex(4),
+        "outcome": "applied",
+    }
+    values.update(fields)
+    with sessions.begin() as s:
+        s.add(ScalingEvent(resource_id=resource.id, **values))

@@ -27,7 +27,12 @@ def test_health_degrades_when_database_is_unreachable() -> None:
     with TestClient(app) as c:
         r = c.get("/health")
     assert r.status_code == 503
-    assert r.json() == {"status": "degraded", "database": "unavailable", "version": "0.1.0"}
+    assert r.json() == {
+        "status": "degraded",
+        "database": "unavailable",
+        "worker": "unknown",
+        "version": "0.1.0",
+    }
 
 
 def test_request_id_is_echoed_or_made(client: TestClient) -> None:

@@ -7,6 +7,10 @@ import datetime as dt
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from guvscale.clock import utcnow
+
+__all__ = ["NAMING_CONVENTION", "Base", "Timestamps", "utcnow"]
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -24,7 +28,3 @@ class Base(DeclarativeBase):
 class Timestamps:
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

@@ -135,4 +135,7 @@ class SsoUse(Base):
 
 
 # Model modules added later, imported here so the metadata sees their tables.
+# The worker's tables live in their own module; importing it here puts them on
+# Base.metadata wherever the models are loaded (Alembic, the app, tests).
+from guvscale.db import worker_models  # noqa: E402, F401
 from guvscale.db.session_models import WebSession as WebSession  # noqa: E402

@@ -39,9 +39,45 @@ def send(
             data=dict(form) if form is not None else None,
         )
     except httpx.TransportError as exc:
-        error = from_transport(exc, secrets)
-        log.warning("heroku %s %s failed: %s", method, _path(url), error.message)
-        raise error from None
+        raise _transport_failed(exc, method, url, secrets) from None
+    return _checked(response, method, url, secrets, observe)
+
+
+async def asend(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    timeout: Timeout,
+    secrets: Sequence[str],
+    json_body: object = None,
+) -> httpx.Response:
+    """`send` for an httpx.AsyncClient (the worker's)."""
+    try:
+        response = await client.request(
+            method, url, headers=dict(headers), timeout=timeout, json=json_body
+        )
+    except httpx.TransportError as exc:
+        raise _transport_failed(exc, method, url, secrets) from None
+    return _checked(response, method, url, secrets, None)
+
+
+def _transport_failed(
+    exc: httpx.TransportError, method: str, url: str, secrets: Sequence[str]
+) -> HerokuUnavailable:
+    error = from_transport(exc, secrets)
+    log.warning("heroku %s %s failed: %s", method, _path(url), error.message)
+    return error
+
+
+def _checked(
+    response: httpx.Response,
+    method: str,
+    url: str,
+    secrets: Sequence[str],
+    observe: Callable[[httpx.Response], None] | None,
+) -> httpx.Response:
     if observe is not None:
         observe(response)
     # Paths name apps and add-ons, never tokens; the request id lets Heroku find the call.

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from guvscale.clock import utcnow
 from guvscale.redact import scrub
 
 # Heroku documents no Retry-After on 429; its bucket refills about 75 tokens a
@@ -168,7 +169,7 @@ def _retry_after(value: str | None, now: datetime | None) -> float:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return DEFAULT_RATE_LIMIT_PAUSE
-    current = now or datetime.now(UTC)
+    current = now or utcnow()
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - current).total_seconds())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
+from guvscale.clock import utcnow
 from guvscale.heroku._http import Timeout, bad_shape, read_json, send
 
 Clock = Callable[[], datetime]
@@ -15,8 +16,7 @@ Clock = Callable[[], datetime]
 MAX_TOKEN_LIFETIME_S = 366 * 24 * 3600
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+utc_now = utcnow
 
 
 @dataclass(frozen=True)

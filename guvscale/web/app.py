@@ -19,10 +19,21 @@ from guvscale.db.engine import make_engine, make_sessionmaker, open_database
 from guvscale.db.migrate import upgrade
 from guvscale.db.outage import OutageMonitor
 from guvscale.settings import Settings
-from guvscale.web import background, errors, schemas
+from guvscale.web import background, csrf, errors, schemas
 from guvscale.web.limits import BodySizeLimitMiddleware
 from guvscale.web.logs import RequestLogMiddleware
-from guvscale.web.routes import config, dashboard, health, partner, sso
+from guvscale.web.routes import (
+    config,
+    dashboard,
+    health,
+    metrics,
+    partner,
+    records,
+    rules,
+    setup,
+    sso,
+    watch,
+)
 from guvscale.web.transport import TransportSecurityMiddleware
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,6 +100,7 @@ def create_app(
     app.state.vault = Vault(settings.encryption_key_list)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
     app.state.outage = OutageMonitor()
+    csrf.install(app.state.templates)
 
     # Outermost first (each add_middleware wraps the ones before it): log every
     # request, (production) https only, answer unhandled errors, refuse oversized
@@ -114,5 +126,12 @@ def create_app(
     app.include_router(config.router)
     app.include_router(sso.router)
     app.include_router(dashboard.router)
+    app.include_router(rules.router)
+    app.include_router(rules.json_router)
+    app.include_router(watch.router)
+    app.include_router(watch.json_router)
+    app.include_router(setup.router)
+    app.include_router(records.router)
+    app.include_router(metrics.router)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     return app

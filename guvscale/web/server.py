@@ -1,4 +1,4 @@
-"""`guvscale serve` and `guvscale dev`: uvicorn around the app factory."""
+"""`guvscale serve`: uvicorn around the app factory (`guvscale dev` is guvscale.sandbox)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,12 @@ import os
 import uvicorn
 from fastapi import FastAPI
 
-from guvscale.settings import Settings
 from guvscale.web.app import create_app
 from guvscale.web.logs import configure_logging
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="0.0.0.0")  # noqa: S104 - Heroku routes to $PORT
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-
-
-def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
 
 
@@ -32,21 +26,4 @@ def production_app() -> FastAPI:
 def serve(args: argparse.Namespace) -> int:
     # log_config=None: uvicorn keeps the JSON logging production_app() set up.
     uvicorn.run(production_app(), host=args.host, port=args.port, access_log=False, log_config=None)
-    return 0
-
-
-def dev(args: argparse.Namespace) -> int:
-    """Web plus its background jobs in one process; migrates the database first.
-
-    The app's lifespan owns the database: on SIGTERM or Ctrl-C uvicorn shuts
-    it down, which stops an embedded PostgreSQL it started.
-    """
-    configure_logging()
-    uvicorn.run(
-        create_app(Settings(), migrate=True),
-        host=args.host,
-        port=args.port,
-        access_log=False,
-        log_config=None,
-    )
     return 0

@@ -1,7 +1,7 @@
 """web sessions, so sign-out revokes every copy of a session cookie
 
 Revision ID: 3c1d2e4f5a6b
-Revises: 20261201h4cred
+Revises: 5a1c0e7b9d21
 Create Date: 2026-12-01 06:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "3c1d2e4f5a6b"
-down_revision: str | None = "20261201h4cred"
+down_revision: str | None = "5a1c0e7b9d21"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

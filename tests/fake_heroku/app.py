@@ -292,6 +292,7 @@ def commit(plans: list[Plan], call: Call) -> None:
     now = call.state.now()
     for process, quantity, size in plans:
         process.quantity, process.size, process.updated_at = quantity, size, now
+    call.state.formation_changed()
 
 
 UPDATE_FIELDS = {"type", "quantity", "dyno_size"}

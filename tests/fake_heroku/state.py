@@ -12,7 +12,7 @@ import re
 import secrets
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -192,6 +192,9 @@ class FakeState:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.release = threading.Event()
+        # Called (under `lock`, on the server's thread) after a PATCH changed a
+        # formation; they must only take note. The formation runner is one. Kept by reset().
+        self.formation_listeners: list[Callable[[], None]] = []
         self.reset()
 
     def reset(self) -> None:
@@ -392,6 +395,11 @@ class FakeState:
         with self.lock:
             addon = self.add_addon(app, addon_id=addon_id, plan=plan)
             return addon, self.add_grant(addon.id)
+
+    def formation_changed(self) -> None:
+        with self.lock:
+            for listener in list(self.formation_listeners):
+                listener()
 
     # -- failures -------------------------------------------------------------
 

@@ -1,10 +1,9 @@
-"""The signed-in pages: one resource's page, and signing out.
+"""The signed-in pages: the overview of one resource, and signing out.
 
 Every page of a resource lives under `/resources/{resource_id}` and takes
 `PathResourceDep`, which refuses any resource but the signed-in one and scopes
-the DB session to it. The rules editor and the charts (a later issue) add
-their routes here or in a sibling router built the same way (`PageRoute`),
-and fill the `panels` block of `resource.html`.
+the DB session to it. The sections (rules, graphs, log, cost, setup) live in
+sibling routers built the same way (`web.pages.DashRoute`).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from guvscale.web.auth import (
     render_page,
 )
 from guvscale.web.deps import DbDep
+from guvscale.web.pages import render, shell
 from guvscale.web.schemas import html
 
 router = APIRouter(route_class=PageRoute)
@@ -37,10 +37,12 @@ router = APIRouter(route_class=PageRoute)
         403: html("Signed in to another add-on, or this one is not provisioned."),
     },
 )
-def resource_page(request: Request, resource: PathResourceDep, login: LoginDep) -> Response:
+def resource_page(
+    request: Request, resource: PathResourceDep, login: LoginDep, db: DbDep
+) -> Response:
     created = resource.created_at.astimezone(dt.UTC) if resource.created_at else None
-    context = {"resource": resource, "login": login, "created": created}
-    return render_page(request, "resource.html", context)
+    context = shell(db, resource, login, "overview", created=created)
+    return render(request, "resource.html", context)
 
 
 @router.post(

@@ -9,8 +9,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 import guvscale
+from guvscale.clock import utcnow
+from guvscale.db.scoping import unscoped
+from guvscale.services import records
 
 router = APIRouter()
 
@@ -18,6 +22,8 @@ router = APIRouter()
 class HealthAnswer(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "unavailable"]
+    # "stale": no worker round finished for three intervals; the web still serves.
+    worker: Literal["ok", "stale", "absent", "unknown"]
     version: str
 
 
@@ -27,9 +33,12 @@ class HealthAnswer(BaseModel):
     responses={503: {"model": HealthAnswer, "description": "The database is unreachable."}},
 )
 def health(request: Request) -> JSONResponse:
+    worker = "unknown"
     try:
         with request.app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+            with Session(bind=conn) as session:
+                worker = records.worker_health(unscoped(session), utcnow())
         database = "ok"
     except SQLAlchemyError:
         database = "unavailable"
@@ -37,6 +46,7 @@ def health(request: Request) -> JSONResponse:
     answer = HealthAnswer(
         status="ok" if status == 200 else "degraded",
         database=database,
+        worker=worker,
         version=guvscale.__version__,
     )
     return JSONResponse(answer.model_dump(), status_code=status)

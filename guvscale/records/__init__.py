@@ -1,0 +1,1 @@
+"""What the worker records: per-role time series (partitioned, rolled up) and scaling events."""

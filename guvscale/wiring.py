@@ -1,0 +1,114 @@
+"""The one place that builds clients and services, for the web process, the worker and tests.
+
+Everything here is built at start-up from Settings (never at import) and
+handed in; nothing else constructs an adapter.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from sqlalchemy import Engine
+
+import guvscale
+from guvscale.db.crypto import Vault
+from guvscale.db.engine import make_engine, make_sessionmaker
+from guvscale.heroku.identity import HerokuIdentity
+from guvscale.heroku.platform import HerokuPlatform
+from guvscale.heroku.platform_async import AsyncHerokuPlatform
+from guvscale.rabbitmq import passive_declare
+from guvscale.services.config_vars import ConfigIssuer
+from guvscale.settings import Settings
+from guvscale.worker.run import Worker, WorkerOptions
+from guvscale.worker.tenant import Context
+
+USER_AGENT = f"guvscale/{guvscale.__version__}"
+
+
+def heroku_platform(settings: Settings, http: httpx.Client) -> HerokuPlatform:
+    return HerokuPlatform(http, settings.heroku_api_url, USER_AGENT, timeout=settings.http_timeout)
+
+
+def heroku_identity(settings: Settings, http: httpx.Client) -> HerokuIdentity:
+    return HerokuIdentity(
+        http,
+        settings.heroku_id_url,
+        settings.heroku_oauth_secret,
+        timeout=settings.http_timeout,
+        user_agent=USER_AGENT,
+    )
+
+
+def config_issuer(settings: Settings) -> ConfigIssuer:
+    return ConfigIssuer(settings.secret_key, settings.public_url)
+
+
+def vault(settings: Settings) -> Vault:
+    return Vault(settings.encryption_key_list)
+
+
+def worker_options(settings: Settings, *, dry_run: bool = False) -> WorkerOptions:
+    return WorkerOptions(
+        concurrency=settings.worker_concurrency,
+        tenant_timeout=settings.worker_tenant_timeout,
+        loop_seconds=settings.worker_loop_seconds,
+        batch=settings.worker_batch,
+        dry_run=dry_run,
+        poll_seconds=settings.worker_poll_seconds,
+    )
+
+
+def worker_id() -> str:
+    # Heroku sets DYNO (worker.1, worker.2, ...); the pid tells restarts apart.
+    return f"{os.environ.get('DYNO') or socket.gethostname()}:{os.getpid()}"
+
+
+@asynccontextmanager
+async def worker(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    dry_run: bool = False,
+    name: str | None = None,
+) -> AsyncIterator[Worker]:
+    """A ready Worker with its engine and HTTP clients; all closed on exit."""
+    own_engine = engine is None
+    engine = engine or make_engine(settings)
+    # httpcore's pool scans every connection per request: keep it near the concurrency.
+    limits = httpx.Limits(max_connections=settings.worker_concurrency + 10)
+    async with httpx.AsyncClient(timeout=settings.http_timeout, limits=limits) as http:
+        ctx = Context(
+            heroku=AsyncHerokuPlatform(
+                http, settings.heroku_api_url, USER_AGENT, timeout=settings.http_timeout
+            ),
+            http=http,
+            fence=_unset_fence,
+            passive_declare=_passive_declare,
+            timeout=settings.http_timeout,
+            dry_run=dry_run,
+            rng=random.Random(),  # noqa: S311 - jitter, not a secret
+        )
+        try:
+            yield Worker(
+                make_sessionmaker(engine),
+                vault(settings),
+                ctx,
+                worker_options(settings, dry_run=dry_run),
+                name or worker_id(),
+            )
+        finally:
+            if own_engine:
+                engine.dispose()
+
+
+def _passive_declare(url: str, queue: str, timeout: float) -> tuple[int, int]:
+    return passive_declare(url, queue, timeout=timeout)
+
+
+async def _unset_fence(*args: object) -> list[int] | None:
+    raise RuntimeError("Worker replaces the fence")  # pragma: no cover

@@ -1,0 +1,106 @@
+"""Reading a tenant's queues: one management GET per broker, AMQP as the fallback.
+
+The fallback (passive declare) sees only ready counts and consumers, so its
+readings are marked partial and never justify a scale-down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from guvscale.rabbitmq import (
+    BrokerError,
+    BrokerUnreachable,
+    ManagementClient,
+    QueueMissing,
+    QueueStats,
+    management_url_for,
+    vhost_of,
+)
+
+PassiveDeclare = Callable[[str, str, float], tuple[int, int]]
+
+
+@dataclass
+class Reading:
+    stats: dict[str, QueueStats] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # queue -> why it has no stats
+    error: str | None = None  # the broker as a whole
+    error_kind: str | None = None
+    partial: bool = False
+
+
+async def read(
+    http: httpx.AsyncClient,
+    broker_url: str | None,
+    management_url: str | None,
+    queues: list[str],
+    *,
+    timeout: float,
+    passive_declare: PassiveDeclare,
+) -> Reading:
+    reading = Reading()
+    if not broker_url and not management_url:
+        reading.error, reading.error_kind = "no broker URL is configured", "broker_missing"
+        return reading
+    try:
+        url = management_url or management_url_for(broker_url or "")
+        vhost = vhost_of(broker_url) if broker_url else "/"
+        listed = await asyncio.wait_for(
+            ManagementClient(http, url, timeout=timeout).queues(vhost), timeout
+        )
+    except (BrokerUnreachable, TimeoutError) as exc:
+        if not broker_url:
+            reading.error, reading.error_kind = _text(exc), "broker_unreachable"
+            return reading
+        return await _fallback(reading, broker_url, queues, timeout, passive_declare, exc)
+    except BrokerError as exc:
+        reading.error, reading.error_kind = exc.message, exc.kind
+        return reading
+    for name in queues:
+        if name in listed:
+            reading.stats[name] = listed[name]
+        else:
+            reading.errors[name] = f"queue {name!r} not found"
+    return reading
+
+
+async def _fallback(
+    reading: Reading,
+    broker_url: str,
+    queues: list[str],
+    timeout: float,
+    passive_declare: PassiveDeclare,
+    cause: Exception,
+) -> Reading:
+    reading.partial = True
+    reading.error_kind = "management_unreachable"
+    why = _text(cause)
+    for name in queues:
+        try:
+            ready, consumers = await asyncio.wait_for(
+                asyncio.to_thread(passive_declare, broker_url, name, timeout), timeout + 1
+            )
+        except QueueMissing:
+            reading.errors[name] = f"queue {name!r} not found"
+            continue
+        except (BrokerError, TimeoutError) as exc:
+            reading.error = f"management API: {why}; AMQP: {_text(exc)}"
+            reading.error_kind = "broker_unreachable"
+            reading.stats.clear()
+            return reading
+        reading.stats[name] = QueueStats(
+            name, ready, 0, consumers, None, None, None, None, partial=True
+        )
+    reading.error = f"management API unreachable ({why}); ready counts only, over AMQP"
+    return reading
+
+
+def _text(exc: BaseException) -> str:
+    if isinstance(exc, BrokerError):
+        return exc.message
+    return "no answer in time" if isinstance(exc, TimeoutError) else type(exc).__name__

@@ -1,0 +1,308 @@
+"""`guvscale worker`: run_once() plus a loop.
+
+    guvscale worker            # loop until SIGTERM/SIGINT (the Procfile's worker:)
+    guvscale worker --once     # one round: claim what is due, tick it, save, exit
+    guvscale worker --dry-run  # decide and record, never PATCH Heroku
+
+A round is a pipeline: short transactions enroll tenants, keep partitions
+and rollups, claim due tenants (leases) as slots free up (at most
+WORKER_CONCURRENCY ticking at once) and load their inputs; the ticks run
+with no transaction open, each under its own time budget; finished ones
+are saved in batches (fenced by lease: samples, events, state); the round
+ends with the heartbeat. Any number of processes may run; leases keep each
+tenant to one per tick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from guvscale.clock import utcnow
+from guvscale.db.crypto import Vault
+from guvscale.db.scoping import unscoped
+from guvscale.records import partitions, rollups
+from guvscale.worker import leases, store
+from guvscale.worker.tenant import Context, LeaseLost, Progress, tick
+from guvscale.worker.types import Claim, Counters, EventRow, TenantJob, TenantResult
+
+log = logging.getLogger(__name__)
+
+ENROLL_EVERY = 5.0  # seconds between looks for newly qualifying tenants
+MAINTAIN_EVERY = 60.0  # seconds between partition/rollup upkeep
+LEASE_MARGIN = 4.0  # seconds a lease outlasts the tenant budget
+SAVE_WAIT = 0.5  # seconds a finished tick waits to be saved with others
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    concurrency: int = 50
+    tenant_timeout: float = 8.0
+    loop_seconds: float = 1.0
+    batch: int = 500
+    dry_run: bool = False
+    poll_seconds: int | None = None  # overrides the plans' poll intervals (tests, sandbox)
+
+    @property
+    def lease_for(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.tenant_timeout + LEASE_MARGIN)
+
+
+@dataclass
+class Report:
+    claimed: int = 0
+    saved: int = 0
+    seconds: float = 0.0
+    counters: Counters = field(default_factory=Counters)
+
+
+class Worker:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        vault: Vault,
+        ctx: Context,
+        options: WorkerOptions,
+        worker_id: str,
+    ) -> None:
+        self.sessions = sessions
+        self.vault = vault
+        self.ctx = ctx
+        self.ctx.fence = self._fence
+        self.options = options
+        self.id = worker_id
+        self.started_at = utcnow()
+        self.rules_cache: store.RulesCache = {}
+        self._enrolled_at = -1e9
+        self._maintained_at = -1e9
+        self._gate = asyncio.Semaphore(options.concurrency)
+        # The round's clock minus the wall clock: zero in service; tests and the
+        # bench run rounds at simulated times, and leases must follow that clock.
+        self._offset = dt.timedelta()
+
+    # -- phase 1 --------------------------------------------------------------
+
+    def _prepare(self, now: dt.datetime, limit: int | None = None) -> list[TenantJob]:
+        mono = time.monotonic()
+        if mono - self._maintained_at >= MAINTAIN_EVERY:
+            # Samples carry the real time of each read, so partitions follow the wall clock.
+            with self.sessions.begin() as session:
+                partitions.maintain(session.connection(), utcnow())
+                rollups.run(session.connection(), utcnow())
+            self._maintained_at = mono
+        with self.sessions.begin() as session:
+            unscoped(session)
+            if mono - self._enrolled_at >= ENROLL_EVERY:
+                leases.enroll(session.connection(), now)
+                self._enrolled_at = mono
+            claims = leases.claim(
+                session.connection(),
+                self.id,
+                now,
+                lease_for=self.options.lease_for,
+                limit=self.options.concurrency if limit is None else limit,
+            )
+            if len(self.rules_cache) > 50_000:
+                self.rules_cache.clear()
+            return store.load(
+                session,
+                claims,
+                self.vault,
+                self.rules_cache,
+                poll_seconds=self.options.poll_seconds,
+            )
+
+    # -- phase 2 --------------------------------------------------------------
+
+    async def _run(self, job: TenantJob, now: dt.datetime) -> TenantResult | None:
+        async with self._gate:
+            progress = Progress()
+            budget = self.options.tenant_timeout
+            try:
+                return await asyncio.wait_for(
+                    tick(job, self.ctx, now, time.monotonic() + budget, progress), budget
+                )
+            except LeaseLost:
+                return None
+            except TimeoutError:
+                return _cut_short(job, now, progress, f"the tick took over {budget:g} s")
+            except Exception as exc:
+                log.exception("tenant %s: tick failed", job.resource_id)
+                return _cut_short(job, now, progress, f"internal error ({type(exc).__name__})")
+
+    async def _fence(
+        self, claim: Claim, events: list[EventRow], memory: dict[str, Any]
+    ) -> list[int] | None:
+        def work() -> list[int] | None:
+            with self.sessions.begin() as session:
+                return leases.fence(
+                    session.connection(),
+                    self.id,
+                    claim,
+                    utcnow() + self._offset,
+                    lease_for=self.options.lease_for,
+                    events=events,
+                    memory=memory,
+                )
+
+        return await asyncio.to_thread(work)
+
+    # -- phase 3 --------------------------------------------------------------
+
+    def _save(self, results: list[TenantResult], report: Report) -> None:
+        with self.sessions.begin() as session:
+            report.saved += len(store.save(session.connection(), self.id, results, utcnow()))
+
+    def _beat(self, report: Report) -> None:
+        with self.sessions.begin() as session:
+            store.heartbeat(
+                session.connection(),
+                self.id,
+                self.started_at,
+                utcnow(),
+                report.seconds,
+                report.counters,
+            )
+
+
+async def run_once(worker: Worker, now: dt.datetime | None = None) -> Report:
+    """One round: tick every due tenant (up to WORKER_BATCH), then beat the heartbeat.
+
+    A pipeline, not waves: a tenant is claimed only when a slot is free, so its
+    lease starts when its tick does and one slow tenant holds up no other;
+    results are saved in batches as they come (at most SAVE_WAIT later).
+    `now` is the round's start (tests and the bench pass a simulated one).
+    """
+    began = time.monotonic()
+    start = now or utcnow()
+    worker._offset = start - utcnow()
+    report = Report()
+    running: set[asyncio.Task[TenantResult | None]] = set()
+    waiting: list[TenantResult] = []
+    try:
+        await _pipeline(worker, start, began, report, running, waiting)
+    finally:
+        # A failed save (database gone) must not leave ticks running unowned.
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+    report.seconds = time.monotonic() - began
+    await asyncio.to_thread(worker._beat, report)
+    return report
+
+
+async def _pipeline(
+    worker: Worker,
+    start: dt.datetime,
+    began: float,
+    report: Report,
+    running: set[asyncio.Task[TenantResult | None]],
+    waiting: list[TenantResult],
+) -> None:
+    opts = worker.options
+    oldest: float | None = None
+    exhausted = False
+    while True:
+        room = min(opts.concurrency - len(running), opts.batch - report.claimed)
+        # Claim in handfuls: one transaction per freed slot would cost more than it saves.
+        if not exhausted and room > 0 and (room >= opts.concurrency // 4 or not running):
+            moment = start + dt.timedelta(seconds=time.monotonic() - began)
+            jobs = await asyncio.to_thread(worker._prepare, moment, room)
+            exhausted = len(jobs) < room or report.claimed + len(jobs) >= opts.batch
+            report.claimed += len(jobs)
+            running |= {asyncio.create_task(worker._run(job, start)) for job in jobs}
+        if not running and not waiting:
+            break
+        if running:
+            done, _ = await asyncio.wait(
+                running, timeout=SAVE_WAIT, return_when=asyncio.FIRST_COMPLETED
+            )
+            running -= done
+            for task in done:
+                result = task.result()
+                if result is not None:
+                    waiting.append(result)
+                    report.counters.add(result.counters)
+            if waiting and oldest is None:
+                oldest = time.monotonic()
+        due = oldest is not None and time.monotonic() - oldest >= SAVE_WAIT
+        if waiting and (not running or len(waiting) >= opts.concurrency // 2 or due):
+            await asyncio.to_thread(worker._save, list(waiting), report)
+            waiting.clear()
+            oldest = None
+
+
+async def run_forever(worker: Worker, stop: asyncio.Event) -> None:
+    """Rounds until `stop` is set; a round in progress is finished first."""
+    while not stop.is_set():
+        report = None
+        try:
+            report = await run_once(worker)
+        except Exception:
+            # The database gone for a moment must not end the worker.
+            log.exception("worker round failed")
+        if report is not None and report.claimed >= worker.options.batch:
+            continue  # more is due right now
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), worker.options.loop_seconds)
+
+
+def _cut_short(job: TenantJob, now: dt.datetime, progress: Progress, why: str) -> TenantResult:
+    from guvscale.worker.tenant import next_due
+
+    memory = dict(job.claim.memory)
+    for cached in memory.get("formation", {}).values():
+        cached["stale"] = True  # a PATCH may have gone out
+    result = TenantResult(
+        job.resource_id, job.claim.epoch, next_due(job, now), memory, {"error": why, "roles": []}
+    )
+    for event_id in progress.pending:
+        result.finished_events[event_id] = (f"unknown: {why} before Heroku answered", None)
+    result.counters.errors["tick_timeout" if "took" in why else "internal"] += 1
+    return result
+
+
+# -- command line ---------------------------------------------------------------
+
+
+def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--once", action="store_true", help="run one round and exit")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="decide and record, never change a formation"
+    )
+
+
+def worker(args: argparse.Namespace) -> int:
+    from guvscale import wiring
+    from guvscale.settings import Settings
+    from guvscale.web.logs import configure_logging
+
+    configure_logging()
+    settings = Settings()
+    settings.check()
+
+    async def main() -> None:
+        async with wiring.worker(settings, dry_run=args.dry_run) as w:
+            if args.once:
+                report = await run_once(w)
+                log.info("round: %d claimed, %d saved", report.claimed, report.saved)
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            log.info("worker %s started", w.id)
+            await run_forever(w, stop)
+            log.info("worker %s stopped", w.id)
+
+    asyncio.run(main())
+    return 0

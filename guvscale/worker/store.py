@@ -1,0 +1,271 @@
+"""The worker's database reads and writes, batched per tick.
+
+`load` turns claims into TenantJobs (rules parsed once per version and kept
+in memory, secrets decrypted); `save` writes every finished tenant back in
+one transaction: state and status (fenced by lease), samples, events and
+the heartbeat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, select, text
+from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from guvscale import rules
+from guvscale.db.crypto import DecryptionError, Vault
+from guvscale.db.models import Credentials, Resource, RulesVersion
+from guvscale.db.worker_models import RoleSample, RoleSeries
+from guvscale.plans import PLANS
+from guvscale.rabbitmq.urls import with_login_of
+from guvscale.rules.types import Role
+from guvscale.worker.leases import insert_events
+from guvscale.worker.types import Claim, Counters, TenantJob, TenantResult
+
+log = logging.getLogger(__name__)
+
+RulesCache = dict[int, list[Role] | str]  # rules_versions.id -> roles, or why they do not load
+
+
+def load(
+    session: Session,
+    claims: list[Claim],
+    vault: Vault,
+    cache: RulesCache,
+    *,
+    poll_seconds: int | None = None,
+) -> list[TenantJob]:
+    """A job per claim; a tenant whose rules or secrets cannot be read gets `error`.
+    `poll_seconds` replaces every plan's poll interval (tests and the sandbox)."""
+    if not claims:
+        return []
+    ids = [c.resource_id for c in claims]
+    resources = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids)))}
+    creds = {
+        c.resource_id: c
+        for c in session.scalars(select(Credentials).where(Credentials.resource_id.in_(ids)))
+    }
+    newest: dict[str, int] = {
+        rid: vid
+        for rid, vid in session.execute(
+            select(RulesVersion.resource_id, RulesVersion.id)
+            .where(RulesVersion.resource_id.in_(ids))
+            .order_by(RulesVersion.resource_id, RulesVersion.version.desc())
+            .ext(distinct_on(RulesVersion.resource_id))
+        )
+    }
+    _parse_missing(session, newest.values(), cache)
+    jobs = [
+        _job(
+            c,
+            resources.get(c.resource_id),
+            creds.get(c.resource_id),
+            newest,
+            cache,
+            vault,
+            poll_seconds,
+        )
+        for c in claims
+    ]
+    _number_series(session, jobs)
+    return jobs
+
+
+def _parse_missing(session: Session, version_ids: Iterable[int], cache: RulesCache) -> None:
+    wanted = [v for v in version_ids if v not in cache]
+    if not wanted:
+        return
+    for vid, yaml_text in session.execute(
+        select(RulesVersion.id, RulesVersion.yaml_text).where(RulesVersion.id.in_(wanted))
+    ):
+        try:
+            cache[vid] = list(rules.load(yaml_text).values())
+        except rules.RulesError as exc:
+            cache[vid] = f"the saved rules do not load: {exc}"
+
+
+def _job(
+    claim: Claim,
+    resource: Resource | None,
+    cred: Credentials | None,
+    newest: dict[str, int],
+    cache: RulesCache,
+    vault: Vault,
+    poll_seconds: int | None = None,
+) -> TenantJob:
+    plan = PLANS.get(resource.plan if resource else "", PLANS["test"])
+    if poll_seconds:
+        plan = dataclasses.replace(plan, poll_interval_s=poll_seconds)
+    job = TenantJob(claim=claim, plan=plan)
+    if resource is None:
+        job.error = "the add-on is gone"
+        return job
+    job.dry_run = resource.dry_run
+    # The app id survives renames; the name is for add-ons saved before credentials.
+    job.app = (cred.heroku_app_id if cred else None) or resource.app_name
+    roles = cache.get(newest.get(resource.id, -1), "no rules saved")
+    if isinstance(roles, str):
+        job.error = roles
+        return job
+    interval = float(plan.poll_interval_s)
+    # The plan sets the poll; the model plans with the interval it really gets.
+    resolved = [dataclasses.replace(r, pollinterval=interval) for r in roles]
+    job.roles = resolved[: plan.max_process_types]
+    job.beyond_plan = [r.name for r in resolved[plan.max_process_types :]]
+    try:
+        job.token = _open(vault, cred.heroku_token_enc if cred else None)
+        job.broker_url = _open(vault, cred.rabbitmq_url_enc if cred else None)
+        job.management_url = _open(vault, cred.management_url_enc if cred else None)
+        if job.management_url and job.broker_url:
+            # Stored without a login when it borrows the broker's (which CloudAMQP rotates).
+            job.management_url = with_login_of(job.management_url, job.broker_url)
+    except DecryptionError as exc:
+        job.error = str(exc)
+    return job
+
+
+def _open(vault: Vault, blob: bytes | None) -> str | None:
+    return vault.decrypt(blob) if blob else None
+
+
+def _number_series(session: Session, jobs: list[TenantJob]) -> None:
+    """role_series ids for every role, remembered in the tenant's memory after the first tick."""
+    missing: list[dict[str, str]] = []
+    for job in jobs:
+        known: dict[str, int] = job.claim.memory.get("series", {})
+        job.series = {r.name: known[r.name] for r in job.roles if r.name in known}
+        missing += [
+            {"resource_id": job.resource_id, "role": r.name}
+            for r in job.roles
+            if r.name not in job.series
+        ]
+    if not missing:
+        return
+    session.execute(insert(RoleSeries).values(missing).on_conflict_do_nothing())
+    pairs = {(m["resource_id"], m["role"]) for m in missing}
+    found = session.execute(
+        select(RoleSeries.resource_id, RoleSeries.role, RoleSeries.id).where(
+            RoleSeries.resource_id.in_({p[0] for p in pairs})
+        )
+    )
+    by_tenant = {job.resource_id: job for job in jobs}
+    for rid, role, sid in found:
+        if (rid, role) in pairs:
+            by_tenant[rid].series[role] = sid
+
+
+_SAVE = text(
+    """
+    UPDATE tenant_worker_state s
+    SET memory = v.memory, status = v.status, due_at = v.next_due, last_tick_at = v.tick_at,
+        lease_owner = NULL, lease_until = NULL
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+        AS v(resource_id text, epoch int, memory jsonb, status jsonb,
+             next_due timestamptz, tick_at timestamptz)
+    WHERE s.resource_id = v.resource_id AND s.lease_owner = :owner AND s.lease_epoch = v.epoch
+    RETURNING s.resource_id
+    """
+)
+
+
+def save(
+    conn: Connection,
+    owner: str,
+    results: list[TenantResult],
+    now: dt.datetime,
+) -> set[str]:
+    """Write back the results whose lease is still ours; returns their tenants."""
+    if not results:
+        return set()
+    rows = [
+        {
+            "resource_id": r.resource_id,
+            "epoch": r.epoch,
+            "memory": r.memory,
+            "status": r.status,
+            "next_due": r.next_due.isoformat(),
+            "tick_at": now.isoformat(),
+        }
+        for r in results
+    ]
+    kept = set(conn.execute(_SAVE, {"rows": json.dumps(rows), "owner": owner}).scalars())
+    samples = [s for r in results if r.resource_id in kept for s in r.samples]
+    if samples:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(RoleSample), samples)
+        except DBAPIError as exc:
+            # No partition for these times (a clock far off, upkeep behind): losing
+            # one round of samples must not lose the tenants' state and events.
+            log.warning("%d samples not stored: %s", len(samples), type(exc.orig).__name__)
+    for r in results:
+        # A PATCH that was sent is recorded whatever became of the lease.
+        for event_id, (outcome, request_id) in r.finished_events.items():
+            conn.execute(
+                text(
+                    "UPDATE scaling_events SET outcome = :outcome, "
+                    "request_id = COALESCE(:req, request_id) WHERE id = :id"
+                ),
+                {"outcome": outcome, "req": request_id, "id": event_id},
+            )
+        if r.resource_id in kept:
+            insert_events(conn, r.resource_id, r.new_events)
+    lost = {r.resource_id for r in results} - kept
+    if lost:
+        log.warning("lease lost before saving %d tenant(s); their results dropped", len(lost))
+    return kept
+
+
+_BEAT = text(
+    """
+    INSERT INTO worker_heartbeats AS h (worker_id, started_at, last_tick_at, ticks,
+        tick_seconds_total, last_tick_seconds, decisions, heroku_calls, takeovers,
+        lowest_rate_limit_remaining, errors)
+    VALUES (:worker, :started, :now, 1, :seconds, :seconds, :decisions, :calls, :takeovers,
+        :lowest, CAST(:errors AS jsonb))
+    ON CONFLICT (worker_id) DO UPDATE SET
+        last_tick_at = :now,
+        ticks = h.ticks + 1,
+        tick_seconds_total = h.tick_seconds_total + :seconds,
+        last_tick_seconds = :seconds,
+        decisions = h.decisions + :decisions,
+        heroku_calls = h.heroku_calls + :calls,
+        takeovers = h.takeovers + :takeovers,
+        lowest_rate_limit_remaining = COALESCE(:lowest, h.lowest_rate_limit_remaining),
+        errors = (SELECT COALESCE(jsonb_object_agg(k, v), '{}'::jsonb) FROM (
+            SELECT key AS k, SUM(value::bigint) AS v FROM (
+                SELECT * FROM jsonb_each_text(h.errors)
+                UNION ALL SELECT * FROM jsonb_each_text(CAST(:errors AS jsonb))) e
+            GROUP BY key) t)
+    """
+)
+
+
+def heartbeat(
+    conn: Connection,
+    worker_id: str,
+    started: dt.datetime,
+    now: dt.datetime,
+    seconds: float,
+    counters: Counters,
+) -> None:
+    params: dict[str, Any] = {
+        "worker": worker_id,
+        "started": started,
+        "now": now,
+        "seconds": seconds,
+        "decisions": counters.decisions,
+        "calls": counters.heroku_calls,
+        "takeovers": counters.takeovers,
+        "lowest": counters.lowest_remaining,
+        "errors": json.dumps(dict(counters.errors)),
+    }
+    conn.execute(_BEAT, params)

@@ -1,0 +1,152 @@
+"""The rules section over HTTP: save, problems inline, diff, history, restore, dry-run."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from guvscale.db.models import Resource, RulesVersion
+from guvscale.db.scoping import unscoped
+from guvscale.settings import Settings
+from tests.factories import add_tenant, sso_fields
+
+GOOD = "emails:\n  queue: send-email\n  deadline: 180\n  maximum: 5\n"
+BAD = "emails:\n  queue: send-email\n  deadline: soon\n  maximum: 5\n"
+
+
+def signed_in(client: TestClient, sessions: sessionmaker[Session], settings: Settings) -> str:
+    tenant = add_tenant(sessions)
+    r = client.post(
+        "/heroku/sso", data=sso_fields(tenant, settings.sso_salt), follow_redirects=False
+    )
+    assert r.status_code == 302
+    return tenant.id
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def versions(sessions: sessionmaker[Session], resource_id: str) -> list[str]:
+    with sessions() as s:
+        unscoped(s)
+        rows = s.query(RulesVersion).filter_by(resource_id=resource_id).order_by("version")
+        return [r.yaml_text for r in rows]
+
+
+def test_bad_rules_are_shown_at_their_line_and_not_saved(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    rid = signed_in(client, sessions, settings)
+    token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    r = client.post(f"/resources/{rid}/rules", data={"rules": BAD, "csrf": token})
+    assert r.status_code == 422
+    assert "Not saved: 1 problem" in r.text
+    line = re.search(
+        r'<div class="ln error" id="line-3"[^>]*>.*?</div>\s*'
+        r'<div class="note error"[^>]*>(.*?)</div>',
+        r.text,
+        re.S,
+    )
+    assert line and "emails.deadline" in line.group(1)
+    assert "soon" in r.text  # the draft is kept in the editor
+    assert versions(sessions, rid) == []
+
+    r = client.post(
+        f"/resources/{rid}/rules", data={"rules": GOOD, "csrf": token}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"].endswith("?saved=1")
+    page = client.get(r.headers["location"]).text
+    assert "Saved as version 1" in page and "v1" in page
+    assert versions(sessions, rid) == [GOOD]
+
+
+def test_diff_history_and_restore(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    rid = signed_in(client, sessions, settings)
+    token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    for text in (GOOD, GOOD.replace("maximum: 5", "maximum: 8")):
+        r = client.post(f"/resources/{rid}/rules", data={"rules": text, "csrf": token})
+        assert r.status_code == 200
+    # A rejected draft shows its diff against what is saved.
+    r = client.post(f"/resources/{rid}/rules", data={"rules": BAD, "csrf": token})
+    assert '<div class="ln added">' in r.text and "deadline: soon" in r.text
+
+    old = client.get(f"/resources/{rid}/rules/versions/1")
+    assert old.status_code == 200 and "maximum: 5" in old.text
+    assert "maximum: 8" in old.text  # the diff from the rules in force
+    r = client.post(f"/resources/{rid}/rules/versions/1/restore", data={"csrf": token})
+    assert r.status_code == 200 and "restored from version 1" in r.text
+    assert versions(sessions, rid) == [GOOD, GOOD.replace("maximum: 5", "maximum: 8"), GOOD]
+    assert client.get(f"/resources/{rid}/rules/versions/9").status_code == 404
+
+
+def test_every_form_needs_the_sessions_csrf_token(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    rid = signed_in(client, sessions, settings)
+    posts = {
+        f"/resources/{rid}/rules": {"rules": GOOD},
+        f"/resources/{rid}/rules/preview": {"rules": GOOD},
+        f"/resources/{rid}/rules/versions/1/restore": {},
+        f"/resources/{rid}/dry-run": {"dry_run": "on"},
+        f"/resources/{rid}/setup": {"heroku_token": "x" * 20},
+    }
+    for path, form in posts.items():
+        for token in (None, "forged-token-" + "x" * 30):
+            data = dict(form) if token is None else {**form, "csrf": token}
+            r = client.post(path, data=data)
+            assert r.status_code == 403, path
+            assert "Form expired" in r.text
+    r = client.post(f"/resources/{rid}/rules/check", json={"rules": GOOD})
+    assert r.status_code == 403 and r.json()["id"] == "csrf_refused"
+    assert versions(sessions, rid) == []
+
+
+def test_live_check_answers_problems_without_saving(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    rid = signed_in(client, sessions, settings)
+    token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    r = client.post(
+        f"/resources/{rid}/rules/check", json={"rules": BAD}, headers={"X-CSRF-Token": token}
+    )
+    assert r.status_code == 200
+    (error,) = r.json()["errors"]
+    assert (error["role"], error["key"], error["line"]) == ("emails", "deadline", 3)
+    assert versions(sessions, rid) == []
+
+
+def test_dry_run_switch(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    rid = signed_in(client, sessions, settings)
+    token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    r = client.post(f"/resources/{rid}/dry-run", data={"dry_run": "on", "csrf": token})
+    assert r.status_code == 200 and "decisions are recorded, not applied" in r.text
+    with sessions() as s:
+        resource = s.get(Resource, rid)
+        assert resource is not None and resource.dry_run
+    r = client.post(f"/resources/{rid}/dry-run", data={"dry_run": "off", "csrf": token})
+    assert "Scaling live" in r.text
+
+
+def test_preview_shows_draft_and_saved_side_by_side(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    rid = signed_in(client, sessions, settings)
+    token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    client.post(f"/resources/{rid}/rules", data={"rules": GOOD, "csrf": token})
+    draft = GOOD.replace("maximum: 5", "maximum: 2")
+    r = client.post(f"/resources/{rid}/rules/preview", data={"rules": draft, "csrf": token})
+    assert r.status_code == 200
+    assert "Preview: draft beside the saved rules" in r.text
+    assert "public trace" in r.text  # nothing recorded for this app yet
+    assert r.text.count('class="misses"') == 2 and r.text.count('class="dyno-hours"') == 2
+    assert "maximum: 2" in r.text  # the draft stays in the editor, unsaved
+    assert versions(sessions, rid) == [GOOD]
