@@ -186,6 +186,42 @@ def test_tenant_dep_on_a_router_without_config_route_still_checks_the_token(
         assert client.get(url, headers=tenant.auth).json() == {"id": tenant.id}
 
 
+# -- what the schemathesis run found in PUT /config/{id}/credentials (each was a 500) --
+
+
+@pytest.mark.parametrize("token", ["t\u00f6k\u00e9n-1234567890", "tok en", "tok\x00en", " \t "])
+def test_a_heroku_token_that_cannot_go_in_a_header_is_422_at_the_edge(
+    client: TestClient, tenant: Tenant, token: str
+) -> None:
+    url = f"/config/{tenant.id}/credentials"
+    r = client.put(url, json={"herokuToken": token}, headers=tenant.auth)
+    assert r.status_code == 422, r.text
+    assert r.json()["where"] == "body.herokuToken"
+
+
+ODD_HOSTS = ["\x00", "u:p@xn--", "u:p@256.1.1.1"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"brokerUrl": f"amqps://{host}/v"} for host in ODD_HOSTS]
+    + [
+        {"brokerUrl": "amqp://guest:guest@127.0.0.1/", "managementUrl": url}
+        for url in [f"https://{host}/" for host in ODD_HOSTS] + ["http://h:99999/", "http://[::1/"]
+    ],
+)
+def test_a_url_whose_host_cannot_be_sent_to_is_422_naming_the_field(
+    client: TestClient, tenant: Tenant, body: dict[str, str]
+) -> None:
+    """Development allows private brokers, so these reach the HTTP client."""
+    r = client.put(f"/config/{tenant.id}/credentials", json=body, headers=tenant.auth)
+    assert r.status_code == 422, r.text
+    answer = r.json()
+    assert answer["id"] == "invalid_credentials"
+    assert answer["where"] == ("managementUrl" if "managementUrl" in body else "brokerUrl")
+    assert "p@" not in answer["message"]
+
+
 # -- the schema says so -------------------------------------------------------------
 
 CONFIG_OPERATIONS = [

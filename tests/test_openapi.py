@@ -10,8 +10,10 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -22,7 +24,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
+from guvscale.settings import Settings
+from tests.factories import Tenant, add_tenant
+from tests.fake_heroku.fixtures import FakeHeroku
 from tests.partner_helpers import basic, headers, provision_body
 from tests.web_fixtures import make_settings
 
@@ -138,6 +144,26 @@ def create_prod_app(prod: Any, engine: Engine) -> FastAPI:
 
 
 @pytest.fixture
+def settings(database_url: str, fake_heroku: FakeHeroku) -> Settings:
+    """PUT /config/{id}/credentials checks a token with Heroku: here the fake one,
+    over HTTP, which refuses every generated token (422). Private brokers are
+    refused, so no generated broker URL reaches this machine's services."""
+    return make_settings(
+        database_url=database_url,
+        heroku_api_url=fake_heroku.api_url,
+        heroku_id_url=fake_heroku.id_url,
+        http_timeout=5.0,
+        allow_private_brokers=False,
+    )
+
+
+@pytest.fixture
+def tenant(sessions: sessionmaker[Session]) -> Tenant:
+    """A provisioned add-on whose GUVSCALE_TOKEN the config API's cases carry."""
+    return add_tenant(sessions)
+
+
+@pytest.fixture
 def api_schema(app: FastAPI, client: TestClient) -> Any:
     # `client` has run the app's lifespan, so the app has its engine and sessions.
     return schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -183,24 +209,35 @@ def test_every_operation_is_fuzzed(api_schema: Any) -> None:
     assert found == {(method, path) for method, path, _ in OPERATIONS}
 
 
+def authorised(case: Any, tenant: Tenant) -> dict[str, str]:
+    """The credentials a case carries: the partner's Basic auth, or for the config
+    API the tenant's Bearer token and its id in the path (unless the path is
+    what the case makes invalid), so cases reach the body and the services."""
+    if not case.path.startswith("/config/"):
+        return {"Authorization": basic()}
+    if not case.meta.is_negative_at(ParameterLocation.PATH):
+        case.path_parameters = {**(case.path_parameters or {}), "id": tenant.id}
+    return tenant.auth
+
+
 @pytest.mark.parametrize("method, path, mode", CASES)
 def test_the_app_keeps_to_its_schema(
-    api_schema: Any, method: str, path: str, mode: GenerationMode
+    api_schema: Any, tenant: Tenant, method: str, path: str, mode: GenerationMode
 ) -> None:
     """Bounded: 30 generated requests per operation and mode, failing on any 5xx,
     any status, header, content type or body the schema does not allow, any
-    schema-invalid request that is not refused, and any partner call that
-    succeeds again without (or with wrong) credentials."""
+    schema-invalid request that is not refused, and any call that succeeds
+    again without (or with wrong) credentials."""
     operation = api_schema[path][method]
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
+    @hypothesis_settings(
         max_examples=30,
         deadline=None,
         suppress_health_check=list(HealthCheck),
         database=None,
     )
     def run(case: Any) -> None:
-        case.call_and_validate(headers={"Authorization": basic()}, checks=CHECKS)
+        case.call_and_validate(headers=authorised(case, tenant), checks=CHECKS)
 
     run()

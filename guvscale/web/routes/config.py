@@ -67,11 +67,15 @@ class SavedConfigOut(ConfigOut):
     )
 
 
-Secret = Annotated[str, Field(min_length=1, max_length=2000)]
+# A Heroku token is visible ASCII (it travels in an Authorization header);
+# blanks around a pasted one are trimmed by the service.
+HerokuToken = Annotated[
+    str, Field(min_length=1, max_length=2000, pattern=r"^[ \t\r\n]*[!-~]+[ \t\r\n]*$")
+]
 
 
 class CredentialsIn(_Camel):
-    heroku_token: Secret | None = Field(
+    heroku_token: HerokuToken | None = Field(
         None, description="an owner's token from `heroku authorizations:create`"
     )
     broker_url: Annotated[str, Field(max_length=2000)] | None = Field(
