@@ -52,8 +52,13 @@ class InvalidRulesOut(ErrorBody):
     errors: list[RuleIssueOut]
 
 
+_EXAMPLE_RULES = "emailsender:\n  queue: send-email\n  deadline: 180\n  maximum: 5\n"
+
+
 class ConfigIn(_Camel):
-    config: str = Field(description="the rules YAML, kept exactly as written")
+    config: str = Field(
+        description="the rules YAML, kept exactly as written", examples=[_EXAMPLE_RULES]
+    )
 
 
 class ConfigOut(_Camel):
@@ -75,6 +80,9 @@ HerokuToken = Annotated[
 
 
 class CredentialsIn(_Camel):
+    # At least one field: the route refuses an empty change with a 422.
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     heroku_token: HerokuToken | None = Field(
         None, description="an owner's token from `heroku authorizations:create`"
     )
