@@ -12,13 +12,15 @@ import jsonschema
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.db.models import Resource, RulesVersion
 from guvscale.db.scoping import unscoped
 from guvscale.web.api_auth import TenantDep
+from guvscale.web.app import create_app
 from tests.factories import Tenant, add_tenant
+from tests.web_fixtures import make_settings
 
 RULES = "emailsender:\n  queue: send-email\n  deadline: 180\n  maximum: 5\n"
 DEEP = "[" * 20_000 + "]" * 20_000  # under MAX_BODY_BYTES, over any parser's depth
@@ -299,3 +301,28 @@ def test_partner_and_page_routes_document_500_and_503(
         assert content["application/json"]["schema"] == ERROR
         assert "text/html" in content
     assert "Retry-After" in responses["503"]["headers"]
+
+
+def test_a_config_call_while_the_database_is_away_is_the_documented_503(
+    database_url: str, spec: dict[str, Any]
+) -> None:
+    """The token check runs in the route class, before FastAPI's dependencies:
+    a database error there is still the 503 the schema shows, not a 500."""
+    away = create_engine("postgresql+psycopg://nobody@127.0.0.1:9/none", pool_pre_ping=True)
+    app = create_app(make_settings(database_url=database_url), engine=away, run_background=False)
+    documented = spec["paths"]["/config/{id}"]["post"]["responses"]["503"]
+    schema = {**spec["components"]["schemas"]["ErrorBody"], "additionalProperties": False}
+    with TestClient(app) as client:
+        r = client.post(
+            "/config/gvs-0123456789abcdef",
+            json={"config": RULES},
+            headers={"Authorization": "Bearer x"},
+        )
+        assert r.status_code == 503, r.text
+        assert r.json()["id"] == "database_unavailable"
+        jsonschema.validate(r.json(), schema)
+        assert r.headers["retry-after"].isdigit() and "Retry-After" in documented["headers"]
+        page = client.get("/config/gvs-0123456789abcdef", headers={"Accept": "text/html"})
+        assert page.status_code == 503 and "text/html" in page.headers["content-type"]
+        assert "text/html" in documented["content"]
+    away.dispose()
