@@ -287,3 +287,23 @@ def test_a_host_that_re_resolves_to_a_private_address_is_refused_then(
     assert isinstance(second, BrokerRefused)
     assert "127.0.0.1" in str(second) and PASSWORD not in str(second)
     assert route.call_count == 1
+
+
+# Found by the schemathesis run of PUT /config/{id}/credentials: urlsplit takes
+# these hosts, httpx cannot send to them, and the error escaped as a 500.
+@pytest.mark.parametrize(
+    "url", ["http://\x00:15672", "https://u:p@xn--/", "http://256.1.1.1:15672", "https://xn--"]
+)
+def test_a_host_httpx_cannot_send_to_is_refused_as_input(url: str) -> None:
+    with pytest.raises(BrokerRefused, match="not a valid URL"):
+        ManagementClient(httpx.AsyncClient(), url, timeout=1)
+
+
+@pytest.mark.parametrize("location", ["https://xn--/api/queues/vh", "http://256.1.1.1/"])
+def test_a_redirect_to_an_invalid_url_is_not_followed(
+    mock: respx.MockRouter, location: str
+) -> None:
+    elsewhere = mock.get(url__regex=r"^http://(256|xn--)")
+    error = read_error(mock, httpx.Response(302, headers={"Location": location}))
+    assert isinstance(error, BrokerRefused | BrokerUnreachable), error
+    assert not elsewhere.called

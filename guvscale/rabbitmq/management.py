@@ -88,6 +88,9 @@ class ManagementClient:
         if path.endswith("/api"):
             path = path[: -len("/api")]
         self._base = urlunsplit((parts.scheme, netloc, path, "", ""))
+        # urlsplit takes host names httpx cannot send (a control character, an
+        # IPv4 octet over 255, a malformed IDNA label): refuse them here, as input.
+        _http_url(self._base, f"not a valid URL: {mask_url(management_url)}")
 
     @property
     def base_url(self) -> str:
@@ -148,6 +151,9 @@ class ManagementClient:
         except httpx.HTTPError as exc:
             detail = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
             raise BrokerUnreachable(f"{self._base}: {detail}") from None
+        except (httpx.InvalidURL, UnicodeError) as exc:  # e.g. a Location httpx cannot encode
+            detail = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
+            raise BrokerRefused(f"{self._base}: not a URL we can send to ({detail})") from None
         log.debug("rabbitmq GET %s -> %s", target.path, response.status_code)
         return response
 
@@ -163,10 +169,16 @@ class ManagementClient:
 
     def _redirect_target(self, url: str, response: httpx.Response) -> str:
         location = response.headers.get("Location", "")
-        target = httpx.URL(url).join(location)
-        if (target.host or "").lower() != self._host:
+        try:
+            target = httpx.URL(url).join(location)
+            target_host = target.host or ""
+        except (httpx.InvalidURL, ValueError):  # IDNAError is a ValueError
             raise BrokerRefused(
-                f"{self._base} redirected to another host ({target.host}); not followed"
+                f"{self._base} redirected to an invalid URL; not followed"
+            ) from None
+        if target_host.lower() != self._host:
+            raise BrokerRefused(
+                f"{self._base} redirected to another host ({target_host}); not followed"
             )
         if httpx.URL(url).scheme == "https" and target.scheme != "https":
             raise BrokerRefused(f"{self._base} redirected from https to http; not followed")
@@ -193,6 +205,13 @@ class ManagementClient:
             raise BrokerUnreachable(
                 f"{self._base}: answer is not JSON; is this the management API?"
             ) from None
+
+
+def _http_url(url: str, refusal: str) -> None:
+    try:
+        httpx.URL(url).host  # noqa: B018  (decodes the IDNA name, which can raise)
+    except (httpx.InvalidURL, ValueError):  # IDNAError is a ValueError
+        raise BrokerRefused(refusal) from None
 
 
 def _seg(value: str) -> str:

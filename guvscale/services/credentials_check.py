@@ -112,10 +112,11 @@ class CredentialsChecker:
         given = change.management_url
         if given is None and current.management_source == GIVEN:
             given = given_management_url(current)
-        management, management_source = management_in_force(broker, (given or "").strip() or None)
+        given = (given or "").strip() or None
+        if given is not None:  # before it is read, so a URL that does not parse is a 422
+            await self._refuse_unsafe(given, HTTP_SCHEMES, MANAGEMENT_FIELD)
+        management, management_source = management_in_force(broker, given)
         assert management is not None  # a broker is always known here
-        if management_source == GIVEN:
-            await self._refuse_unsafe(management, HTTP_SCHEMES, MANAGEMENT_FIELD)
         queues = await self._read_queues(management, broker, management_source)
         credentials = TenantCredentials(
             heroku_token=token,

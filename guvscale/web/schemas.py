@@ -22,29 +22,47 @@ class ErrorBody(BaseModel):
 
 
 _WHY = {
-    400: "The body is not valid JSON, or gives a key twice.",
+    400: "The body is not valid JSON, gives a key twice, or nests too deeply.",
     401: "Partner credentials missing or wrong.",
     403: "Not allowed.",
     404: "No add-on with that id (ours, gvs-..., or Heroku's uuid).",
     413: "The body is larger than MAX_BODY_BYTES.",
     415: "Content-Type is not application/json.",
     422: "A field is missing, mistyped or out of range, or names an unknown plan or region.",
+    500: "An internal error; the message names the request id to quote.",
+    503: (
+        "The database is unreachable just now (database_unavailable), or a concurrent "
+        "change got in the way (try_again): try again after Retry-After seconds."
+    ),
 }
-_CHALLENGE = {
-    "WWW-Authenticate": {
-        "description": "Basic realm, for the partner API's credentials",
-        "schema": {"type": "string"},
-    }
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "the scheme to authenticate with: Basic (partner API) or Bearer",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    },
+    503: {
+        "Retry-After": {
+            "description": "seconds to wait before trying again",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+        }
+    },
 }
+# Answered by every route (web.errors): JSON, or an HTML page when the request asks for HTML.
+FAILURES = (500, 503)
 
 
-def answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these error statuses, each with the error shape."""
+def answers(*statuses: int, why: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, each with the error shape;
+    `why` overrides a status's description."""
     found: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
-        found[status] = {"model": ErrorBody, "description": _WHY[status]}
-        if status == 401:
-            found[status]["headers"] = _CHALLENGE
+        found[status] = {"model": ErrorBody, "description": (why or {}).get(status, _WHY[status])}
+        if status in _HEADERS:
+            found[status]["headers"] = _HEADERS[status]
     return found
 
 
@@ -53,9 +71,14 @@ DESCRIPTION = """GuvScale's HTTP interface.
 - `/heroku/resources`: Heroku's Add-on Partner API (v3), HTTP basic auth with
   the manifest's `id` and `api.password`.
 - `/heroku/sso`, `/sso/login`: Heroku single sign-on into the dashboard (HTML).
+- `/config/{id}`: the config API the heroku-guvscale CLI plugin uses,
+  `Authorization: Bearer <GUVSCALE_TOKEN>` for the add-on `GUVSCALE_ID` names.
 - `/resources/{resource_id}`, `/logout`: dashboard pages for the signed-in add-on.
 
-Every error answered as JSON has the shape `ErrorBody`.
+Every error answered as JSON has the shape `ErrorBody`. The JSON APIs check
+a request in this order: size (413), credentials (401), media type (415),
+JSON syntax (400: malformed, a key given twice, NaN, nested too deeply), then
+the typed body (422).
 """
 
 
@@ -78,18 +101,35 @@ _FASTAPI_422 = "#/components/schemas/HTTPValidationError"
 
 
 def _error_shape_everywhere(schema: dict[str, Any]) -> None:
-    """FastAPI documents its own 422 shape; `web.errors` sends ErrorBody instead."""
+    """FastAPI documents its own 422 shape; `web.errors` sends ErrorBody instead.
+    And any route can fail with a 500 or (the database away) a 503."""
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
-            answer = operation.get("responses", {}).get("422")
+            responses = operation.setdefault("responses", {})
+            answer = responses.get("422")
             content = (answer or {}).get("content", {}).get("application/json", {})
             if content.get("schema", {}).get("$ref") == _FASTAPI_422:
                 answer["description"] = _WHY[422]
                 content["schema"] = {"$ref": _ERROR_REF}
+            for status in FAILURES:
+                responses.setdefault(str(status), _failure(status))
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.setdefault("ErrorBody", ErrorBody.model_json_schema())
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
+
+
+def _failure(status: int) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "description": _WHY[status],
+        "content": {
+            "application/json": {"schema": {"$ref": _ERROR_REF}},
+            "text/html": {"schema": {"type": "string"}},
+        },
+    }
+    if status in _HEADERS:
+        answer["headers"] = _HEADERS[status]
+    return answer
 
 
 def install(app: FastAPI) -> None:

@@ -68,7 +68,7 @@ def check_json_media(request: Request) -> None:
 
 async def check_json_request(request: Request) -> None:
     """A JSON body route's guard, to run before FastAPI parses the body (see
-    web/routes/partner.py's PartnerRoute): 415 for another media type, 400 for
+    web/guarded.py's GuardedRoute): 415 for another media type, 400 for
     ambiguous or malformed JSON. Starlette caches the body, so FastAPI then
     validates the same bytes against the route's model."""
     check_json_media(request)

@@ -1,7 +1,8 @@
 """The config API the heroku-guvscale CLI plugin speaks (camelCase, as it sends and reads).
 
 Every call: `Authorization: Bearer <GUVSCALE_TOKEN>` for the `{id}` in the
-path (GUVSCALE_ID). Thin: authenticate, parse, call a service, answer.
+path (GUVSCALE_ID), checked by `ConfigRoute` before anything about the body
+(`web.guarded`'s order). Thin: authenticate, parse, call a service, answer.
 `/config/{id}/status` and `/events` live with the worker's records; they
 authenticate with the same `web.api_auth.TenantDep`.
 """
@@ -9,7 +10,7 @@ authenticate with the same `web.api_auth.TenantDep`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -21,8 +22,9 @@ from guvscale.heroku.platform import HerokuPlatform
 from guvscale.rules import RuleIssue
 from guvscale.services import credentials, credentials_check, rules_config
 from guvscale.settings import Settings
-from guvscale.web.api_auth import CONFIG_ERRORS, ErrorOut, TenantDep
+from guvscale.web.api_auth import CONFIG_BODY_ERRORS, CONFIG_ERRORS, ConfigRoute, TenantDep
 from guvscale.web.deps import VaultDep
+from guvscale.web.schemas import ErrorBody, answers
 
 
 class _Camel(BaseModel):
@@ -43,14 +45,20 @@ class RuleIssueOut(BaseModel):
         return cls(role=issue.role, key=issue.key, line=issue.line, message=issue.message)
 
 
-class InvalidRulesOut(BaseModel):
-    id: str = Field(examples=["invalid_rules"])
-    message: str
+class InvalidRulesOut(ErrorBody):
+    """The 422 for rules that do not load: every problem, each where it is."""
+
+    id: Literal["invalid_rules"]
     errors: list[RuleIssueOut]
 
 
+_EXAMPLE_RULES = "emailsender:\n  queue: send-email\n  deadline: 180\n  maximum: 5\n"
+
+
 class ConfigIn(_Camel):
-    config: str = Field(description="the rules YAML, kept exactly as written")
+    config: str = Field(
+        description="the rules YAML, kept exactly as written", examples=[_EXAMPLE_RULES]
+    )
 
 
 class ConfigOut(_Camel):
@@ -64,11 +72,18 @@ class SavedConfigOut(ConfigOut):
     )
 
 
-Secret = Annotated[str, Field(min_length=1, max_length=2000)]
+# A Heroku token is visible ASCII (it travels in an Authorization header);
+# blanks around a pasted one are trimmed by the service.
+HerokuToken = Annotated[
+    str, Field(min_length=1, max_length=2000, pattern=r"^[ \t\r\n]*[!-~]+[ \t\r\n]*$")
+]
 
 
 class CredentialsIn(_Camel):
-    heroku_token: Secret | None = Field(
+    # At least one field: the route refuses an empty change with a 422.
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    heroku_token: HerokuToken | None = Field(
         None, description="an owner's token from `heroku authorizations:create`"
     )
     broker_url: Annotated[str, Field(max_length=2000)] | None = Field(
@@ -141,7 +156,15 @@ async def credentials_checker(request: Request) -> credentials_check.Credentials
 
 CheckerDep = Annotated[credentials_check.CredentialsChecker, Depends(credentials_checker)]
 
-router = APIRouter(prefix="/config", tags=["config"], responses=CONFIG_ERRORS)
+router = APIRouter(
+    prefix="/config", tags=["config"], route_class=ConfigRoute, responses=CONFIG_ERRORS
+)
+# POST /config/{id}: rules that do not load, or a body that is not a config.
+_RULES_422 = {
+    "model": InvalidRulesOut | ErrorBody,
+    "description": "invalid_rules (with every problem in `errors`), or a body that is "
+    "not a config (invalid_params); nothing saved",
+}
 
 
 # -- routes ------------------------------------------------------------------------
@@ -156,7 +179,7 @@ async def get_config(tenant: TenantDep) -> ConfigOut:
 @router.post(
     "/{id}",
     summary="Save new rules",
-    responses={422: {"model": InvalidRulesOut, "description": "rules invalid; nothing saved"}},
+    responses={**CONFIG_BODY_ERRORS, 422: _RULES_422},
 )
 async def post_config(body: ConfigIn, tenant: TenantDep) -> SavedConfigOut:
     now = dt.datetime.now(dt.UTC)
@@ -181,7 +204,18 @@ async def get_credentials(tenant: TenantDep, vault: VaultDep) -> CredentialsOut:
 @router.put(
     "/{id}/credentials",
     summary="Set the Heroku token and/or the broker; checked before saving",
-    responses={422: {"model": ErrorOut, "description": "what failed and why; nothing saved"}},
+    responses={
+        **CONFIG_BODY_ERRORS,
+        **answers(
+            404, why={404: "The add-on was deprovisioned while its credentials were checked."}
+        ),
+        422: {
+            "model": ErrorBody,
+            "description": "a body that is not credentials (invalid_params), or what failed "
+            "checking them with Heroku or the broker and why (invalid_credentials); "
+            "nothing saved",
+        },
+    },
 )
 async def put_credentials(
     body: CredentialsIn, tenant: TenantDep, vault: VaultDep, checker: CheckerDep
@@ -199,7 +233,9 @@ async def put_credentials(
     return CredentialsOut.of(summary)
 
 
-@router.put("/{id}/dry-run", summary="Decide and record, but never apply")
+@router.put(
+    "/{id}/dry-run", summary="Decide and record, but never apply", responses=CONFIG_BODY_ERRORS
+)
 async def put_dry_run(body: DryRunIn, tenant: TenantDep) -> DryRunOut:
     flag = await tenant(lambda db: rules_config.set_dry_run(db, tenant.resource_id, body.dry_run))
     return DryRunOut(dry_run=flag)

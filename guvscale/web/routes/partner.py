@@ -1,11 +1,10 @@
 """The Add-on Partner API: Heroku provisions, deprovisions and re-plans through here.
 
 Thin on purpose: check who is calling, parse, call a service, answer.
-`PartnerRoute` checks, in this order and before FastAPI reads the body:
-credentials (401), Content-Type (415), then that the body is one unambiguous
-JSON document (400). So a caller without the password learns nothing, not
-even whether its body would have parsed; then FastAPI validates the body
-against the route's typed model (422 naming the field).
+`PartnerRoute` checks, in the order `web.guarded` sets for every JSON API
+and before FastAPI reads the body: credentials (401), Content-Type (415),
+that the body is one unambiguous JSON document (400); then FastAPI
+validates the body against the route's typed model (422 naming the field).
 """
 
 from __future__ import annotations
@@ -14,12 +13,10 @@ import base64
 import binascii
 import datetime as dt
 import hmac
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPBasic
 from pydantic import BaseModel, Field
 
@@ -28,8 +25,8 @@ from guvscale.services import provisioning
 from guvscale.services.config_vars import ConfigIssuer
 from guvscale.settings import Settings
 from guvscale.web.deps import TxDep, VaultDep
+from guvscale.web.guarded import GuardedRoute
 from guvscale.web.schemas import answers
-from guvscale.web.strict_json import check_json_request
 
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="guvscale", charset="UTF-8"'}
 
@@ -59,20 +56,11 @@ def check_partner(request: Request) -> None:
     request.state.partner = True
 
 
-class PartnerRoute(APIRoute):
-    """Credentials, media type and strict JSON, before FastAPI parses anything."""
+class PartnerRoute(GuardedRoute):
+    """Partner credentials first, then media type and strict JSON (`web.guarded`)."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        takes_body = self.body_field is not None
-
-        async def partner_handler(request: Request) -> Response:
-            check_partner(request)
-            if takes_body:
-                await check_json_request(request)
-            return await handler(request)
-
-        return partner_handler
+    async def check_caller(self, request: Request) -> None:
+        check_partner(request)
 
 
 class PartnerAuth(HTTPBasic):
