@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -340,10 +341,25 @@ def test_an_app_without_a_broker_var_is_422(world: World, vhost: str) -> None:
     refused(world, {"herokuToken": owner.token}, "brokerUrl", "CLOUDAMQP_URL", "brokerUrl")
 
 
-def test_a_wrong_broker_password_is_422_and_never_echoed(world: World, vhost: str) -> None:
+def test_a_wrong_broker_password_is_422_and_never_echoed_or_logged(
+    world: World, vhost: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     wrong = amqp_url(vhost, password="Wr0ng-pa55word")
     answer = refused(world, {"brokerUrl": wrong}, "brokerUrl", "management API", "password")
     assert "Wr0ng-pa55word" not in answer["message"]
+    assert caplog.records and "Wr0ng-pa55word" not in caplog.text
+
+
+@pytest.mark.parametrize(("status", "error_id"), [(503, None), (429, "rate_limit")])
+def test_heroku_failing_is_422_saying_to_try_again(
+    world: World, vhost: str, status: int, error_id: str | None
+) -> None:
+    owner = heroku_owner(world, vhost)
+    world.fake.state.fail_next(1, status, error_id=error_id, path="/addons/")
+    refused(world, {"herokuToken": owner.token}, "herokuToken", "finding the app", "try again")
+    # Once Heroku answers again, the same request goes through.
+    assert world.put_credentials({"herokuToken": owner.token}).status_code == 200
 
 
 def test_an_unreachable_management_api_is_422(world: World, vhost: str) -> None:

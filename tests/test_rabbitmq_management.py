@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import socket
 from collections.abc import Awaitable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -233,3 +234,56 @@ def test_nothing_logged_holds_the_password(
     read_error(mock, httpx.ConnectError(f"user:{PASSWORD}@rabbit.example refused"))
     assert caplog.records
     assert PASSWORD not in caplog.text
+
+
+def resolving(monkeypatch: pytest.MonkeyPatch, *answers: str) -> list[str]:
+    """Make every lookup answer the next address (the last one repeats); returns the log."""
+    asked: list[str] = []
+
+    def getaddrinfo(host: str, port: object, *args: object, **kwargs: object) -> list[Any]:
+        asked.append(host)
+        address = answers[min(len(asked), len(answers)) - 1]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+def guarded_queues(vhost: str = "vh", *, calls: int = 1) -> list[dict[str, QueueStats] | Exception]:
+    async def go() -> list[dict[str, QueueStats] | Exception]:
+        results: list[dict[str, QueueStats] | Exception] = []
+        async with httpx.AsyncClient() as http:
+            mc = ManagementClient(http, URL, timeout=2, allow_private=False)
+            for _ in range(calls):
+                try:
+                    results.append(await mc.queues(vhost))
+                except BrokerError as exc:
+                    results.append(exc)
+        return results
+
+    return asyncio.run(go())
+
+
+def test_without_private_brokers_it_connects_to_the_address_it_checked(
+    mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = resolving(monkeypatch, "93.184.216.34")
+    route = mock.get("https://93.184.216.34/api/queues/vh").respond(200, json=[queue_body()])
+    assert list(guarded_queues()[0]) == ["jobs"]  # type: ignore[arg-type]
+    request = route.calls[0].request
+    assert request.headers["Host"] == "rabbit.example"
+    assert request.extensions["sni_hostname"] == "rabbit.example"
+    assert request.headers["Authorization"].startswith("Basic ")
+    assert asked == ["rabbit.example"]
+
+
+def test_a_host_that_re_resolves_to_a_private_address_is_refused_then(
+    mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resolving(monkeypatch, "93.184.216.34", "127.0.0.1")
+    route = mock.get("https://93.184.216.34/api/queues/vh").respond(200, json=[])
+    first, second = guarded_queues(calls=2)
+    assert first == {}
+    assert isinstance(second, BrokerRefused)
+    assert "127.0.0.1" in str(second) and PASSWORD not in str(second)
+    assert route.call_count == 1

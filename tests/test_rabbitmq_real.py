@@ -16,6 +16,7 @@ import pytest
 
 from guvscale.rabbitmq import (
     BrokerAuthFailed,
+    BrokerRefused,
     BrokerUnreachable,
     ManagementClient,
     QueueMissing,
@@ -23,6 +24,7 @@ from guvscale.rabbitmq import (
     VhostMissing,
     management_url_for,
     passive_declare,
+    urls,
 )
 from tests.rabbitmq_fixtures import amqp_url
 
@@ -112,3 +114,45 @@ def test_nothing_listening_is_unreachable() -> None:
         passive_declare(f"amqp://guest:guest@127.0.0.1:{port}/", "jobs", timeout=2)
     with pytest.raises(BrokerUnreachable):
         read_queues(f"http://guest:guest@127.0.0.1:{port}", "/")
+
+
+def test_a_guarded_passive_declare_refuses_the_local_broker() -> None:
+    with pytest.raises(BrokerRefused, match="loopback"):
+        passive_declare("amqp://guest:guest@localhost/", "jobs", timeout=5, allow_private=False)
+
+
+def test_a_pinned_passive_declare_reaches_the_real_broker(
+    vhost: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(urls, "is_public", lambda address: True)
+    url = amqp_url(vhost).replace("127.0.0.1", "localhost")
+    with pytest.raises(QueueMissing):
+        passive_declare(url, "nope", timeout=5, allow_private=False)
+
+
+def test_a_guarded_client_refuses_the_local_broker_and_never_connects() -> None:
+    async def go() -> None:
+        async with httpx.AsyncClient() as http:
+            client = ManagementClient(
+                http, "http://guest:guest@localhost:15672", timeout=5, allow_private=False
+            )
+            with pytest.raises(BrokerRefused, match="loopback"):
+                await client.queues("/")
+
+    asyncio.run(go())
+
+
+def test_a_pinned_request_reaches_the_real_management_api(
+    vhost: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The address-pinned path over a real socket (the address check waved through)."""
+    monkeypatch.setattr(urls, "is_public", lambda address: True)
+
+    async def go() -> dict[str, QueueStats]:
+        async with httpx.AsyncClient() as http:
+            client = ManagementClient(
+                http, "http://guest:guest@localhost:15672", timeout=5, allow_private=False
+            )
+            return await client.queues(vhost)
+
+    assert asyncio.run(go()) == {}

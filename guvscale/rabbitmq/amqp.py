@@ -23,16 +23,22 @@ from guvscale.rabbitmq.errors import (
     QueueMissing,
     scrub,
 )
-from guvscale.rabbitmq.urls import AMQP_SCHEMES, mask_url, vhost_of
+from guvscale.rabbitmq.urls import AMQP_SCHEMES, mask_url, public_address, vhost_of
 
 # AMQP reply codes on a closed channel.
 NOT_FOUND = 404
 ACCESS_REFUSED = 403
 
 
-def passive_declare(amqp_url: str, queue: str, *, timeout: float) -> tuple[int, int]:
-    """(ready, consumers) of the queue; raises a BrokerError, never pika's."""
-    params, secrets = _parameters(amqp_url, timeout)
+def passive_declare(
+    amqp_url: str, queue: str, *, timeout: float, allow_private: bool = True
+) -> tuple[int, int]:
+    """(ready, consumers) of the queue; raises a BrokerError, never pika's.
+
+    With `allow_private=False` the host is resolved, refused unless every
+    address is public, and the connection goes to the address checked.
+    """
+    params, secrets = _parameters(amqp_url, timeout, allow_private)
     where = mask_url(amqp_url)
     try:
         connection = pika.BlockingConnection(params)
@@ -62,7 +68,9 @@ def passive_declare(amqp_url: str, queue: str, *, timeout: float) -> tuple[int, 
         _close(connection)
 
 
-def _parameters(amqp_url: str, timeout: float) -> tuple[pika.ConnectionParameters, list[str]]:
+def _parameters(
+    amqp_url: str, timeout: float, allow_private: bool
+) -> tuple[pika.ConnectionParameters, list[str]]:
     try:
         parts = urlsplit(amqp_url.strip())
         port = parts.port
@@ -73,14 +81,16 @@ def _parameters(amqp_url: str, timeout: float) -> tuple[pika.ConnectionParameter
     user = unquote(parts.username or "guest")
     password = unquote(parts.password or "guest")
     tls = parts.scheme == "amqps"
+    host = parts.hostname if allow_private else public_address(parts.hostname, port)
     # Query arguments are ignored on purpose: a user-supplied ssl_options could turn
     # certificate checks off.
     params = pika.ConnectionParameters(
-        host=parts.hostname,
+        host=host,
         port=port or (5671 if tls else 5672),
         virtual_host=vhost_of(amqp_url),
         credentials=pika.PlainCredentials(user, password),
         ssl_options=(
+            # The certificate is checked against the URL's host, whichever address we dial.
             pika.SSLOptions(ssl.create_default_context(), server_hostname=parts.hostname)
             if tls
             else None

@@ -8,6 +8,7 @@ broker cannot bounce our credentials (or us) somewhere else.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from guvscale.rabbitmq.errors import (
     scrub,
 )
 from guvscale.rabbitmq.stats import QueueStats
-from guvscale.rabbitmq.urls import HTTP_SCHEMES, mask_url
+from guvscale.rabbitmq.urls import HTTP_SCHEMES, mask_url, public_address
 
 log = logging.getLogger("guvscale.rabbitmq")
 
@@ -47,7 +48,22 @@ COLUMNS = ",".join(
 
 
 class ManagementClient:
-    def __init__(self, http: httpx.AsyncClient, management_url: str, *, timeout: float) -> None:
+    """Reads one broker's queues.
+
+    With `allow_private=False` every request first resolves the host, refuses
+    it unless all its addresses are public, and connects to the address it
+    checked (Host header and TLS name stay the host's), so DNS cannot switch
+    it to a private address between the check and the connection.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        management_url: str,
+        *,
+        timeout: float,
+        allow_private: bool = True,
+    ) -> None:
         try:
             parts = urlsplit(management_url.strip())
             port = parts.port
@@ -59,6 +75,7 @@ class ManagementClient:
             )
         self._http = http
         self._timeout = timeout
+        self._allow_private = allow_private
         self._host = parts.hostname.lower()
         user = unquote(parts.username) if parts.username is not None else None
         password = unquote(parts.password) if parts.password is not None else ""
@@ -111,23 +128,38 @@ class ManagementClient:
         raise BrokerRefused(f"{self._base}: more than {MAX_REDIRECTS} redirects")
 
     async def _send(self, url: str) -> httpx.Response:
-        params = {"columns": COLUMNS}
+        target, headers = httpx.URL(url), {"Accept": "application/json"}
+        extensions: dict[str, Any] = {}
+        if not self._allow_private:
+            target, headers, extensions = await self._pinned(target, headers)
         try:
-            response = await self._http.get(
-                url,
-                params=params,
+            response = await self._http.request(
+                "GET",
+                target,
+                params={"columns": COLUMNS},
                 auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
                 timeout=self._timeout,
                 follow_redirects=False,
-                headers={"Accept": "application/json"},
+                headers=headers,
+                extensions=extensions,
             )
         except httpx.TimeoutException:
             raise BrokerUnreachable(f"{self._base}: no answer within {self._timeout:g}s") from None
         except httpx.HTTPError as exc:
             detail = scrub(f"{type(exc).__name__}: {exc}", self._secrets)
             raise BrokerUnreachable(f"{self._base}: {detail}") from None
-        log.debug("rabbitmq GET %s -> %s", httpx.URL(url).path, response.status_code)
+        log.debug("rabbitmq GET %s -> %s", target.path, response.status_code)
         return response
+
+    async def _pinned(
+        self, url: httpx.URL, headers: dict[str, str]
+    ) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+        host = url.host
+        address = await asyncio.to_thread(public_address, host, url.port)
+        # The Host header and the TLS name (SNI, certificate check) stay the broker's.
+        netloc = host if url.port is None else f"{host}:{url.port}"
+        extensions: dict[str, Any] = {"sni_hostname": host} if url.scheme == "https" else {}
+        return url.copy_with(host=address), {**headers, "Host": netloc}, extensions
 
     def _redirect_target(self, url: str, response: httpx.Response) -> str:
         location = response.headers.get("Location", "")

@@ -103,14 +103,25 @@ def check_broker_url(url: str, *, allow_private: bool) -> None:
     host = parts.hostname
     if not host:
         raise BrokerRefused(f"the URL names no host: {mask_url(url)}")
-    if allow_private:
-        return
-    for address in _addresses(host, parts.port):
+    if not allow_private:
+        public_address(host, parts.port)
+
+
+def public_address(host: str, port: int | None) -> str:
+    """An address of `host` to connect to, when every address it resolves to is public.
+
+    Connecting to the address checked (not resolving again) is what keeps a
+    host that re-resolves to a private address between check and connect
+    (DNS rebinding) from reaching inside. Blocking: resolves the name.
+    """
+    addresses = _addresses(host, port)
+    for address in addresses:
         if not is_public(address):
             raise BrokerRefused(
                 f"host {host} resolves to {address}, a private, loopback or link-local "
                 "address; brokers must be reachable on the public internet"
             )
+    return addresses[0]
 
 
 def is_public(address: str) -> bool:
@@ -125,7 +136,8 @@ def _addresses(host: str, port: int | None) -> list[str]:
         infos = socket.getaddrinfo(host, port or 0, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
         raise BrokerUnreachable(f"cannot resolve host {host}") from None
-    found = sorted({str(info[4][0]) for info in infos})
+    # In the resolver's order of preference, each once.
+    found = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not found:
         raise BrokerUnreachable(f"cannot resolve host {host}")
     return found

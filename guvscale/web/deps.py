@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from guvscale.db.crypto import Vault
+from guvscale.db.scoping import scope_to
 from guvscale.settings import Settings
 
 T = TypeVar("T")
@@ -69,6 +70,21 @@ class Transaction:
     def _run(self, work: Callable[[Session], T]) -> T:
         with _commit_or_roll_back(self._sessions()) as session:
             return work(session)
+
+
+class TenantTransaction:
+    """A Transaction whose sessions are scoped to one tenant (`scope_to`).
+
+    What a route hands a service once it knows who is calling: the config API
+    after the Bearer check, a dashboard page after the session check.
+    """
+
+    def __init__(self, tx: Transaction, resource_id: str) -> None:
+        self._tx = tx
+        self.resource_id = resource_id
+
+    async def __call__(self, work: Callable[[Session], T]) -> T:
+        return await self._tx(lambda session: work(scope_to(session, self.resource_id)))
 
 
 async def get_transaction(request: Request) -> Transaction:

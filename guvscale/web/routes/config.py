@@ -2,31 +2,27 @@
 
 Every call: `Authorization: Bearer <GUVSCALE_TOKEN>` for the `{id}` in the
 path (GUVSCALE_ID). Thin: authenticate, parse, call a service, answer.
-`/config/{id}/status` and `/events` live with the worker's records.
+`/config/{id}/status` and `/events` live with the worker's records; they
+authenticate with the same `web.api_auth.TenantDep`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from pydantic.alias_generators import to_camel
-from sqlalchemy.orm import Session
 
 import guvscale
-from guvscale.db.scoping import scope_to
 from guvscale.errors import Unprocessable
 from guvscale.heroku.platform import HerokuPlatform
 from guvscale.rules import RuleIssue
-from guvscale.services import api_tokens, credentials, rules_config
+from guvscale.services import credentials, credentials_check, rules_config
 from guvscale.settings import Settings
-from guvscale.web.deps import Transaction, TxDep, VaultDep
-
-T = TypeVar("T")
+from guvscale.web.api_auth import CONFIG_ERRORS, ErrorOut, TenantDep
+from guvscale.web.deps import VaultDep
 
 
 class _Camel(BaseModel):
@@ -34,12 +30,6 @@ class _Camel(BaseModel):
 
 
 # -- bodies and answers ------------------------------------------------------
-
-
-class ErrorOut(BaseModel):
-    id: str
-    message: str
-    where: str | None = None
 
 
 class RuleIssueOut(BaseModel):
@@ -133,33 +123,7 @@ class DryRunOut(_Camel):
     dry_run: bool
 
 
-# -- who is calling ------------------------------------------------------------
-
-_bearer = HTTPBearer(auto_error=False, description="GUVSCALE_TOKEN from the app's config")
-
-
-class TenantTransaction:
-    """A transaction scoped to the authenticated tenant; services get only its rows."""
-
-    def __init__(self, tx: Transaction, resource_id: str) -> None:
-        self._tx = tx
-        self.resource_id = resource_id
-
-    async def __call__(self, work: Callable[[Session], T]) -> T:
-        return await self._tx(lambda session: work(scope_to(session, self.resource_id)))
-
-
-async def authenticated(
-    tx: TxDep,
-    resource_id: Annotated[str, Path(alias="id", description="GUVSCALE_ID")],
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> TenantTransaction:
-    token = bearer.credentials if bearer is not None else None
-    await tx(lambda session: api_tokens.authenticate(session, resource_id, token))
-    return TenantTransaction(tx, resource_id)
-
-
-async def credentials_checker(request: Request) -> credentials.CredentialsChecker:
+async def credentials_checker(request: Request) -> credentials_check.CredentialsChecker:
     settings: Settings = request.app.state.settings
     platform = HerokuPlatform(
         request.app.state.http,
@@ -167,7 +131,7 @@ async def credentials_checker(request: Request) -> credentials.CredentialsChecke
         f"guvscale/{guvscale.__version__}",
         timeout=settings.http_timeout,
     )
-    return credentials.CredentialsChecker(
+    return credentials_check.CredentialsChecker(
         platform,
         request.app.state.async_http,
         allow_private=settings.private_brokers_allowed,
@@ -175,14 +139,9 @@ async def credentials_checker(request: Request) -> credentials.CredentialsChecke
     )
 
 
-TenantDep = Annotated[TenantTransaction, Depends(authenticated)]
-CheckerDep = Annotated[credentials.CredentialsChecker, Depends(credentials_checker)]
+CheckerDep = Annotated[credentials_check.CredentialsChecker, Depends(credentials_checker)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "GUVSCALE_TOKEN missing or wrong for this id"},
-    422: {"model": ErrorOut, "description": "the body is not what this call takes"},
-}
-router = APIRouter(prefix="/config", tags=["config"], responses=_ERRORS)
+router = APIRouter(prefix="/config", tags=["config"], responses=CONFIG_ERRORS)
 
 
 # -- routes ------------------------------------------------------------------------
@@ -215,7 +174,7 @@ async def post_config(body: ConfigIn, tenant: TenantDep) -> SavedConfigOut:
 
 @router.get("/{id}/credentials", summary="The credentials in force, masked")
 async def get_credentials(tenant: TenantDep, vault: VaultDep) -> CredentialsOut:
-    summary = await credentials.current_credentials(tenant, vault, tenant.resource_id)
+    summary = await credentials_check.current_credentials(tenant, vault, tenant.resource_id)
     return CredentialsOut.of(summary)
 
 
@@ -229,12 +188,12 @@ async def put_credentials(
 ) -> CredentialsOut:
     if not body.model_fields_set & {"heroku_token", "broker_url", "management_url"}:
         raise Unprocessable("give at least one of herokuToken, brokerUrl, managementUrl")
-    change = credentials.CredentialsChange(
+    change = credentials_check.CredentialsChange(
         heroku_token=body.heroku_token,
         broker_url=body.broker_url,
         management_url=body.management_url,
     )
-    summary = await credentials.update_credentials(
+    summary = await credentials_check.update_credentials(
         tenant, vault, checker, tenant.resource_id, change
     )
     return CredentialsOut.of(summary)
