@@ -1,8 +1,8 @@
 """`guvscale validate rules.yaml`: the roles a rules file defines, or its problems.
 
-Exit 0: one line per role, after one line per warning (same form as problems,
-the word "warning" before the message). Exit 1: one line per problem, `file:line: role.key: message`,
-the form editors and CI logs turn into links. Exit 2: the file cannot be read.
+Exit 0: one line per role, after one line per warning (if any). Exit 1: one line
+per problem. Problems and warnings print as `file:line: role.key: message`, the
+form editors and CI logs turn into links. Exit 2: the file cannot be read.
 """
 
 from __future__ import annotations
