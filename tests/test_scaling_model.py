@@ -71,8 +71,8 @@ def test_a_backlog_beyond_the_maximum_asks_for_the_maximum_and_says_so() -> None
 def test_a_burst_is_not_a_lasting_rate() -> None:
     spiky = role(processing=1.0, stddev=0.8, deadline=300, concurrency=8, minimum=0, maximum=30)
     scaler = Scaler(spiky)
-    run(scaler, *(obs(30 * i, 10, unacked=8, current=1, publish_rate=2.0) for i in range(2)))
-    decision = scaler.decide(obs(60, 4000, unacked=8, current=1, publish_rate=135.0))
+    run(scaler, *(obs(30 * i, 10, unacked=8, current=1, publish_rate=2.0) for i in range(4)))
+    decision = scaler.decide(obs(120, 4000, unacked=8, current=1, publish_rate=135.0))
     # The import's 135 jobs/s is not planned for as more arrivals: only the base 2/s.
     assert "plus 2 jobs/s" in decision.reason
     assert decision.desired >= 2  # 4,000 jobs are more than one dyno starts in time

@@ -12,14 +12,25 @@ from dataclasses import dataclass
 from typing import Any
 
 
-def lasting_rate(rates: list[float]) -> float:
-    """The publish rate we expect to go on, from recent intervals' rates (newest last).
+def lasting_rate(rates: list[float], spans: list[float], window: float) -> float:
+    """The publish rate we expect to go on, from recent intervals (newest last).
 
-    A burst fills one interval's rate and is gone by the next; a change of rate
-    that lasts shows in both. So: the lower of the last two. Until two
-    intervals have been seen, nothing counts as lasting.
+    `spans[i]` is the length of the interval whose rate is `rates[i]`. A rate
+    lasts only when it fills more than `window` seconds (longer than a burst)
+    and at least three intervals: a burst that crosses a poll boundary fills
+    two intervals, so the two busiest are left out and the rest averaged.
+    Until that much has been seen, nothing counts as lasting.
     """
-    return min(rates[-2:]) if len(rates) >= 2 else 0.0
+    covered, n = 0.0, 0
+    for span in reversed(spans[-len(rates) :]):
+        covered += span
+        n += 1
+        if covered > window and n >= 3:
+            break
+    else:
+        return 0.0
+    calm = sorted(rates[-n:])[:-2]
+    return sum(calm) / len(calm)
 
 
 @dataclass(frozen=True)
