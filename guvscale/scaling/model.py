@@ -187,9 +187,6 @@ class DeadlineModel:
         tail = 1.0 - NormalDist(mu, sigma).cdf(math.log(STOP_GRACE))
         return max(half_done, tail)
 
-    def _rate_known(self) -> bool:
-        return len(self.rates) >= 3 and sum(self.spans[-RATE_HISTORY:]) > LASTING_WINDOW
-
     def _redelivered(self) -> bool:
         if self.redelivered_t is None or self.t is None:
             return False
@@ -284,9 +281,8 @@ class DeadlineModel:
         roomy = fewest(fewest_now, self.role.boot)
         ample = hi if roomy is None else roomy
         if ample < fleet.size:
-            if not self._rate_known():
-                # Until a rate has been seen to last, a stream cannot be told
-                # from a burst: shed nothing yet.
+            if len(self.rates) < 2:
+                # One poll cannot tell a stream from a burst: shed nothing yet.
                 ample = fleet.size
             elif poll.ready > 0:
                 # Jobs wait: keep what finishes them without reinforcements.
@@ -327,7 +323,7 @@ class DeadlineModel:
                 f"holding {size}: {poll.unacked:,} jobs in flight could outrun the "
                 f"{STOP_GRACE:g} s stop grace and be redone"
             )
-        if not self._rate_known():
+        if len(self.rates) < 2:
             return f"holding {size}: learning the publish rate"
         if sizing.ample > sizing.need and poll.ready + poll.unacked == 0:
             return f"holding {size}: queue empty, but reinforcements could come too late"
@@ -390,8 +386,10 @@ class DeadlineModel:
             return rate * span - expected - self.z * math.sqrt(expected) - 0.1 * expected
 
         before = list(zip(self.rates[-3:-1], self.spans[-3:-1], strict=True))
-        if before and excess(*before[-1]) > 0:
-            self.bursts.append((t, sum(max(0.0, excess(r, s)) for r, s in before)))
+        size = sum(max(0.0, excess(r, s)) for r, s in before)
+        # Fewer jobs than two dynos' slots are no burst worth a dyno kept for.
+        if before and excess(*before[-1]) > 0 and size >= 2 * self.role.concurrency:
+            self.bursts.append((t, size))
 
     def _notice(
         self, obs: Observation, ready: int, unacked: int, rate: float, interval: float
@@ -452,7 +450,10 @@ class DeadlineModel:
         busy = lasting * jt  # slots a Poisson stream keeps busy on average
         noise = 0.0
         quiet = bool(self.rates) and self.rates[-1] == 0 and not self.messages
-        if slow and busy > 0 and not quiet:
+        # A stream so thin that no job comes within a reaction's time gets
+        # reactions, not a dyno kept idle for it.
+        thin = lasting * (self.role.boot + self.interval) < 1.0
+        if slow and busy > 0 and not quiet and not thin:
             # Square-root staffing, c = a + β·√a: with no wait allowed β is the
             # percentile's z; a queue that may wait `slack` absorbs most of the
             # noise, which a window of that length shrinks by √(job time / slack).
