@@ -62,7 +62,7 @@ from typing import Any
 from guvscale.rules.types import Role
 from guvscale.scaling.arrivals import ArrivalLog, Piece, jobs_at_least_as_old, lasting_rate
 from guvscale.scaling.common import bounds, clamp, dynos, seconds, start_by
-from guvscale.scaling.plan import Demand, Fleet, Plan, works
+from guvscale.scaling.plan import Demand, Fleet, Plan, starts, works
 from guvscale.scaling.types import Decision, Observation
 
 # Boot times vary about ±30 % around the configured `boot`.
@@ -235,7 +235,9 @@ class DeadlineModel:
                 )
         else:
             desired = clamp(min(size, max(sizing.ample, sizing.busy)), lo, hi)
-            reason = self._down_or_hold_reason(size, desired, poll, sizing, hi)
+            pieces = self.log.ready_ages(obs.t, poll.ready, worst=True)
+            alone = self._backlog_in_time(fleet, desired, pieces)
+            reason = self._down_or_hold_reason(size, desired, poll, sizing, hi, alone)
         if why_headroom and desired >= headroom and headroom > lo:
             reason += f" ({why_headroom})"
         if self.job_time != self.role.processing:
@@ -292,8 +294,15 @@ class DeadlineModel:
         return Sizing(need=fewest_now, ample=ample, busy=busy, short=False)
 
     def _down_or_hold_reason(
-        self, size: int, desired: int, poll: Poll, sizing: Sizing, hi: int
+        self, size: int, desired: int, poll: Poll, sizing: Sizing, hi: int, alone: bool
     ) -> str:
+        """`alone`: the `desired` dynos by themselves start every queued job in
+        time; only then does a reason say the backlog finishes in time."""
+        later = (
+            f"the next polls add what {poll.load} needs by the deadline"
+            if poll.lasting > 0
+            else f"more dynos would land too late for {poll.load}"
+        )
         if desired < size:
             if size > hi and desired == hi:
                 why = "above the maximum now in force"
@@ -302,9 +311,13 @@ class DeadlineModel:
             elif poll.ready == 0 and self.outlive < 0.01:
                 why = f"the {poll.unacked:,} jobs in flight finish within the stop grace"
             elif poll.ready == 0:
-                why = f"the {poll.unacked:,} jobs in flight, if killed at the stop, are redone in time"
-            else:
+                why = f"the {poll.unacked:,} jobs in flight, if killed at the stop, redo in time"
+            elif alone:
                 why = f"{poll.load} still finishes in time with {dynos(desired)}"
+            elif poll.lasting > 0:
+                why = later
+            else:
+                why = f"{dynos(desired)} serve {poll.load} as well as more could in time"
             return f"scaling down {size} → {desired}: {why}"
         if desired > size:
             return f"scaling up {size} → {desired}: the minimum now in force"
@@ -331,7 +344,22 @@ class DeadlineModel:
             return f"holding {size}: fewer would do for now, but {poll.load} needs them soon"
         if poll.ready + poll.unacked == 0:
             return f"holding {size}: queue empty"
+        if not alone:
+            return f"holding {size}: {later}"
         return f"holding {size}: enough for {poll.load} within the deadline"
+
+    def _backlog_in_time(self, fleet: Fleet, k: int, pieces: list[Piece]) -> bool:
+        """Do k dynos alone, with no reinforcement, start every queued job by
+        its start-by time (the claim a reason makes: 'within the deadline')?
+        `pieces` are the worst-case ages (`ArrivalLog.ready_ages(worst=True)`)."""
+        if self.budget <= 0:
+            return False
+        demand = self._demand(pieces, 0.0, 0.0, self.budget)
+        plan = Plan(k, k, self.now_lands, self.later_lands)
+        return all(
+            starts(fleet, plan, tau) >= due - 1e-6
+            for tau, due in zip(demand.checkpoints, demand.due, strict=True)
+        )
 
     # -- pieces -----------------------------------------------------------
 
@@ -351,10 +379,16 @@ class DeadlineModel:
         if rate is None:
             rate = self.rates[-1] if self.rates else 0.0
         if self.t is not None and interval is not None and interval > 0:
-            self.log.record(self.t, obs.t, rate * interval)
+            # Once a stream is known, what comes beyond it and its noise is a
+            # burst, put at the interval's start (`ArrivalLog.record`).
+            stream = -1.0
+            if len(self.rates) >= 3 and sum(self.spans) > LASTING_WINDOW:
+                known = lasting_rate(self.rates, self.spans, LASTING_WINDOW) * interval
+                stream = known + self.z * math.sqrt(known) + 2 * self.role.concurrency
+            self.log.record(self.t, obs.t, rate * interval, stream)
             self._notice(obs, ready, unacked, rate, interval)
         # Jobs older than the deadline plus a poll are late whatever their age.
-        self.log.forget_before(obs.t - self.role.deadline - self.interval)
+        self.log.forget_before(obs.t - self.role.deadline - self.interval, keep=ready)
         # Jobs we did not see arrive arrived at the latest since the last poll.
         self.log.account_for(ready, unseen_at=obs.t - self.interval)
         span = interval if interval else self.interval
