@@ -96,10 +96,12 @@ INTERVAL_HISTORY = 6
 REDELIVERY_MEMORY = 3600.0
 # Bursts this recent size the reserve of a role too slow to react (10).
 BURST_MEMORY = 1800.0
-# The measured job time replaces `processing` after this many saturated
-# intervals, when it differs from it by more than this share (module docstring, 11).
-MEASURED_SAMPLES = 3
+# The measured job time replaces `processing` once this many acks of saturated
+# intervals back it, when it differs from it by more than this share (module
+# docstring, 11). Older measurements fade by MEASURED_FADE per interval.
+MEASURED_ACKS = 30.0
 MEASURED_DISAGREES = 0.25
+MEASURED_FADE = 0.95
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,8 @@ class DeadlineModel:
         self.believed: int | None = None  # what we last asked for
         self.outgrown_t: float | None = None  # last poll whose lasting rate outgrew the maximum
         self.redelivered_t: float | None = None  # last poll that saw jobs redelivered
-        self.measured: float | None = None  # job time from acks per consumer slot, s
-        self.samples = 0  # saturated intervals behind `measured`
+        self.busy_s = 0.0  # slot-seconds of saturated intervals (faded)
+        self.acked = 0.0  # acks within them (faded)
         self.bursts: list[tuple[float, float]] = []  # (t, jobs beyond the lasting rate)
         self.ack_rate: float | None = None  # at the last poll
 
@@ -165,9 +167,10 @@ class DeadlineModel:
     def job_time(self) -> float:
         """`processing`, or what the acks measured when they disagree with it."""
         p = self.role.processing
-        if self.measured is None or self.samples < MEASURED_SAMPLES:
+        if self.acked < MEASURED_ACKS:
             return p
-        return self.measured if abs(self.measured / p - 1.0) > MEASURED_DISAGREES else p
+        measured = min(max(self.busy_s / self.acked, p / 5), p * 10)
+        return measured if abs(measured / p - 1.0) > MEASURED_DISAGREES else p
 
     @property
     def outlive(self) -> float:
@@ -446,11 +449,8 @@ class DeadlineModel:
             and unacked >= 0.9 * slots
         ):
             # Every slot was busy the whole interval: each ack freed one.
-            sample = slots / acks
-            p = self.role.processing
-            sample = min(max(sample, p / 5), p * 10)
-            self.measured = sample if self.measured is None else 0.7 * self.measured + 0.3 * sample
-            self.samples += 1
+            self.busy_s = MEASURED_FADE * self.busy_s + slots * interval
+            self.acked = MEASURED_FADE * self.acked + acks * interval
 
     def _forget_clock(self) -> None:
         self.log, self.t, self.messages, self.ready, self.up_t = (
@@ -608,8 +608,8 @@ class DeadlineModel:
             "consumers": self.consumers,
             "ack_rate": self.ack_rate,
             "redelivered_t": self.redelivered_t,
-            "measured": self.measured,
-            "samples": self.samples,
+            "busy_s": self.busy_s,
+            "acked": self.acked,
             "bursts": [list(b) for b in self.bursts],
             "up_t": self.up_t,
             "believed": self.believed,
@@ -636,8 +636,8 @@ class DeadlineModel:
         self.consumers = count("consumers")
         self.ack_rate = number("ack_rate")
         self.redelivered_t = number("redelivered_t")
-        self.measured = number("measured")
-        self.samples = int(state.get("samples", 0) or 0)
+        self.busy_s = float(state.get("busy_s", 0.0) or 0.0)
+        self.acked = float(state.get("acked", 0.0) or 0.0)
         self.bursts = [(float(t), float(b)) for t, b in state.get("bursts", [])]
         self.up_t = number("up_t")
         self.believed = count("believed")
