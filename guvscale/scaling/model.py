@@ -190,6 +190,9 @@ class DeadlineModel:
         tail = 1.0 - NormalDist(mu, sigma).cdf(math.log(STOP_GRACE))
         return max(half_done, tail)
 
+    def _quiet_now(self) -> bool:
+        return bool(self.rates) and self.rates[-1] == 0 and not self.messages
+
     def _redelivered(self) -> bool:
         if self.redelivered_t is None or self.t is None:
             return False
@@ -481,9 +484,13 @@ class DeadlineModel:
         c, jt = self.role.concurrency, self.job_time
         slack = max(self.start_by, jt)
         slow = self.role.boot + self.interval >= self.start_by
+        # A rising rate shows in the last two intervals before it counts as
+        # lasting; a poll's headroom is cheap next to the misses of a ramp.
+        if len(self.rates) >= 2 and not self._quiet_now():
+            lasting = max(lasting, min(self.rates[-2:]))
         busy = lasting * jt  # slots a Poisson stream keeps busy on average
         noise = 0.0
-        quiet = bool(self.rates) and self.rates[-1] == 0 and not self.messages
+        quiet = self._quiet_now()
         # A stream so thin that no job comes within a reaction's time gets
         # reactions, not a dyno kept idle for it.
         thin = lasting * (self.role.boot + self.interval) < 1.0
