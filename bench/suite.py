@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from multiprocessing import Pool
 
-from guvscale.simulate import SimConfig, run_trace
+from guvscale.simulate import SimConfig, draw_durations, run_trace
 from guvscale.simulate.baselines import Fastest
 from guvscale.simulate.policies import all_policies
 from guvscale.simulate.scenarios import DEV_BASE, FAMILIES, HELD_OUT_BASE, with_poll
@@ -53,8 +53,10 @@ def run_one(job: tuple[str, int, bool, float]) -> Outcome:
     family, index, held_out, poll = job
     trace = with_poll(FAMILIES[family](seed_of(index, held_out)), poll)
     role = trace.role()
-    # Cut a run that cannot finish (livelock) well after any honest backlog.
-    cfg = SimConfig(tail=max(1800.0, 4 * role.deadline))
+    # Cut a run that cannot finish (livelock) well after any honest backlog
+    # and after the longest job of the draw could have run three times over.
+    longest = max(draw_durations(len(trace.arrivals), trace.mean, trace.cv, index))
+    cfg = SimConfig(tail=max(1800.0, 4 * role.deadline) + 3 * longest)
     policies = all_policies(role)
     policies["fastest"] = Fastest(role)
     results = {

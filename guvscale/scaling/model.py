@@ -8,10 +8,17 @@ The reasoning, in the order the code follows it:
    dynos that boot late still come in time.
 2. Ages: the queue is FIFO, so the ready jobs are the newest arrivals; the log
    of publish counts per poll gives their ages, hence when each must start.
+   Once a stream is known, what an interval brings beyond it is a burst, aged
+   from the interval's start (the oldest it can be). A job left waiting past
+   its deadline stays in the log as late, never re-aged as new.
 3. Arrivals: the lasting publish rate keeps coming while the backlog drains,
    so a steady stream with an empty queue still needs rate · processing /
-   concurrency dynos. A burst is not a lasting rate: only what two intervals
-   in a row show counts (`arrivals.lasting_rate`).
+   concurrency dynos. A burst is not a lasting rate: a rate lasts only once
+   it fills more than `LASTING_WINDOW` and three intervals, the two busiest
+   left out (a burst across a poll boundary fills two; `arrivals.lasting_rate`).
+   A fall past Poisson noise is believed at once. Intervals are the real time
+   between observations; the longest of the last few is the plan's poll
+   interval, the worst case of when the next correction lands.
 4. Boot: a dyno asked for now starts jobs only after `boot`; jobs due before
    that can only be served by the dynos we have (`plan.works`).
 5. Cost: dynos are billed from the request, so the cheapest fleet keeps each
@@ -33,7 +40,10 @@ The reasoning, in the order the code follows it:
    only if the queue started that overload empty, with the slack unused. A
    load that outgrew the maximum once will likely do so again (hourly or daily
    peaks), so for `OUTGROWN_MEMORY` after one we plan with no slack: queued
-   jobs are worked off as soon as dynos land. (Trends of the rate were tried
+   jobs are worked off as soon as dynos land. The memory is earned only when
+   the acks confirm it: the maximum runs, jobs wait, and it acks less than
+   the lasting rate (a burst misread as a rate is acked as fast as it came).
+   (Trends of the rate were tried
    to foresee a first overload: a rate a few minutes old is too noisy to tell
    a rise past the maximum from a peak just below it, and keeping the queue
    short on every false alarm costs more than the deadline's slack saves.)
@@ -48,6 +58,24 @@ The reasoning, in the order the code follows it:
    to win back: three times s at 75 %, nine times at 90 %. A burst alone is
    no lasting load and does not count.)
 9. Missing data is not an empty queue: hold, never shed.
+10. Reserve: when boot plus a poll is no sooner than the slack, only running
+   dynos can serve a sudden rise: square-root staffing, c = a + β·√a slots
+   for a stream keeping a slots busy (β the percentile's z, shrunk by
+   √(job time / slack) as a queue that may wait absorbs most noise). And a
+   burst like the last 30 minutes' biggest, which the maximum asked for at its
+   first sight could not start in time, gets slots kept running for the part
+   it could not. Both are named in the reason.
+11. Measured job time: acks per consumer slot over intervals when every slot
+   was busy measure the real job time; once `MEASURED_ACKS` back it and it
+   differs from `processing` by over a quarter, it is used, and said.
+12. Redeliveries: ready rising by more than was published while fewer jobs
+   run means jobs were killed at a stop and redone: for `REDELIVERY_MEMORY`
+   dynos are kept for every job in flight, whatever the configured job time
+   says about the stop grace (a job longer than it was killed at every
+   scale-down, for ever).
+13. Claims: a reason says the backlog finishes "within the deadline" or "in
+   time" only when the dynos it keeps start every queued job by its start-by
+   time alone, with no reinforcement and each job as old as it can be.
 """
 
 from __future__ import annotations
