@@ -188,8 +188,11 @@ class DeadlineModel:
 
     @property
     def later_lands(self) -> float:
-        """The soonest dynos asked for at the next poll can start jobs."""
-        return self.interval + self.now_lands
+        """When dynos asked for at the next poll start jobs, at worst: a poll
+        later, booting late. Counting on them any sooner let every poll leave
+        a backlog to the next, for ever, as each saw jobs it could no longer
+        save and left them to reinforcements always one poll away."""
+        return self.interval + self.first_help
 
     @property
     def job_time(self) -> float:
