@@ -196,6 +196,8 @@ def test_within_the_deadline_claims_agree_with_the_simulation(family: str) -> No
             if not claimed:
                 continue
             late = [j for j in claimed if result.finish[j] - trace.arrivals[j] > r.deadline]
-            # The percentile's share may miss; heavy-tailed job times a little more.
-            allowed = (1 - r.percentile / 100) + 0.01
-            assert len(late) <= allowed * len(claimed), (family, seed, poll, len(late))
+            # The percentile's share may miss (heavy-tailed job times a little
+            # more), give or take three standard deviations of a binomial count.
+            expected = ((1 - r.percentile / 100) + 0.01) * len(claimed)
+            allowed = expected + 3 * expected**0.5 + 1
+            assert len(late) <= allowed, (family, seed, poll, len(late), len(claimed))
