@@ -458,8 +458,9 @@ class DeadlineModel:
 
         before = list(zip(self.rates[-3:-1], self.spans[-3:-1], strict=True))
         size = sum(max(0.0, excess(r, s)) for r, s in before)
-        # Fewer jobs than two dynos' slots are no burst worth a dyno kept for.
-        if before and excess(*before[-1]) > 0 and size >= 2 * self.role.concurrency:
+        # Fewer jobs than two dynos' slots, or than ten, are no burst worth a
+        # dyno kept for half an hour (a few jobs an hour get reactions).
+        if before and excess(*before[-1]) > 0 and size >= max(2 * self.role.concurrency, 10):
             self.bursts.append((t, size))
 
     def _notice(
