@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/scaling.py                      # seed 0, scale 1
     .venv/bin/python bench/scaling.py --seeds 0,1,2 --scales 0.5,1,2
+    .venv/bin/python bench/scaling.py --suite [--quick] [--jobs 2]   # the scenario suite
+
+`--suite` runs bench/suite.py (randomized families x 10/15/30/60 s polls, on
+the development and the held-out seeds) with the options that follow it.
 
 Policies: ours and guv (the model's Scaler, model guvscale / guv; left out,
 with a note, while `guvscale.scaling.Scaler` does not exist), then KEDA,
@@ -19,6 +23,7 @@ import argparse
 import math
 import sys
 import time
+from pathlib import Path
 
 from guvscale.simulate import SimConfig, public, run_trace
 from guvscale.simulate.baselines import Fixed
@@ -133,6 +138,14 @@ def speed() -> None:
 
 
 def main() -> int:
+    if "--suite" in sys.argv[1:]:
+        sys.path.insert(0, str(Path(__file__).parent))
+        import suite
+
+        rest = [a for a in sys.argv[1:] if a != "--suite"]
+        if "--quick" not in rest and "--held-out" not in rest:
+            rest.append("--both")
+        return suite.main(rest)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     parser.add_argument("--scales", default="1", help="comma-separated load scales (default 1)")

@@ -183,34 +183,6 @@ RANGES: list[tuple[str, str, Expected]] = [
         "a:\n  min: 8\n",
         [("a", "minimum", 2, "minimum 8 is more than maximum 5 (the default)")],
     ),
-    (
-        "derived target not above processing",
-        "a:\n  p: 60\n  stddev: 5\n",
-        [
-            (
-                "a",
-                "processing",
-                2,
-                "target 48.4 s (deadline 60 − 2.33 × stddev 5) is not more than processing "  # noqa: RUF001
-                "60 s, so jobs cannot finish in time: raise the deadline or lower processing",
-            )
-        ],
-    ),
-    (
-        "derived target: blame the deadline the role sets",
-        "a:\n  p: 30\n  d: 40\n",
-        [("a", "deadline", 3, "target 5.1 s (deadline 40 − 2.33 × stddev 15)")],  # noqa: RUF001
-    ),
-    (
-        "explicit target not above processing",
-        "a:\n  p: 10\n  target: 5\n",
-        [("a", "target", 3, "target 5 s is not more than processing 10 s")],
-    ),
-    (
-        "target problem from '*' is blamed on the role, at the '*' line",
-        "'*':\n  p: 100\nmailer: {}\n",
-        [("mailer", "processing", 2, "not more than processing 100 s")],
-    ),
 ]
 
 CHOICES: list[tuple[str, str, Expected]] = [

@@ -16,17 +16,18 @@ def test_burst3k_headline() -> None:
     assert result.back_at is not None and result.back_at <= 240
 
 
-def test_a_steady_stream_gets_its_rate_in_dynos_and_no_rounding_up() -> None:
+def test_a_steady_stream_gets_its_rate_in_dynos_and_little_headroom() -> None:
     # Poisson 60/s of 0.3 s jobs, 10 at a time per dyno: 1.8 dynos' worth.
-    # The model runs that on average, letting the queue use the deadline's
-    # slack instead of rounding up to 2 dynos for the whole hour.
+    # Boot plus a poll (60 s) use up the slack (59 s), so square-root
+    # staffing keeps a little headroom (18 + 0.17·√18 slots): 2 dynos, not
+    # the 3 that staffing with no wait at all (18 + 2.33·√18) would ask.
     trace = public("steady", seed=0, scale=2.0)
     result = run_trace(ours(trace.role()), trace, seed=0)
     assert result.meets
     series = result.series
     running = [n for t, n in zip(series.t, series.running, strict=True) if 300 <= t <= 3600]
     assert 1.75 <= sum(running) / len(running) <= 2.0
-    assert result.dyno_hours < 2.0
+    assert result.dyno_hours < 2.05
 
 
 def test_after_outgrowing_the_maximum_the_next_overload_starts_with_an_empty_queue() -> None:

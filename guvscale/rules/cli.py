@@ -1,7 +1,8 @@
 """`guvscale validate rules.yaml`: the roles a rules file defines, or its problems.
 
-Exit 0: one line per role. Exit 1: one line per problem, `file:line: role.key: message`,
-the form editors and CI logs turn into links. Exit 2: the file cannot be read.
+Exit 0: one line per role, after one line per warning (if any). Exit 1: one line
+per problem. Problems and warnings print as `file:line: role.key: message`, the
+form editors and CI logs turn into links. Exit 2: the file cannot be read.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import sys
 
 from guvscale.rules.errors import RuleIssue, RulesError
-from guvscale.rules.parser import load
+from guvscale.rules.parser import load_with_warnings
 from guvscale.rules.source import MAX_BYTES
 from guvscale.rules.summary import describe
 
@@ -51,13 +52,18 @@ def validate(args: argparse.Namespace) -> int:
         print(f"{file}: cannot be read ({exc.strerror})", file=sys.stderr)
         return 2
     try:
-        roles = load(text)
+        roles, warnings = load_with_warnings(text)
     except RulesError as exc:
         for issue in exc.errors:
             print(format_issue(file, issue))
         count = len(exc.errors)
         print(f"{count} problem{'s' if count != 1 else ''}", file=sys.stderr)
         return 1
+    for issue in warnings:
+        print(format_issue(file, issue))
+    if warnings:
+        count = len(warnings)
+        print(f"{count} warning{'s' if count != 1 else ''}", file=sys.stderr)
     for role in roles.values():
         print(describe(role))
     return 0

@@ -61,6 +61,21 @@ NOT_RULES = {
 }
 
 
+# guv's stand-in target when the derived one is not above processing.
+GUV_NUDGE = 0.01
+
+
+def too_slow_to_react(role: Role) -> str | None:
+    """A warning when a dyno asked for at a burst's first sight lands too late.
+
+    Imported here, not at the top: the scaling model depends on the rules'
+    types, and the rules package must load without the model.
+    """
+    from guvscale.scaling.common import reaction_warning
+
+    return reaction_warning(role)
+
+
 def derive_target(deadline: float, percentile: float, stddev: float) -> float:
     """guv's target: the time by which a job must start so that `percentile` %
     of jobs finish by `deadline`, for normally distributed job times."""
@@ -236,7 +251,9 @@ class _Merged:
         return keys[0], self.block.line
 
 
-def _resolve(block: _Block, defaults: _Block | None, issues: _Issues) -> Role | None:
+def _resolve(
+    block: _Block, defaults: _Block | None, issues: _Issues, warnings: _Issues
+) -> Role | None:
     m = _Merged(block, defaults)
     name = block.name
     before = len(issues)
@@ -244,6 +261,10 @@ def _resolve(block: _Block, defaults: _Block | None, issues: _Issues) -> Role | 
     def problem(keys: tuple[str, ...], message: str) -> None:
         key, line = m.blame(keys)
         issues.add(name, key, line, message)
+
+    def warn(keys: tuple[str, ...], message: str) -> None:
+        key, line = m.blame(keys)
+        warnings.add(name, key, line, message)
 
     processing = m.number("processing", 10.0)
     stddev = m.number("stddev", 0.5 * processing)
@@ -253,20 +274,22 @@ def _resolve(block: _Block, defaults: _Block | None, issues: _Issues) -> Role | 
     if m.given("target"):
         target = m.number("target", 0.0)
         if timing_ok and target <= processing:
-            problem(
+            warn(
                 ("target", "processing"),
                 f"target {num(target)} s is not more than processing {num(processing)} s, "
-                "so jobs cannot finish in time: raise the target or lower processing",
+                f"so jobs cannot finish in time; scaling as guv does, with target "
+                f"{num(processing + GUV_NUDGE)} s: raise the target or lower processing",
             )
     else:
         target = derive_target(deadline, percentile, stddev)
         if timing_ok and target <= processing:
             z = NormalDist().inv_cdf(percentile / 100)
-            problem(
+            warn(
                 ("deadline", "processing", "stddev", "percentile"),
                 f"target {target:.1f} s (deadline {num(deadline)} − {z:.2f} × stddev "  # noqa: RUF001
                 f"{num(stddev)}) is not more than processing {num(processing)} s, so jobs "
-                "cannot finish in time: raise the deadline or lower processing",
+                f"cannot finish in time; scaling as guv does, with target "
+                f"{num(processing + GUV_NUDGE)} s: raise the deadline or lower processing",
             )
 
     workers = m.items("workers", str)
@@ -345,7 +368,7 @@ def _resolve(block: _Block, defaults: _Block | None, issues: _Issues) -> Role | 
     if len(issues) > before or m.bad:
         return None
     model: ModelName = "guv" if m.text("model", "guvscale") == "guv" else "guvscale"
-    return Role(
+    role = Role(
         name=name,
         worker=worker,
         queue=m.text("queue", name),
@@ -369,10 +392,14 @@ def _resolve(block: _Block, defaults: _Block | None, issues: _Issues) -> Role | 
         timezone=m.text("timezone", "UTC"),
         line=block.line,
     )
+    slow = too_slow_to_react(role) if target > processing else None
+    if slow is not None and timing_ok:
+        warn(("boot", "deadline", "pollinterval"), slow)
+    return role
 
 
 def check(yaml_text: str) -> list[RuleIssue]:
-    """Every problem of the rules, in line order; [] when they load."""
+    """Every problem of the rules, in line order; [] when they load (warnings aside)."""
     try:
         load(yaml_text)
     except RulesError as exc:
@@ -383,7 +410,17 @@ def check(yaml_text: str) -> list[RuleIssue]:
 def load(yaml_text: str) -> dict[str, Role]:
     """The roles of `yaml_text` in the order written, fully resolved.
 
-    Raises RulesError listing every problem found.
+    Raises RulesError listing every problem found; warnings are left out
+    (`load_with_warnings` gives them).
+    """
+    return load_with_warnings(yaml_text)[0]
+
+
+def load_with_warnings(yaml_text: str) -> tuple[dict[str, Role], list[RuleIssue]]:
+    """`load`, plus what does not block saving but a user should hear about.
+
+    A warning is a RuleIssue like an error (role, key, line, message), in line
+    order; the rules still load and scale. Raises RulesError on errors.
     """
     tree, found = read(yaml_text)
     issues = _Issues(
@@ -424,16 +461,10 @@ def load(yaml_text: str) -> dict[str, Role]:
             line,
             "there is only the '*' defaults role: add a role to scale, like 'emailsender:'",
         )
-    roles = {b.name: r for b in blocks if (r := _resolve(b, defaults, issues)) is not None}
+    warnings = _Issues()
+    roles = {
+        b.name: r for b in blocks if (r := _resolve(b, defaults, issues, warnings)) is not None
+    }
     if issues:
         raise RulesError(issues)
-    return roles
-
-
-def load_with_warnings(yaml_text: str) -> tuple[dict[str, Role], list[RuleIssue]]:
-    """`load`, plus what does not block saving but a user should hear about.
-
-    A warning is a RuleIssue like an error (role, key, line, message); the
-    rules still load and scale.
-    """
-    return load(yaml_text), []
+    return roles, sorted(warnings, key=lambda w: (w.line is None, w.line or 0))

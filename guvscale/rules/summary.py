@@ -16,7 +16,10 @@ def describe(role: Role) -> str:
     if role.app:
         what.append(f"app {role.app}")
     what.append(f"{role.minimum}–{role.maximum} dynos")  # noqa: RUF001
-    what.append(f"target {role.target:.1f} s")
+    if role.target > role.processing:
+        what.append(f"target {role.target:.1f} s")
+    else:  # guv's stand-in, as the warning says
+        what.append(f"target {role.processing + 0.01:.2f} s (cannot be met)")
     if role.model == "guv":
         what.append("guv's model")
     if role.steps:

@@ -12,14 +12,25 @@ from dataclasses import dataclass
 from typing import Any
 
 
-def lasting_rate(rates: list[float]) -> float:
-    """The publish rate we expect to go on, from recent intervals' rates (newest last).
+def lasting_rate(rates: list[float], spans: list[float], window: float) -> float:
+    """The publish rate we expect to go on, from recent intervals (newest last).
 
-    A burst fills one interval's rate and is gone by the next; a change of rate
-    that lasts shows in both. So: the lower of the last two. Until two
-    intervals have been seen, nothing counts as lasting.
+    `spans[i]` is the length of the interval whose rate is `rates[i]`. A rate
+    lasts only when it fills more than `window` seconds (longer than a burst)
+    and at least three intervals: a burst that crosses a poll boundary fills
+    two intervals, so the two busiest are left out and the rest averaged.
+    Until that much has been seen, nothing counts as lasting.
     """
-    return min(rates[-2:]) if len(rates) >= 2 else 0.0
+    covered, n = 0.0, 0
+    for span in reversed(spans[-len(rates) :]):
+        covered += span
+        n += 1
+        if covered > window and n >= 3:
+            break
+    else:
+        return 0.0
+    calm = sorted(rates[-n:])[:-2]
+    return sum(calm) / len(calm)
 
 
 @dataclass(frozen=True)
@@ -44,9 +55,18 @@ class ArrivalLog:
     def __init__(self) -> None:
         self.segments: list[Segment] = []  # oldest first
 
-    def record(self, start: float, end: float, published: float) -> None:
-        if published > 0 and end >= start:
-            self.segments.append(Segment(start, end, published))
+    def record(self, start: float, end: float, published: float, stream: float = -1.0) -> None:
+        """`published` jobs came between `start` and `end`. Up to `stream` of
+        them (all when negative) came evenly, as a stream does; the rest came
+        as a burst whose time within the interval is unknown, so they are put
+        at its start: the oldest they can be, as their deadline requires."""
+        if published <= 0 or end < start:
+            return
+        even = published if stream < 0 else min(published, stream)
+        if published - even > 0:
+            self.segments.append(Segment(start, start, published - even))
+        if even > 0:
+            self.segments.append(Segment(start, end, even))
 
     def account_for(self, ready: int, unseen_at: float) -> None:
         """Make the log hold at least `ready` jobs, so unseen ones age from now on.
@@ -59,9 +79,16 @@ class ArrivalLog:
             at = min([s.start for s in self.segments] + [unseen_at])
             self.segments.insert(0, Segment(at, at, float(missing)))
 
-    def forget_before(self, t: float) -> None:
-        """Drop intervals that ended before t: their jobs are past any deadline."""
-        self.segments = [s for s in self.segments if s.end >= t]
+    def forget_before(self, t: float, keep: int = 0) -> None:
+        """Drop intervals that ended before t: their jobs are past any deadline.
+
+        Those still needed to account for the `keep` newest jobs stay: a job
+        left waiting that long is late, and must not look young for want of
+        its interval.
+        """
+        held = sum(s.count for s in self.segments)
+        while self.segments and self.segments[0].end < t and held - self.segments[0].count >= keep:
+            held -= self.segments.pop(0).count
 
     def mean_rate(self, now: float) -> float:
         """Jobs published per second over the logged intervals up to `now`.
@@ -75,8 +102,12 @@ class ArrivalLog:
             return 0.0
         return sum(s.count for s in logged) / (now - logged[0].start)
 
-    def ready_ages(self, now: float, ready: int) -> list[Piece]:
-        """Ages of the `ready` newest jobs, youngest first (see `account_for`)."""
+    def ready_ages(self, now: float, ready: int, worst: bool = False) -> list[Piece]:
+        """Ages of the `ready` newest jobs, youngest first (see `account_for`).
+
+        `worst`: when within an interval a job came is unknown, so each is
+        given the age of its interval's start, the oldest it can be.
+        """
         pieces: list[Piece] = []
         left = float(ready)
         for seg in reversed(self.segments):
@@ -84,8 +115,11 @@ class ArrivalLog:
                 break
             young, old = now - seg.end, now - seg.start
             take = min(left, seg.count)
-            # The newest `take` of the segment's evenly spread jobs.
-            pieces.append(Piece(young, young + (old - young) * take / seg.count, take))
+            if worst:
+                pieces.append(Piece(old, old, take))
+            else:
+                # The newest `take` of the segment's evenly spread jobs.
+                pieces.append(Piece(young, young + (old - young) * take / seg.count, take))
             left -= take
         return pieces
 

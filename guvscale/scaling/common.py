@@ -82,3 +82,23 @@ def jobs(n: int) -> str:
 
 def seconds(s: float) -> str:
     return f"{s:,.0f} s" if s >= 10 else f"{s:.3g} s"
+
+
+def reaction_warning(role: Role) -> str | None:
+    """Why reacting to a burst cannot save it, when boot plus a poll use up the slack.
+
+    A job may wait `start_by` seconds before it must start; a dyno asked for
+    at a burst's first sight starts jobs up to a poll plus a boot later. When
+    that is no sooner, only dynos already running can serve the burst, so the
+    model keeps headroom for one (and says so in its reasons).
+    """
+    slack = start_by(role)
+    react = role.boot + role.pollinterval
+    if slack <= 0 or react < slack or role.maximum <= role.minimum:
+        return None
+    return (
+        f"dynos boot in {seconds(role.boot)} and polls come every {seconds(role.pollinterval)}: "
+        f"{seconds(react)}, no sooner than the {seconds(slack)} a job may wait before it "
+        "must start, so only dynos already running can meet a sudden burst; the model "
+        "keeps headroom for one (raise minimum to choose it yourself)"
+    )

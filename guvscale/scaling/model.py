@@ -8,10 +8,17 @@ The reasoning, in the order the code follows it:
    dynos that boot late still come in time.
 2. Ages: the queue is FIFO, so the ready jobs are the newest arrivals; the log
    of publish counts per poll gives their ages, hence when each must start.
+   Once a stream is known, what an interval brings beyond it is a burst, aged
+   from the interval's start (the oldest it can be). A job left waiting past
+   its deadline stays in the log as late, never re-aged as new.
 3. Arrivals: the lasting publish rate keeps coming while the backlog drains,
    so a steady stream with an empty queue still needs rate · processing /
-   concurrency dynos. A burst is not a lasting rate: only what two intervals
-   in a row show counts (`arrivals.lasting_rate`).
+   concurrency dynos. A burst is not a lasting rate: a rate lasts only once
+   it fills more than `LASTING_WINDOW` and three intervals, the two busiest
+   left out (a burst across a poll boundary fills two; `arrivals.lasting_rate`).
+   A fall past Poisson noise is believed at once. Intervals are the real time
+   between observations; the longest of the last few is the plan's poll
+   interval, the worst case of when the next correction lands.
 4. Boot: a dyno asked for now starts jobs only after `boot`; jobs due before
    that can only be served by the dynos we have (`plan.works`).
 5. Cost: dynos are billed from the request, so the cheapest fleet keeps each
@@ -33,7 +40,10 @@ The reasoning, in the order the code follows it:
    only if the queue started that overload empty, with the slack unused. A
    load that outgrew the maximum once will likely do so again (hourly or daily
    peaks), so for `OUTGROWN_MEMORY` after one we plan with no slack: queued
-   jobs are worked off as soon as dynos land. (Trends of the rate were tried
+   jobs are worked off as soon as dynos land. The memory is earned only when
+   the acks confirm it: the maximum runs, jobs wait, and it acks less than
+   the lasting rate (a burst misread as a rate is acked as fast as it came).
+   (Trends of the rate were tried
    to foresee a first overload: a rate a few minutes old is too noisy to tell
    a rise past the maximum from a peak just below it, and keeping the queue
    short on every false alarm costs more than the deadline's slack saves.)
@@ -48,6 +58,24 @@ The reasoning, in the order the code follows it:
    to win back: three times s at 75 %, nine times at 90 %. A burst alone is
    no lasting load and does not count.)
 9. Missing data is not an empty queue: hold, never shed.
+10. Reserve: when boot plus a poll is no sooner than the slack, only running
+   dynos can serve a sudden rise: square-root staffing, c = a + β·√a slots
+   for a stream keeping a slots busy (β the percentile's z, shrunk by
+   √(job time / slack) as a queue that may wait absorbs most noise). And a
+   burst like the last 30 minutes' biggest, which the maximum asked for at its
+   first sight could not start in time, gets slots kept running for the part
+   it could not. Both are named in the reason.
+11. Measured job time: acks per consumer slot over intervals when every slot
+   was busy measure the real job time; once `MEASURED_ACKS` back it and it
+   differs from `processing` by over a quarter, it is used, and said.
+12. Redeliveries: ready rising by more than was published while fewer jobs
+   run means jobs were killed at a stop and redone: for `REDELIVERY_MEMORY`
+   dynos are kept for every job in flight, whatever the configured job time
+   says about the stop grace (a job longer than it was killed at every
+   scale-down, for ever).
+13. Claims: a reason says the backlog finishes "within the deadline" or "in
+   time" only when the dynos it keeps start every queued job by its start-by
+   time alone, with no reinforcement and each job as old as it can be.
 """
 
 from __future__ import annotations
@@ -56,12 +84,13 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 from guvscale.rules.types import Role
 from guvscale.scaling.arrivals import ArrivalLog, Piece, jobs_at_least_as_old, lasting_rate
 from guvscale.scaling.common import bounds, clamp, dynos, seconds, start_by
-from guvscale.scaling.plan import Demand, Fleet, Plan, works
+from guvscale.scaling.plan import Demand, Fleet, Plan, starts, works
 from guvscale.scaling.types import Decision, Observation
 
 # Boot times vary about ±30 % around the configured `boot`.
@@ -84,6 +113,23 @@ OUTGROWN_MEMORY = 3600.0
 # (module docstring, 8).
 HEADROOM_FROM = 0.75
 HEADROOM_NONE = 0.9
+# A rate lasts when it fills more than this many seconds (module docstring, 3).
+LASTING_WINDOW = 90.0
+# Rates (and the intervals they cover) kept, newest last.
+RATE_HISTORY = 12
+# Intervals between observations whose longest is the plan's poll interval.
+INTERVAL_HISTORY = 6
+# After jobs were seen redelivered, no dyno is shed while jobs are in flight
+# for this long (module docstring, 6).
+REDELIVERY_MEMORY = 3600.0
+# Bursts this recent size the reserve of a role too slow to react (10).
+BURST_MEMORY = 1800.0
+# The measured job time replaces `processing` once this many acks of saturated
+# intervals back it, when it differs from it by more than this share (module
+# docstring, 11). Older measurements fade by MEASURED_FADE per interval.
+MEASURED_ACKS = 30.0
+MEASURED_DISAGREES = 0.25
+MEASURED_FADE = 0.95
 
 
 @dataclass(frozen=True)
@@ -114,19 +160,74 @@ class DeadlineModel:
         self.now_lands = APPLY_DELAY + role.boot
         # Jobs due before a late boot lands are only saved by dynos we have.
         self.first_help = self.now_lands + BOOT_SPREAD * role.boot
-        # The soonest dynos asked for at the next poll can start jobs.
-        self.later_lands = role.pollinterval + self.now_lands
-        # A job in flight is on average half done, so with runs of P seconds
-        # about 1 - grace/P of them outlast the grace when their dyno stops.
-        self.outlive = max(0.0, 1.0 - STOP_GRACE / role.processing)
+        self.z = NormalDist().inv_cdf(role.percentile / 100.0)
         # State (see state()).
         self.log = ArrivalLog()
         self.t: float | None = None  # last poll
         self.messages: int | None = None  # ready + unacked at the last poll
-        self.rates: list[float] = []  # publish rates of the last two intervals
+        self.ready: int | None = None  # ready at the last poll
+        self.consumers: int | None = None  # consumers at the last poll
+        self.rates: list[float] = []  # publish rates of recent intervals, newest last
+        self.spans: list[float] = []  # their lengths, s
         self.up_t: float | None = None  # when we last asked for more dynos
         self.believed: int | None = None  # what we last asked for
         self.outgrown_t: float | None = None  # last poll whose lasting rate outgrew the maximum
+        self.redelivered_t: float | None = None  # last poll that saw jobs redelivered
+        self.busy_s = 0.0  # slot-seconds of saturated intervals (faded)
+        self.acked = 0.0  # acks within them (faded)
+        self.bursts: list[tuple[float, float]] = []  # (t, jobs beyond the lasting rate)
+        self.ack_rate: float | None = None  # at the last poll
+
+    # -- what the observations say -----------------------------------------
+
+    @property
+    def interval(self) -> float:
+        """The real time between observations: the longest of the last few
+        (the worst case of when the next correction is seen), else the rules'."""
+        return max(self.spans[-INTERVAL_HISTORY:]) if self.spans else self.role.pollinterval
+
+    @property
+    def later_lands(self) -> float:
+        """When dynos asked for at the next poll start jobs, at worst: a poll
+        later, booting late. Counting on them any sooner let every poll leave
+        a backlog to the next, for ever, as each saw jobs it could no longer
+        save and left them to reinforcements always one poll away."""
+        return self.interval + self.first_help
+
+    @property
+    def job_time(self) -> float:
+        """`processing`, or what the acks measured when they disagree with it."""
+        p = self.role.processing
+        if self.acked < MEASURED_ACKS:
+            return p
+        measured = min(max(self.busy_s / self.acked, p / 5), p * 10)
+        return measured if abs(measured / p - 1.0) > MEASURED_DISAGREES else p
+
+    @property
+    def outlive(self) -> float:
+        """Share of in-flight jobs that outlast the stop grace when their dyno stops.
+
+        A job in flight is on average half done, so with runs of P seconds
+        about 1 - grace/P of them outlast the grace; with heavy-tailed runs
+        the share of jobs longer than the grace (lognormal tail) may be more.
+        """
+        p = self.job_time
+        half_done = max(0.0, 1.0 - STOP_GRACE / p)
+        cv = self.role.stddev / self.role.processing
+        sigma = math.sqrt(math.log1p(cv * cv))
+        if sigma < 1e-6:
+            return half_done
+        mu = math.log(p) - sigma * sigma / 2
+        tail = 1.0 - NormalDist(mu, sigma).cdf(math.log(STOP_GRACE))
+        return max(half_done, tail)
+
+    def _quiet_now(self) -> bool:
+        return bool(self.rates) and self.rates[-1] == 0 and not self.messages
+
+    def _redelivered(self) -> bool:
+        if self.redelivered_t is None or self.t is None:
+            return False
+        return self.t - self.redelivered_t <= REDELIVERY_MEMORY
 
     # -- decision ---------------------------------------------------------
 
@@ -138,6 +239,14 @@ class DeadlineModel:
         fleet = self._fleet(obs, lo, poll.unacked)
         size = fleet.size
         sizing = self._sizing(fleet, poll, self.log.ready_ages(obs.t, poll.ready), lo, hi)
+        headroom, why_headroom = self._headroom(poll.lasting, hi)
+        if headroom > sizing.ample:
+            sizing = Sizing(
+                need=max(sizing.need, headroom),
+                ample=headroom,
+                busy=sizing.busy,
+                short=sizing.short,
+            )
         if obs.current is None:
             # We cannot see the formation: add if needed, never shed.
             desired = max(sizing.need, clamp(size, lo, hi))
@@ -163,7 +272,16 @@ class DeadlineModel:
                 )
         else:
             desired = clamp(min(size, max(sizing.ample, sizing.busy)), lo, hi)
-            reason = self._down_or_hold_reason(size, desired, poll, sizing, hi)
+            pieces = self.log.ready_ages(obs.t, poll.ready, worst=True)
+            alone = self._backlog_in_time(fleet, desired, pieces)
+            reason = self._down_or_hold_reason(size, desired, poll, sizing, hi, alone)
+        if why_headroom and desired >= headroom and headroom > lo:
+            reason += f" ({why_headroom})"
+        if self.job_time != self.role.processing:
+            reason += (
+                f" (jobs take {seconds(self.job_time)} as measured from acks per consumer, "
+                f"not the {seconds(self.role.processing)} configured)"
+            )
         if self.budget <= 0:
             reason += " (the deadline cannot be met: jobs run about as long as it allows)"
         if desired > size:
@@ -173,9 +291,9 @@ class DeadlineModel:
 
     def _sizing(self, fleet: Fleet, poll: Poll, pieces: list[Piece], lo: int, hi: int) -> Sizing:
         # What a later poll may add: enough for the lasting stream, no more.
-        sustained = math.ceil(poll.lasting * self.role.processing / self.role.concurrency - 1e-9)
+        sustained = math.ceil(poll.lasting * self.job_time / self.role.concurrency - 1e-9)
         reserve = min(hi, sustained)
-        if sustained > hi:
+        if sustained > hi and self._overload_confirmed(poll, hi):
             self.outgrown_t = self.t
         # After an overload, no job is let wait: the slack is kept for the next one.
         budget = 0.0 if self._outgrown() else self.budget * self._slack_share(poll.lasting, hi)
@@ -213,17 +331,30 @@ class DeadlineModel:
         return Sizing(need=fewest_now, ample=ample, busy=busy, short=False)
 
     def _down_or_hold_reason(
-        self, size: int, desired: int, poll: Poll, sizing: Sizing, hi: int
+        self, size: int, desired: int, poll: Poll, sizing: Sizing, hi: int, alone: bool
     ) -> str:
+        """`alone`: the `desired` dynos by themselves start every queued job in
+        time; only then does a reason say the backlog finishes in time."""
+        later = (
+            f"the next polls add what {poll.load} needs by the deadline"
+            if poll.lasting > 0
+            else f"more dynos would land too late for {poll.load}"
+        )
         if desired < size:
             if size > hi and desired == hi:
                 why = "above the maximum now in force"
             elif poll.ready + poll.unacked == 0:
                 why = "queue empty"
-            elif poll.ready == 0:
+            elif poll.ready == 0 and self.outlive < 0.01:
                 why = f"the {poll.unacked:,} jobs in flight finish within the stop grace"
-            else:
+            elif poll.ready == 0:
+                why = f"the {poll.unacked:,} jobs in flight, if killed at the stop, redo in time"
+            elif alone:
                 why = f"{poll.load} still finishes in time with {dynos(desired)}"
+            elif poll.lasting > 0:
+                why = later
+            else:
+                why = f"{dynos(desired)} serve {poll.load} as well as more could in time"
             return f"scaling down {size} → {desired}: {why}"
         if desired > size:
             return f"scaling up {size} → {desired}: the minimum now in force"
@@ -232,6 +363,11 @@ class DeadlineModel:
                 f"holding {size} (the maximum): {poll.load} needs more "
                 f"to meet the {self.role.deadline:g} s deadline"
             )
+        if sizing.busy > sizing.ample and self._redelivered():
+            return (
+                f"holding {size}: jobs were killed at a stop and redone, so dynos stay "
+                f"for the {poll.unacked:,} jobs in flight"
+            )
         if sizing.busy > sizing.ample:
             return (
                 f"holding {size}: {poll.unacked:,} jobs in flight could outrun the "
@@ -239,28 +375,39 @@ class DeadlineModel:
             )
         if len(self.rates) < 2:
             return f"holding {size}: learning the publish rate"
+        if sizing.ample > sizing.need and poll.ready + poll.unacked == 0:
+            return f"holding {size}: queue empty, but reinforcements could come too late"
         if sizing.need < size:
             return f"holding {size}: fewer would do for now, but {poll.load} needs them soon"
         if poll.ready + poll.unacked == 0:
             return f"holding {size}: queue empty"
+        if not alone:
+            return f"holding {size}: {later}"
         return f"holding {size}: enough for {poll.load} within the deadline"
+
+    def _backlog_in_time(self, fleet: Fleet, k: int, pieces: list[Piece]) -> bool:
+        """Do k dynos alone, with no reinforcement, start every queued job by
+        its start-by time (the claim a reason makes: 'within the deadline')?
+        `pieces` are the worst-case ages (`ArrivalLog.ready_ages(worst=True)`)."""
+        if self.budget <= 0:
+            return False
+        demand = self._demand(pieces, 0.0, 0.0, self.budget)
+        plan = Plan(k, k, self.now_lands, self.later_lands)
+        return all(
+            starts(fleet, plan, tau) >= due - 1e-6
+            for tau, due in zip(demand.checkpoints, demand.due, strict=True)
+        )
 
     # -- pieces -----------------------------------------------------------
 
     def _observe(self, obs: Observation, ready: int, unacked: int) -> float:
-        """Log this interval's arrivals; return the lasting publish rate."""
+        """Log this interval's arrivals, notice redeliveries, measure the job
+        time; return the lasting publish rate."""
         messages = ready + unacked
         if self.t is not None and obs.t < self.t:
             # The clock went back (a state restored under another clock): what
             # we logged has no place on this one; start afresh.
-            self.log, self.t, self.messages, self.rates, self.up_t = (
-                ArrivalLog(),
-                None,
-                None,
-                [],
-                None,
-            )
-            self.outgrown_t = None
+            self._forget_clock()
         interval = None if self.t is None else obs.t - self.t
         rate = obs.publish_rate
         if rate is None and obs.ack_rate is not None and interval and self.messages is not None:
@@ -269,14 +416,144 @@ class DeadlineModel:
         if rate is None:
             rate = self.rates[-1] if self.rates else 0.0
         if self.t is not None and interval is not None and interval > 0:
-            self.log.record(self.t, obs.t, rate * interval)
+            # Once a stream is known, what comes beyond it and its noise is a
+            # burst, put at the interval's start (`ArrivalLog.record`).
+            stream = -1.0
+            if len(self.rates) >= 3 and sum(self.spans) > LASTING_WINDOW:
+                known = lasting_rate(self.rates, self.spans, LASTING_WINDOW) * interval
+                stream = known + self.z * math.sqrt(known) + 2 * self.role.concurrency
+            self.log.record(self.t, obs.t, rate * interval, stream)
+            self._notice(obs, ready, unacked, rate, interval)
         # Jobs older than the deadline plus a poll are late whatever their age.
-        self.log.forget_before(obs.t - self.role.deadline - self.role.pollinterval)
+        self.log.forget_before(obs.t - self.role.deadline - self.interval, keep=ready)
         # Jobs we did not see arrive arrived at the latest since the last poll.
-        self.log.account_for(ready, unseen_at=obs.t - self.role.pollinterval)
-        self.t, self.messages = obs.t, messages
-        self.rates = [*self.rates, rate][-2:]
-        return lasting_rate(self.rates)
+        self.log.account_for(ready, unseen_at=obs.t - self.interval)
+        span = interval if interval else self.interval
+        self.rates = [*self.rates, rate][-RATE_HISTORY:]
+        self.spans = [*self.spans, span][-RATE_HISTORY:]
+        self.t, self.messages, self.ready = obs.t, messages, ready
+        self.consumers, self.ack_rate = obs.consumers, obs.ack_rate
+        lasting = lasting_rate(self.rates, self.spans, LASTING_WINDOW)
+        expected = lasting * span
+        if rate * span < expected - 2 * self.z * math.sqrt(expected):
+            # A fall past what Poisson noise explains: the stream has stopped
+            # or slowed, which is believed at once (a rise must last first).
+            lasting = rate
+        self._note_burst(obs.t)
+        return lasting
+
+    def _note_burst(self, t: float) -> None:
+        """Remember a burst once it is over: the one or two intervals before
+        this one brought more than both this one and the one before them, past
+        Poisson noise. A rise that lasts is a new rate, and a fall the end of
+        one, not a burst."""
+        self.bursts = [(bt, b) for bt, b in self.bursts if t - bt <= BURST_MEMORY]
+        if len(self.rates) < 4:
+            return
+        base = max(self.rates[-1], min(self.rates[-4], self.rates[-3]))
+
+        def excess(rate: float, span: float) -> float:
+            expected = base * span
+            return rate * span - expected - self.z * math.sqrt(expected) - 0.1 * expected
+
+        before = list(zip(self.rates[-3:-1], self.spans[-3:-1], strict=True))
+        size = sum(max(0.0, excess(r, s)) for r, s in before)
+        # Fewer jobs than two dynos' slots, or than ten, are no burst worth a
+        # dyno kept for half an hour (a few jobs an hour get reactions).
+        if before and excess(*before[-1]) > 0 and size >= max(2 * self.role.concurrency, 10):
+            self.bursts.append((t, size))
+
+    def _notice(
+        self, obs: Observation, ready: int, unacked: int, rate: float, interval: float
+    ) -> None:
+        """Redeliveries and the measured job time, from one interval's counts."""
+        if self.ready is not None and self.messages is not None:
+            # Ready can only rise by what was published, unless jobs came back:
+            # killed at a dyno's stop and redelivered.
+            unacked_before = self.messages - self.ready
+            if ready - self.ready > rate * interval + 0.5 and unacked < unacked_before:
+                self.redelivered_t = obs.t
+        consumers, acks = obs.consumers, obs.ack_rate
+        slots = (consumers or 0) * self.role.concurrency
+        if (
+            consumers
+            and acks
+            and consumers == self.consumers
+            and self.ready
+            and ready > 0
+            and unacked >= 0.9 * slots
+        ):
+            # Every slot was busy the whole interval: each ack freed one.
+            self.busy_s = MEASURED_FADE * self.busy_s + slots * interval
+            self.acked = MEASURED_FADE * self.acked + acks * interval
+
+    def _forget_clock(self) -> None:
+        self.log, self.t, self.messages, self.ready, self.up_t = (
+            ArrivalLog(),
+            None,
+            None,
+            None,
+            None,
+        )
+        self.rates, self.spans, self.bursts = [], [], []
+        self.outgrown_t = self.redelivered_t = None
+
+    def _overload_confirmed(self, poll: Poll, hi: int) -> bool:
+        """The maximum is shown not to keep up: it runs, jobs wait, and what
+        it acks is less than the lasting rate (a burst misread as a rate is
+        acked as fast as it came, once the dynos are there)."""
+        if self.consumers is None or self.consumers < hi or poll.ready == 0:
+            return False
+        return self.ack_rate is not None and self.ack_rate < poll.lasting
+
+    def _headroom(self, lasting: float, hi: int) -> tuple[int, str]:
+        """Dynos kept running for what reacting cannot catch (module docstring,
+        10): Poisson noise when boot plus a poll leave no time to react, and
+        bursts like recent ones that the maximum could not start in time if
+        asked for only at their first sight. (count, why) or (0, "")."""
+        if hi <= 0:
+            return 0, ""
+        c, jt = self.role.concurrency, self.job_time
+        slack = max(self.start_by, jt)
+        slow = self.role.boot + self.interval >= self.start_by
+        # A rising rate shows in the last two intervals before it counts as
+        # lasting; a poll's headroom is cheap next to the misses of a ramp.
+        if len(self.rates) >= 2 and not self._quiet_now():
+            lasting = max(lasting, min(self.rates[-2:]))
+        busy = lasting * jt  # slots a Poisson stream keeps busy on average
+        noise = 0.0
+        quiet = self._quiet_now()
+        # A stream so thin that no job comes within a reaction's time gets
+        # reactions, not a dyno kept idle for it.
+        thin = lasting * (self.role.boot + self.interval) < 1.0
+        if slow and busy > 0 and not quiet and not thin:
+            # Square-root staffing, c = a + β·√a: with no wait allowed β is the
+            # percentile's z; a queue that may wait `slack` absorbs most of the
+            # noise, which a window of that length shrinks by √(job time / slack).
+            beta = self.z * min(1.0, math.sqrt(jt / slack))
+            noise = busy + beta * math.sqrt(busy)
+        # A burst of b jobs at once must start within the slack. Dynos asked
+        # for at its first sight land `late` later at worst; whatever the
+        # maximum could not start in the time left must find slots running.
+        late = APPLY_DELAY + self.role.boot * (1 + BOOT_SPREAD) + self.interval
+        b = max((b for _, b in self.bursts), default=0.0)
+        left = max(0.0, slack - late)
+        burst = max(0.0, b * jt - hi * c * left) / max(min(slack, late), 1e-9)
+        noise_dynos = math.ceil(noise / c - 1e-9)
+        total = min(hi, math.ceil((max(noise, busy) + burst) / c - 1e-9))
+        if total <= 0 or (noise == 0.0 and burst == 0.0):
+            return 0, ""
+        parts = []
+        if noise_dynos:
+            parts.append(f"{dynos(noise_dynos)} for the noise of {lasting:.3g} jobs/s")
+        if total > noise_dynos:
+            parts.append(f"{total - noise_dynos} for bursts like the last 30 min's ({b:,.0f} jobs)")
+        late_why = (
+            f"boot plus a poll ({seconds(self.role.boot + self.interval)}) leave no time to react"
+            if slow
+            else "dynos asked for at a burst's first sight land too late"
+        )
+        return total, "headroom: " + " and ".join(parts) + f", as {late_why}"
 
     def _fleet(self, obs: Observation, lo: int, unacked: int) -> Fleet:
         size = obs.current
@@ -293,7 +570,7 @@ class DeadlineModel:
             booting_lands=lands,
             in_flight=unacked,
             slots=self.role.concurrency,
-            job_time=self.role.processing,
+            job_time=self.job_time,
             outlive=self.outlive,
             grace=STOP_GRACE,
         )
@@ -312,7 +589,7 @@ class DeadlineModel:
         # A burst alone is no lasting load; with a stream, the log's average
         # is its steadiest measure.
         rate = self.log.mean_rate(self.t) if lasting > 0 else 0.0
-        used = rate * self.role.processing / self.role.concurrency / hi
+        used = rate * self.job_time / self.role.concurrency / hi
         share = (HEADROOM_NONE - used) / (HEADROOM_NONE - HEADROOM_FROM)
         return max(0.0, min(1.0, share))
 
@@ -320,7 +597,9 @@ class DeadlineModel:
         """Jobs that must have started by each checkpoint: queued ones by age,
         and arrivals at `rate` for `horizon` seconds from now, each due
         `budget` seconds after its publish."""
-        end = budget + horizon
+        # Past the soonest a late boot lands, so jobs no dyno saves before it
+        # are still planned for (with no slack they are all due at once).
+        end = max(budget + horizon, self.first_help + self.interval)
         taus = {0.0, budget, end, self.now_lands, self.first_help, self.later_lands}
         taus.update(end * i / GRID_POINTS for i in range(GRID_POINTS))
         for p in pieces:
@@ -334,10 +613,17 @@ class DeadlineModel:
 
     def _busy_floor(self, size: int, unacked: int, pieces: list[Piece]) -> int:
         """Dynos kept because shedding them would kill long jobs in flight."""
-        if self.outlive == 0:
+        if unacked == 0:
+            return 0
+        if self._redelivered():
+            # Jobs were killed and redone: the configured job time is not to be
+            # trusted to say they finish within the grace, so keep dynos for
+            # every job in flight, however long the queue's slack.
+            return min(size, math.ceil(unacked / self.role.concurrency))
+        if self.outlive < 0.01:
             return 0
         oldest = max((p.old for p in pieces), default=0.0)
-        if self.budget - oldest >= SLACK_RUNS * self.role.processing + STOP_GRACE:
+        if self.budget - oldest >= SLACK_RUNS * self.job_time + STOP_GRACE:
             return 0  # a redone job would still start in time
         return min(size, math.ceil(unacked / self.role.concurrency))
 
@@ -356,6 +642,14 @@ class DeadlineModel:
             "t": self.t,
             "messages": self.messages,
             "rates": list(self.rates),
+            "spans": list(self.spans),
+            "ready": self.ready,
+            "consumers": self.consumers,
+            "ack_rate": self.ack_rate,
+            "redelivered_t": self.redelivered_t,
+            "busy_s": self.busy_s,
+            "acked": self.acked,
+            "bursts": [list(b) for b in self.bursts],
             "up_t": self.up_t,
             "believed": self.believed,
             "outgrown_t": self.outgrown_t,
@@ -373,7 +667,17 @@ class DeadlineModel:
 
         self.t = number("t")
         self.messages = count("messages")
-        self.rates = [float(r) for r in state.get("rates", [])][-2:]
+        self.rates = [float(r) for r in state.get("rates", [])][-RATE_HISTORY:]
+        self.spans = [float(r) for r in state.get("spans", [])][-RATE_HISTORY:]
+        if len(self.spans) != len(self.rates):
+            self.spans = [self.role.pollinterval] * len(self.rates)
+        self.ready = count("ready")
+        self.consumers = count("consumers")
+        self.ack_rate = number("ack_rate")
+        self.redelivered_t = number("redelivered_t")
+        self.busy_s = float(state.get("busy_s", 0.0) or 0.0)
+        self.acked = float(state.get("acked", 0.0) or 0.0)
+        self.bursts = [(float(t), float(b)) for t, b in state.get("bursts", [])]
         self.up_t = number("up_t")
         self.believed = count("believed")
         self.outgrown_t = number("outgrown_t")

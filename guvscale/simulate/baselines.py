@@ -239,3 +239,24 @@ class Fixed:
 
     def restore(self, state: dict[str, Any]) -> None:
         return None
+
+
+@dataclass
+class Fastest:
+    """The fastest reactive policy: the maximum whenever work waits or runs,
+    else the minimum. What reacting can do at a poll interval, at any cost."""
+
+    role: Role
+
+    def decide(self, obs: Observation) -> Decision:
+        n = obs.messages
+        if n is None:
+            return _hold(obs, self.role, "fastest: no queue reading, holding")
+        lo, hi = _bounds(self.role, obs)
+        return Decision(hi if n > 0 else lo, f"fastest: {n} jobs")
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        return None

@@ -331,4 +331,5 @@ def run(
         deadline=role.deadline,
         percentile=role.percentile,
         series=series,
+        finish=tuple(finish),
     )

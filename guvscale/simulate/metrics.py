@@ -36,6 +36,8 @@ class SimResult:
     deadline: float
     percentile: float
     series: Series = field(default_factory=Series, compare=False, repr=False)
+    # Each job's finish time (inf: never), in publish order, for checks per job.
+    finish: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def meets(self) -> bool:

@@ -1,0 +1,233 @@
+"""The scenario suite: every family x seed x poll interval, ours against the peers.
+
+    .venv/bin/python bench/scaling.py --suite            # dev and held-out seeds, 30 a family
+    .venv/bin/python bench/scaling.py --suite --quick    # 6 a family, dev seeds only
+    .venv/bin/python bench/suite.py --per-family 30 --jobs 2 --held-out
+
+Per family and poll interval it prints: among scenarios where the fastest
+reactive policy (the maximum whenever work waits) meets the deadline, the
+share where ours meets it too; the median and worst ratio of our dyno-hours to
+the cheapest policy (guv, KEDA, HireFire, dynomatic or the fastest) that also
+meets it; where the fastest misses, how many points more than it we miss;
+and runs that never finished (livelock: jobs left when the run was cut).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from multiprocessing import Pool
+
+from guvscale.simulate import SimConfig, draw_durations, run_trace
+from guvscale.simulate.baselines import Fastest
+from guvscale.simulate.policies import all_policies
+from guvscale.simulate.scenarios import DEV_BASE, FAMILIES, HELD_OUT_BASE, with_poll
+
+POLLS = (10.0, 15.0, 30.0, 60.0)
+MEET_SHARE = 0.99  # of the scenarios the fastest meets
+MISS_POINTS = 1.0  # where the fastest misses, ours may miss this many points more
+COST_MEDIAN, COST_WORST = 0.9, 1.05
+
+
+@dataclass(frozen=True)
+class Outcome:
+    family: str
+    index: int
+    poll: float
+    ours_within: float
+    ours_meets: bool
+    ours_hours: float
+    ours_unfinished: int
+    fastest_within: float
+    fastest_meets: bool
+    cheapest: str | None  # cheapest peer that meets
+    cheapest_hours: float
+
+
+def run_one(job: tuple[str, int, bool, float]) -> Outcome:
+    family, index, held_out, poll = job
+    trace = with_poll(FAMILIES[family](seed_of(index, held_out)), poll)
+    role = trace.role()
+    # Cut a run that cannot finish (livelock) well after any honest backlog
+    # and after the longest job of the draw could have run three times over.
+    longest = max(draw_durations(len(trace.arrivals), trace.mean, trace.cv, index))
+    cfg = SimConfig(tail=max(1800.0, 4 * role.deadline) + 3 * longest)
+    policies = all_policies(role)
+    policies["fastest"] = Fastest(role)
+    results = {
+        name: run_trace(p, trace, role, seed=index, config=cfg) for name, p in policies.items()
+    }
+    ours = results.pop("ours")
+    meeting = {n: r for n, r in results.items() if r.meets and r.done == r.jobs}
+    cheapest = min(meeting, key=lambda n: meeting[n].dyno_hours) if meeting else None
+    fastest = results["fastest"]
+    return Outcome(
+        family,
+        index,
+        poll,
+        ours.within,
+        ours.meets and ours.done == ours.jobs,
+        ours.dyno_hours,
+        ours.jobs - ours.done,
+        fastest.within,
+        fastest.meets,
+        cheapest,
+        meeting[cheapest].dyno_hours if cheapest else math.nan,
+    )
+
+
+def seed_of(index: int, held_out: bool) -> int:
+    return (HELD_OUT_BASE if held_out else DEV_BASE) + index
+
+
+def jobs_for(per_family: int, held_out: bool) -> list[tuple[str, int, bool, float]]:
+    return [
+        (family, i, held_out, poll)
+        for family in FAMILIES
+        for i in range(per_family)
+        for poll in POLLS
+    ]
+
+
+def ratio(o: Outcome) -> float | None:
+    if not o.ours_meets or o.cheapest is None or o.cheapest_hours <= 0:
+        return None
+    return o.ours_hours / o.cheapest_hours
+
+
+def cells(group: list[Outcome]) -> list[str]:
+    possible = [o for o in group if o.fastest_meets]
+    met = sum(1 for o in possible if o.ours_meets)
+    ratios = [r for o in group if (r := ratio(o)) is not None]
+    beyond = [o for o in group if not o.fastest_meets]
+    worse = [100 * (o.fastest_within - o.ours_within) for o in beyond]
+    stuck = sum(1 for o in group if o.ours_unfinished)
+    share = f"{met}/{len(possible)} ({100 * met / len(possible):.1f} %)" if possible else "-"
+    return [
+        str(len(group)),
+        share,
+        f"{statistics.median(ratios):.3f}" if ratios else "-",
+        f"{max(ratios):.3f}" if ratios else "-",
+        f"{len(beyond)}: {max(worse):+.2f}" if beyond else "-",
+        str(stuck),
+    ]
+
+
+HEADER = (
+    "| family | poll | scenarios | ours meets where the fastest does | cost median "
+    "| cost worst | fastest misses: n, worst extra points | livelocks |"
+)
+RULE = "|---|---:|---:|---:|---:|---:|---:|---:|"
+
+
+def report(outcomes: list[Outcome], title: str, detail: bool) -> list[str]:
+    """Print the tables; return what falls short of the targets."""
+    print(f"\n### {title}\n")
+    print(HEADER)
+    print(RULE)
+    by: dict[tuple[str, float], list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        by[(o.family, o.poll)].append(o)
+    if detail:
+        for family in FAMILIES:
+            for poll in POLLS:
+                if by[(family, poll)]:
+                    print(
+                        "| "
+                        + " | ".join([family, f"{poll:g} s", *cells(by[(family, poll)])])
+                        + " |"
+                    )
+    for poll in POLLS:
+        group = [o for o in outcomes if o.poll == poll]
+        print("| " + " | ".join(["**all**", f"{poll:g} s", *cells(group)]) + " |")
+    print("| " + " | ".join(["**all**", "all", *cells(outcomes)]) + " |")
+    short: list[str] = []
+    for poll in POLLS:
+        group = [o for o in outcomes if o.poll == poll]
+        possible = [o for o in group if o.fastest_meets]
+        if possible and sum(o.ours_meets for o in possible) < MEET_SHARE * len(possible):
+            short.append(f"{poll:g} s: ours meets in fewer than 99 % where the fastest does")
+        ratios = [r for o in group if (r := ratio(o)) is not None]
+        if ratios and statistics.median(ratios) > COST_MEDIAN:
+            short.append(f"{poll:g} s: cost median {statistics.median(ratios):.3f} > 0.9")
+        if ratios and max(ratios) > COST_WORST:
+            short.append(f"{poll:g} s: cost worst {max(ratios):.3f} > 1.05")
+        for o in group:
+            if o.ours_unfinished:
+                short.append(
+                    f"{o.family}-{o.index} at {poll:g} s: {o.ours_unfinished} jobs never done"
+                )
+            elif not o.fastest_meets and o.fastest_within - o.ours_within > MISS_POINTS / 100:
+                short.append(
+                    f"{o.family}-{o.index} at {poll:g} s: ours {100 * o.ours_within:.2f} % vs "
+                    f"fastest {100 * o.fastest_within:.2f} %"
+                )
+    return short
+
+
+def misses(outcomes: list[Outcome]) -> list[str]:
+    """Each scenario ours misses where the fastest meets, and the costliest ones."""
+    lines = [
+        f"- miss {o.family}-{o.index} at {o.poll:g} s: ours {100 * o.ours_within:.2f} %, "
+        f"fastest {100 * o.fastest_within:.2f} %"
+        for o in outcomes
+        if o.fastest_meets and not o.ours_meets
+    ]
+    costly = sorted(((r, o) for o in outcomes if (r := ratio(o)) is not None), key=lambda x: -x[0])[
+        :10
+    ]
+    lines += [
+        f"- cost {o.family}-{o.index} at {o.poll:g} s: {r:.3f} x {o.cheapest}" for r, o in costly
+    ]
+    return lines
+
+
+def run_set(per_family: int, held_out: bool, workers: int) -> list[Outcome]:
+    todo = jobs_for(per_family, held_out)
+    if workers > 1:
+        with Pool(workers) as pool:
+            return pool.map(run_one, todo, chunksize=4)
+    return [run_one(j) for j in todo]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-family", type=int, default=30, help="scenarios per family")
+    parser.add_argument("--quick", action="store_true", help="6 a family, dev seeds only")
+    parser.add_argument("--held-out", action="store_true", help="the held-out seeds only")
+    parser.add_argument("--both", action="store_true", help="dev and held-out seeds")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
+    parser.add_argument("--detail", action="store_true", help="a row per family and poll")
+    parser.add_argument("--misses", action="store_true", help="list misses and costliest runs")
+    parser.add_argument("--families", default="", help="comma-separated families (default all)")
+    args = parser.parse_args(argv)
+    per = 6 if args.quick else args.per_family
+    if args.families:
+        keep = set(args.families.split(","))
+        for f in list(FAMILIES):
+            if f not in keep:
+                del FAMILIES[f]
+    sets = [False, True] if args.both else [args.held_out]
+    short: list[str] = []
+    for held_out in sets:
+        t0 = time.perf_counter()
+        outcomes = run_set(per, held_out, args.jobs)
+        took = time.perf_counter() - t0
+        title = "held-out seeds" if held_out else "development seeds"
+        title += f": {per} scenarios a family x {len(POLLS)} polls ({took:.0f} s)"
+        found = report(outcomes, title, args.detail)
+        short += [f"{'held-out' if held_out else 'dev'}: {s}" for s in found]
+        if args.misses:
+            print("\n" + "\n".join(misses(outcomes)))
+    print("\n### targets\n")
+    print("\n".join(f"- short: {s}" for s in short) or "all targets met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
