@@ -79,7 +79,8 @@ async def worker(
     """A ready Worker with its engine and HTTP clients; all closed on exit."""
     own_engine = engine is None
     engine = engine or make_engine(settings)
-    limits = httpx.Limits(max_connections=max(20, settings.worker_concurrency * 2))
+    # httpcore's pool scans every connection per request: keep it near the concurrency.
+    limits = httpx.Limits(max_connections=settings.worker_concurrency + 10)
     async with httpx.AsyncClient(timeout=settings.http_timeout, limits=limits) as http:
         ctx = Context(
             heroku=AsyncHerokuPlatform(

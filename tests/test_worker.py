@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -322,8 +323,9 @@ def test_two_workers_share_tenants_each_decided_once(
         ):
             now = utcnow()
             reports = []
-            for _ in range(3):
-                reports += await asyncio.gather(run_once(a, now), run_once(b, now))
+            for i in range(3):
+                later = now + dt.timedelta(seconds=i)  # the tenants stay due: 10 s interval
+                reports += await asyncio.gather(run_once(a, later), run_once(b, later))
             return reports
 
     reports = asyncio.run(both())
@@ -393,3 +395,45 @@ def test_one_unreadable_tenant_does_not_stop_the_others(
 
     assert "rules" in state_of(sessions, broken.id).status["error"]
     assert quantity(fake_heroku, "worker") > 0
+
+
+def test_a_slow_tenant_holds_up_no_other(
+    make_worker: Any,
+    sessions: sessionmaker[Session],
+    vault: Vault,
+    fake_heroku: FakeHeroku,
+    backlog: str,
+) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # connections are accepted by the kernel; nothing ever answers
+    try:
+        slow = setup_tenant(
+            sessions,
+            vault,
+            fake_heroku,
+            factories.role_rules(backlog),
+            {"worker": 0},
+            app="slow-app",
+            management_url=f"http://g:g@127.0.0.1:{silent.getsockname()[1]}",
+        )
+        fast = [
+            setup_tenant(
+                sessions,
+                vault,
+                fake_heroku,
+                factories.role_rules(backlog),
+                {"worker": 0},
+                app=f"fast-{i}",
+            )
+            for i in range(4)
+        ]
+        rounds(make_worker, worker_concurrency=2)
+    finally:
+        silent.close()
+    slow_at = state_of(sessions, slow.id).last_tick_at
+    assert slow_at is not None
+    for t in fast:
+        at = state_of(sessions, t.id).last_tick_at
+        assert at is not None and at < slow_at - dt.timedelta(seconds=1)
+    assert state_of(sessions, slow.id).status["roles"][0]["partial"] is True

@@ -4,12 +4,13 @@
     guvscale worker --once     # one round: claim what is due, tick it, save, exit
     guvscale worker --dry-run  # decide and record, never PATCH Heroku
 
-A round has three phases: (1) one short transaction enrolls tenants, keeps
-partitions and rollups, claims due tenants (leases) and loads their inputs;
-(2) the tenants' ticks run concurrently (bounded by a semaphore, each under
-its own time budget) with no transaction open; (3) one transaction saves
-every result (fenced by lease), the samples and events, and the heartbeat.
-Any number of processes may run; leases keep each tenant to one per tick.
+A round is a pipeline: short transactions enroll tenants, keep partitions
+and rollups, claim due tenants (leases) as slots free up (at most
+WORKER_CONCURRENCY ticking at once) and load their inputs; the ticks run
+with no transaction open, each under its own time budget; finished ones
+are saved in batches (fenced by lease: samples, events, state); the round
+ends with the heartbeat. Any number of processes may run; leases keep each
+tenant to one per tick.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 ENROLL_EVERY = 5.0  # seconds between looks for newly qualifying tenants
 MAINTAIN_EVERY = 60.0  # seconds between partition/rollup upkeep
 LEASE_MARGIN = 4.0  # seconds a lease outlasts the tenant budget
+SAVE_WAIT = 0.5  # seconds a finished tick waits to be saved with others
 
 
 @dataclass(frozen=True)
@@ -83,15 +85,19 @@ class Worker:
         self._enrolled_at = -1e9
         self._maintained_at = -1e9
         self._gate = asyncio.Semaphore(options.concurrency)
+        # The round's clock minus the wall clock: zero in service; tests and the
+        # bench run rounds at simulated times, and leases must follow that clock.
+        self._offset = dt.timedelta()
 
     # -- phase 1 --------------------------------------------------------------
 
-    def _prepare(self, now: dt.datetime) -> list[TenantJob]:
+    def _prepare(self, now: dt.datetime, limit: int | None = None) -> list[TenantJob]:
         mono = time.monotonic()
         if mono - self._maintained_at >= MAINTAIN_EVERY:
+            # Samples carry the real time of each read, so partitions follow the wall clock.
             with self.sessions.begin() as session:
-                partitions.maintain(session.connection(), now)
-                rollups.run(session.connection(), now)
+                partitions.maintain(session.connection(), utcnow())
+                rollups.run(session.connection(), utcnow())
             self._maintained_at = mono
         with self.sessions.begin() as session:
             unscoped(session)
@@ -103,7 +109,7 @@ class Worker:
                 self.id,
                 now,
                 lease_for=self.options.lease_for,
-                limit=self.options.batch,
+                limit=self.options.concurrency if limit is None else limit,
             )
             if len(self.rules_cache) > 50_000:
                 self.rules_cache.clear()
@@ -142,7 +148,7 @@ class Worker:
                     session.connection(),
                     self.id,
                     claim,
-                    utcnow(),
+                    utcnow() + self._offset,
                     lease_for=self.options.lease_for,
                     events=events,
                     memory=memory,
@@ -152,29 +158,87 @@ class Worker:
 
     # -- phase 3 --------------------------------------------------------------
 
-    def _finish(self, results: list[TenantResult], now: dt.datetime, report: Report) -> None:
+    def _save(self, results: list[TenantResult], report: Report) -> None:
         with self.sessions.begin() as session:
-            conn = session.connection()
-            report.saved = len(store.save(conn, self.id, results, utcnow()))
+            report.saved += len(store.save(session.connection(), self.id, results, utcnow()))
+
+    def _beat(self, report: Report) -> None:
+        with self.sessions.begin() as session:
             store.heartbeat(
-                conn, self.id, self.started_at, utcnow(), report.seconds, report.counters
+                session.connection(),
+                self.id,
+                self.started_at,
+                utcnow(),
+                report.seconds,
+                report.counters,
             )
 
 
 async def run_once(worker: Worker, now: dt.datetime | None = None) -> Report:
-    """One round: claim due tenants, tick them concurrently, save. Returns what it did."""
-    now = now or utcnow()
+    """One round: tick every due tenant (up to WORKER_BATCH), then beat the heartbeat.
+
+    A pipeline, not waves: a tenant is claimed only when a slot is free, so its
+    lease starts when its tick does and one slow tenant holds up no other;
+    results are saved in batches as they come (at most SAVE_WAIT later).
+    `now` is the round's start (tests and the bench pass a simulated one).
+    """
     began = time.monotonic()
+    start = now or utcnow()
+    worker._offset = start - utcnow()
     report = Report()
-    jobs = await asyncio.to_thread(worker._prepare, now)
-    report.claimed = len(jobs)
-    done = await asyncio.gather(*(worker._run(job, now) for job in jobs))
-    results = [r for r in done if r is not None]
-    for r in results:
-        report.counters.add(r.counters)
+    running: set[asyncio.Task[TenantResult | None]] = set()
+    waiting: list[TenantResult] = []
+    try:
+        await _pipeline(worker, start, began, report, running, waiting)
+    finally:
+        # A failed save (database gone) must not leave ticks running unowned.
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
     report.seconds = time.monotonic() - began
-    await asyncio.to_thread(worker._finish, results, now, report)
+    await asyncio.to_thread(worker._beat, report)
     return report
+
+
+async def _pipeline(
+    worker: Worker,
+    start: dt.datetime,
+    began: float,
+    report: Report,
+    running: set[asyncio.Task[TenantResult | None]],
+    waiting: list[TenantResult],
+) -> None:
+    opts = worker.options
+    oldest: float | None = None
+    exhausted = False
+    while True:
+        room = min(opts.concurrency - len(running), opts.batch - report.claimed)
+        # Claim in handfuls: one transaction per freed slot would cost more than it saves.
+        if not exhausted and room > 0 and (room >= opts.concurrency // 4 or not running):
+            moment = start + dt.timedelta(seconds=time.monotonic() - began)
+            jobs = await asyncio.to_thread(worker._prepare, moment, room)
+            exhausted = len(jobs) < room or report.claimed + len(jobs) >= opts.batch
+            report.claimed += len(jobs)
+            running |= {asyncio.create_task(worker._run(job, start)) for job in jobs}
+        if not running and not waiting:
+            break
+        if running:
+            done, _ = await asyncio.wait(
+                running, timeout=SAVE_WAIT, return_when=asyncio.FIRST_COMPLETED
+            )
+            running -= done
+            for task in done:
+                result = task.result()
+                if result is not None:
+                    waiting.append(result)
+                    report.counters.add(result.counters)
+            if waiting and oldest is None:
+                oldest = time.monotonic()
+        due = oldest is not None and time.monotonic() - oldest >= SAVE_WAIT
+        if waiting and (not running or len(waiting) >= opts.concurrency // 2 or due):
+            await asyncio.to_thread(worker._save, list(waiting), report)
+            waiting.clear()
+            oldest = None
 
 
 async def run_forever(worker: Worker, stop: asyncio.Event) -> None:

@@ -67,7 +67,6 @@ class _Role:
     current: int | None = None
     desired: int | None = None
     reason: str = ""
-    hold_floor: bool = False  # data missing/partial: never below current
 
 
 async def tick(
@@ -111,6 +110,11 @@ async def tick(
         _decide(x, job, memory, reading, quantities.get(x.app), read_at, counters)
         if x.desired is not None:
             counters.decisions += 1
+    # Roles dropped from the rules take their memory with them.
+    remembered = memory.get("roles", {})
+    memory["roles"] = {
+        x.role.name: remembered[x.role.name] for x in roles if x.role.name in remembered
+    }
     for name in job.beyond_plan:
         result.status["roles"].append(
             {
@@ -233,6 +237,8 @@ def _decide(
             ack_rate = counter_rate(kept.get("acked"), kept.get("read_at"), stats.acked, t)
             kept.update(published=stats.published, acked=stats.acked, read_at=t)
     partial = stats is not None and (stats.partial or reading.partial)
+    if partial and reading.error:
+        errors.append(reading.error)
     scaler = Scaler(role)
     try:
         scaler.restore(kept.get("scaler") or {})
