@@ -85,8 +85,18 @@ class Scene:
 
     def reach(self, quantity: int, timeout: float = 60) -> None:
         assert wait_until(lambda: self.quantity() == quantity, timeout=timeout), (
-            f"formation {self.quantity()}, wanted {quantity}: {self.status()}"
+            f"formation {self.quantity()}, wanted {quantity}: {self.status()}\n{self.logs()}"
         )
+
+    def logs(self) -> str:
+        """The workers' last log lines, HTTP request lines left out."""
+        lines = [
+            f"{w.name}: {line}"
+            for w in self.box.workers
+            for line in w.output().splitlines()
+            if '"logger": "httpx"' not in line
+        ]
+        return "\n".join(lines[-20:])
 
     def status(self) -> object:
         state = worker_state(self.sessions, self.tenant)
