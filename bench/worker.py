@@ -1,25 +1,26 @@
 """Worker throughput: role decisions per second, one process then two; storage per role.
 
-    .venv/bin/python bench/worker.py [--tenants 1500] [--roles 4] [--ticks 4]
-                                     [--processes 1,2] [--concurrency 50]
+    .venv/bin/python bench/worker.py [--tenants 1500] [--roles 4] [--processes 1,2]
+                                     [--warmup 60] [--measure 60] [--concurrency 50]
 
 Starts a fresh database (embedded PostgreSQL in a temporary folder, or a new
 database on the server in DATABASE_URL, dropped afterwards), migrates it,
 and makes `tenants` provisioned add-ons on the performance plan (10 s poll)
 with `roles` roles each. A local fakes process (bench/fakes.py) answers the
 management API (`GET /api/queues/{vhost}`: every tenant its own vhost, with
-queue depths that wander so decisions change) and Heroku's formation
-routes (GET and batch PATCH, any app). Then, for each process count, that
-many `guvscale worker` processes (this file with --child) run `ticks`
-rounds of simulated 10 s intervals: each round every tenant is due, the
-processes share them through the leases. The first WARMUP rounds (rules
-parsing, formation reads, the first scale of every app and the re-reads
-after it) are not counted; the rest are steady state, where a change is
-rare and the formation cache holds.
+queue depths that wander slowly) and Heroku's formation routes (GET and
+batch PATCH, any app). Then, for each process count, that many worker
+processes (this file with --child: `guvscale.worker.run.run_once` in a
+loop, in real time) share the tenants through the leases. The first
+`warmup` seconds (rules parsing, formation reads, the first scale of every
+app and the re-reads after it) are not counted; the next `measure` seconds
+are. With more roles than a process can poll every 10 s, the figure is the
+capacity; it also prints each process's decisions per CPU-second, which
+depends far less on what else the machine runs.
 
-Reports decisions/s per process and in total, then bytes per stored sample
-(raw and rollups, from pg_total_relation_size) and what 10,000 roles at 10 s
-need. Bounded: fixed tenant and round counts; nothing leaves 127.0.0.1.
+Then bytes per stored sample (raw and rollups, from pg_total_relation_size
+over the partitions) and what 10,000 roles at 10 s need. Bounded: fixed
+tenant counts and durations; nothing leaves 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -53,9 +54,6 @@ from guvscale.records import partitions, rollups  # noqa: E402
 from guvscale.settings import Settings  # noqa: E402
 
 INTERVAL = 10  # the performance plan's poll, seconds
-# Rounds not counted: the first reads every formation and scales every app from
-# its initial quantity; the next two re-read the formations after those changes.
-WARMUP = 3
 SAMPLES_PER_DAY = 86400 // INTERVAL
 
 
@@ -160,7 +158,7 @@ def seed(database_url: str, key: str, fakes_url: str, tenants: int, roles: int) 
 
 
 def child(args: argparse.Namespace) -> None:
-    """One worker process: `ticks` simulated rounds; prints its decisions and timings."""
+    """One worker process in real time: rounds for warm-up + measure seconds; prints counts."""
     from guvscale import wiring
     from guvscale.worker.run import run_once
 
@@ -172,31 +170,28 @@ def child(args: argparse.Namespace) -> None:
         worker_batch=args.batch,
         worker_tenant_timeout=30.0,
     )
-    start = dt.datetime.fromisoformat(args.start)
 
     async def main() -> dict[str, float]:
         async with wiring.worker(settings, name=args.name) as w:
-            counted = {"decisions": 0, "seconds": 0.0, "cpu": 0.0, "tenants": 0, "errors": 0}
-            for k in range(args.ticks):
-                now = start + dt.timedelta(seconds=INTERVAL * k)
-                began, cpu = time.perf_counter(), time.process_time()
-                decisions = tenants = errors = calls = 0
-                while True:
-                    report = await run_once(w, now)
-                    decisions += report.counters.decisions
-                    tenants += report.claimed
-                    errors += sum(report.counters.errors.values())
-                    calls += report.counters.heroku_calls
-                    if report.claimed == 0:
-                        break
-                print(f"round {k}: {tenants} tenants, {calls} Heroku calls", file=sys.stderr)
-                if k >= WARMUP:
-                    counted["decisions"] += decisions
-                    counted["tenants"] += tenants
-                    counted["errors"] += errors
-                    counted["heroku_calls"] = counted.get("heroku_calls", 0) + calls
-                    counted["seconds"] += time.perf_counter() - began
-                    counted["cpu"] += time.process_time() - cpu
+            counted = {"decisions": 0, "seconds": 0.0, "cpu": 0.0, "errors": 0, "heroku_calls": 0}
+            began = time.monotonic()
+            measure_from = began + args.warmup
+            measure_to = measure_from + args.measure
+            cpu_at = None
+            while time.monotonic() < measure_to:
+                report = await run_once(w)  # real time: tenants are due every 10 s
+                if time.monotonic() >= measure_from:
+                    if cpu_at is None:  # the first round inside the window starts it
+                        cpu_at, wall_at = time.process_time(), time.monotonic()
+                        continue
+                    counted["decisions"] += report.counters.decisions
+                    counted["errors"] += sum(report.counters.errors.values())
+                    counted["heroku_calls"] += report.counters.heroku_calls
+                if report.claimed == 0:
+                    await asyncio.sleep(0.1)
+            if cpu_at is not None:
+                counted["seconds"] = time.monotonic() - wall_at
+                counted["cpu"] = time.process_time() - cpu_at
             return counted
 
     profile = os.environ.get("GVS_BENCH_PROFILE")
@@ -219,7 +214,6 @@ def run_processes(
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM tenant_worker_state"))
     engine.dispose()
-    start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=count)).isoformat()
     procs = [
         subprocess.Popen(
             [
@@ -230,8 +224,8 @@ def run_processes(
                 f"--db={database_url}",
                 f"--key={key}",
                 f"--fakes={fakes_url}",
-                f"--start={start}",
-                f"--ticks={args.ticks}",
+                f"--warmup={args.warmup}",
+                f"--measure={args.measure}",
                 f"--name=bench-{count}-{i}",
                 f"--concurrency={args.concurrency}",
                 f"--batch={args.batch}",
@@ -290,14 +284,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tenants", type=int, default=1500)
     parser.add_argument("--roles", type=int, default=4)
-    parser.add_argument("--ticks", type=int, default=8)
+    parser.add_argument("--warmup", type=float, default=60.0, help="seconds not counted")
+    parser.add_argument("--measure", type=float, default=60.0, help="seconds counted")
     parser.add_argument("--processes", default="1,2")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--storage-roles", type=int, default=2000)
     # Child mode (one worker process), used by the parent.
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    for name in ("--db", "--key", "--fakes", "--start", "--name"):
+    for name in ("--db", "--key", "--fakes", "--name"):
         parser.add_argument(name, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -313,7 +308,8 @@ def main() -> None:
         roles_total = args.tenants * args.roles
         print(
             f"{args.tenants} tenants x {args.roles} roles = {roles_total} roles, "
-            f"{args.ticks - WARMUP} measured rounds, concurrency {args.concurrency}, "
+            f"warm-up {args.warmup:g} s, measured {args.measure:g} s, "
+            f"concurrency {args.concurrency}, "
             f"{os.cpu_count()} CPUs"
         )
         for count in (int(c) for c in args.processes.split(",")):
