@@ -90,6 +90,7 @@ async def worker(
             fence=_unset_fence,
             passive_declare=_passive_declare,
             timeout=settings.http_timeout,
+            allow_private=settings.private_brokers_allowed,
             dry_run=dry_run,
             rng=random.Random(),  # noqa: S311 - jitter, not a secret
         )
@@ -106,8 +107,8 @@ async def worker(
                 engine.dispose()
 
 
-def _passive_declare(url: str, queue: str, timeout: float) -> tuple[int, int]:
-    return passive_declare(url, queue, timeout=timeout)
+def _passive_declare(url: str, queue: str, timeout: float, allow: bool) -> tuple[int, int]:
+    return passive_declare(url, queue, timeout=timeout, allow_private=allow)
 
 
 async def _unset_fence(*args: object) -> list[int] | None:

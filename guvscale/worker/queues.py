@@ -22,7 +22,8 @@ from guvscale.rabbitmq import (
     vhost_of,
 )
 
-PassiveDeclare = Callable[[str, str, float], tuple[int, int]]
+# (amqp_url, queue, timeout, allow_private) -> (ready, consumers)
+PassiveDeclare = Callable[[str, str, float, bool], tuple[int, int]]
 
 
 @dataclass
@@ -42,7 +43,10 @@ async def read(
     *,
     timeout: float,
     passive_declare: PassiveDeclare,
+    allow_private: bool,
 ) -> Reading:
+    """Stats of `queues`. Unless `allow_private`, a broker resolving to a private,
+    loopback or link-local address is refused (its URL is user input)."""
     reading = Reading()
     if not broker_url and not management_url:
         reading.error, reading.error_kind = "no broker URL is configured", "broker_missing"
@@ -51,13 +55,18 @@ async def read(
         url = management_url or management_url_for(broker_url or "")
         vhost = vhost_of(broker_url) if broker_url else "/"
         listed = await asyncio.wait_for(
-            ManagementClient(http, url, timeout=timeout).queues(vhost), timeout
+            ManagementClient(http, url, timeout=timeout, allow_private=allow_private).queues(vhost),
+            timeout,
         )
     except (BrokerUnreachable, TimeoutError) as exc:
         if not broker_url:
             reading.error, reading.error_kind = _text(exc), "broker_unreachable"
             return reading
-        return await _fallback(reading, broker_url, queues, timeout, passive_declare, exc)
+
+        def declare(url: str, queue: str, seconds: float) -> tuple[int, int]:
+            return passive_declare(url, queue, seconds, allow_private)
+
+        return await _fallback(reading, broker_url, queues, timeout, declare, exc)
     except BrokerError as exc:
         reading.error, reading.error_kind = exc.message, exc.kind
         return reading
@@ -74,7 +83,7 @@ async def _fallback(
     broker_url: str,
     queues: list[str],
     timeout: float,
-    passive_declare: PassiveDeclare,
+    passive_declare: Callable[[str, str, float], tuple[int, int]],
     cause: Exception,
 ) -> Reading:
     reading.partial = True

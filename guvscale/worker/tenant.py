@@ -48,6 +48,7 @@ class Context:
     fence: Fence
     passive_declare: PassiveDeclare
     timeout: float  # every network call
+    allow_private: bool = False  # ALLOW_PRIVATE_BROKERS
     dry_run: bool = False  # the worker's --dry-run: decide and record, never apply
     rng: random.Random = field(default_factory=random.Random)
 
@@ -98,6 +99,7 @@ async def tick(
         sorted({r.queue for r in job.roles}),
         timeout=ctx.timeout,
         passive_declare=ctx.passive_declare,
+        allow_private=ctx.allow_private,
     )
     if reading.error_kind:
         counters.errors[reading.error_kind] += 1

@@ -1,31 +1,25 @@
 """GET /config/{id}/status and /config/{id}/events: what the worker saw and did.
 
-Same Bearer GUVSCALE_TOKEN auth as the rest of /config (`routes.config.TenantDep`).
+Same Bearer GUVSCALE_TOKEN auth as the rest of /config (`web.api_auth.TenantDep`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from guvscale.services import records
-from guvscale.web.api_auth import TenantDep
+from guvscale.web.api_auth import CONFIG_ERRORS, TenantDep
 
 router = APIRouter(prefix="/config/{id}", tags=["config"])
 
 
 class _Camel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class ErrorOut(BaseModel):
-    id: str
-    message: str
-    where: str | None = None
 
 
 class RoleStatusOut(_Camel):
@@ -79,12 +73,7 @@ class EventsOut(BaseModel):
     events: list[EventOut]
 
 
-AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "GUVSCALE_TOKEN missing or wrong for this id"}
-}
-
-
-@router.get("/status", response_model=StatusOut, responses=AUTH_ERRORS)
+@router.get("/status", response_model=StatusOut, responses=CONFIG_ERRORS)
 async def get_status(tenant: TenantDep) -> StatusOut:
     found = await tenant(lambda s: records.status(s, tenant.resource_id))
     return StatusOut(
@@ -102,7 +91,7 @@ async def get_status(tenant: TenantDep) -> StatusOut:
     "/events",
     response_model=EventsOut,
     response_model_by_alias=True,
-    responses=AUTH_ERRORS,
+    responses=CONFIG_ERRORS,
 )
 async def get_events(
     tenant: TenantDep,
