@@ -37,15 +37,19 @@ def read_queues(url: str, vhost: str) -> dict[str, QueueStats]:
     return asyncio.run(go())
 
 
-def wait_for(url: str, vhost: str, queue: str, ready: int, unacked: int) -> QueueStats:
+def wait_for(
+    url: str, vhost: str, queue: str, ready: int, unacked: int, consumers: int | None = None
+) -> QueueStats:
     """The management API refreshes its figures every few seconds: poll until they show."""
     deadline = time.monotonic() + 30
     while True:
         stats = read_queues(url, vhost).get(queue)
-        if stats and (stats.ready, stats.unacked, stats.published) == (
-            ready,
-            unacked,
-            ready + unacked,
+        # Consumers too: RabbitMQ's figures for them may lag the message counts.
+        if (
+            stats
+            and not stats.partial
+            and (stats.ready, stats.unacked, stats.published) == (ready, unacked, ready + unacked)
+            and (consumers is None or stats.consumers == consumers)
         ):
             return stats
         if time.monotonic() > deadline:
@@ -68,7 +72,7 @@ def test_queues_and_passive_declare_read_a_filled_queue(vhost: str) -> None:
         consumer.basic_consume("jobs", lambda *args: None, auto_ack=False)
         connection.process_data_events(time_limit=1)
 
-        stats = wait_for(management_url_for(url), vhost, "jobs", ready=7, unacked=3)
+        stats = wait_for(management_url_for(url), vhost, "jobs", ready=7, unacked=3, consumers=1)
         assert stats.consumers == 1
         assert stats.partial is False
         assert read_queues(management_url_for(url), vhost)["idle"].ready == 0
