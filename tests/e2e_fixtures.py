@@ -102,7 +102,7 @@ def check_ledger(box: Sandbox, sessions: sessionmaker[Session], tenant: Tenant) 
     )
     events = scaling_events(sessions, tenant)
     shown = [(e.process_type, e.from_quantity, e.to_quantity, e.outcome) for e in events]
-    changes = [(k, a, b) for app, k, a, b in box.transitions if app == tenant.app]
+    changes = [(k, a, b) for app, k, a, b, _ in box.transitions if app == tenant.app]
     answered = {p.request_id for p in patches(box, tenant) if p.status == 200}
     pending = list(changes)
     for e in events:

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -113,8 +114,8 @@ class Sandbox:
     web_url: str = ""
     workers: list[Process] = field(default_factory=list)
     tenants: list[Tenant] = field(default_factory=list)
-    # Every change of a formation quantity Heroku made: (app name, type, from, to).
-    transitions: list[tuple[str, str, int, int]] = field(default_factory=list)
+    # Every change of a formation quantity Heroku made: (app name, type, from, to, time.time()).
+    transitions: list[tuple[str, str, int, int, float]] = field(default_factory=list)
     _known: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -127,7 +128,7 @@ class Sandbox:
             for kind, process in app.formation.items():
                 before = self._known.get((app.name, kind))
                 if before is not None and before != process.quantity:
-                    self.transitions.append((app.name, kind, before, process.quantity))
+                    self.transitions.append((app.name, kind, before, process.quantity, time.time()))
                 self._known[(app.name, kind)] = process.quantity
 
     def env(self, **overrides: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.e2e_fixtures import check_ledger, role_status, ticks, worker_state
@@ -21,6 +22,8 @@ DEADLINE = 90  # seconds, generous: the machine is shared and small
 PROCESSING = 0.5  # seconds a job; 5 at once: one dyno does 10 jobs/s, 120 s for the burst
 CONCURRENCY = 5
 MINIMUM, MAXIMUM = 1, 8
+
+pytestmark = pytest.mark.system
 
 
 def rules(queue: str) -> str:

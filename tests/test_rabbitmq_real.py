@@ -40,20 +40,16 @@ def read_queues(url: str, vhost: str) -> dict[str, QueueStats]:
 def wait_for(
     url: str, vhost: str, queue: str, ready: int, unacked: int, consumers: int | None = None
 ) -> QueueStats:
-    """The management API refreshes its figures every few seconds, and not all at
-    once (counts can show before consumers): poll until all that is asked shows."""
+    """The management API refreshes its figures every few seconds: poll until they show."""
     deadline = time.monotonic() + 30
     while True:
         stats = read_queues(url, vhost).get(queue)
+        # Consumers too: RabbitMQ's figures for them may lag the message counts.
         if (
             stats
-            and (stats.ready, stats.unacked, stats.published)
-            == (
-                ready,
-                unacked,
-                ready + unacked,
-            )
-            and (consumers is None or (stats.consumers == consumers and not stats.partial))
+            and not stats.partial
+            and (stats.ready, stats.unacked, stats.published) == (ready, unacked, ready + unacked)
+            and (consumers is None or stats.consumers == consumers)
         ):
             return stats
         if time.monotonic() > deadline:

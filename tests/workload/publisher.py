@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import pika
 
@@ -23,10 +24,11 @@ def publish(
     *,
     rate: float | None = None,
     durable: bool = False,
-    processing: float | None = None,
+    processing: float | Callable[[int], float] | None = None,
     first: int = 0,
 ) -> int:
-    """Publish `count` jobs (all at once, or `rate` a second); returns how many were sent."""
+    """Publish `count` jobs (all at once, or `rate` a second); returns how many were sent.
+    `processing` (seconds), fixed or drawn per job, overrides the consumer's own."""
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
         channel = connection.channel()
@@ -41,7 +43,8 @@ def publish(
             # Strings: AMQP tables in pika carry no floats.
             headers: dict[str, object] = {"published_at": repr(time.time())}
             if processing is not None:
-                headers["processing"] = repr(processing)
+                seconds = processing(i) if callable(processing) else processing
+                headers["processing"] = repr(seconds)
             channel.basic_publish(
                 "",
                 queue,
