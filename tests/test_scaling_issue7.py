@@ -100,6 +100,21 @@ def test_3_the_measured_job_time_replaces_a_wrong_processing_and_says_so() -> No
     assert slow.desired > honest.desired
 
 
+def test_3_acks_counted_in_lumps_do_not_shrink_the_measured_job_time() -> None:
+    # RabbitMQ's management API refreshes its counters every 5 s; polled every
+    # second, four intervals show no ack and the fifth all of them. Skipping the
+    # empty ones read 0.5 s jobs as 0.1 s (seen live: the e2e burst then missed).
+    steady = role(processing=0.5, deadline=90, concurrency=5, minimum=1, maximum=8)
+    polls = [
+        obs(
+            i, 1000 - 2 * i, unacked=5, current=1, consumers=1, ack_rate=50.0 if i % 5 == 4 else 0.0
+        )
+        for i in range(60)
+    ]
+    decision = last(Scaler(steady), polls)
+    assert "as measured" not in decision.reason
+
+
 # 4. A burst spanning two polls was taken for a lasting rate beyond the
 # maximum, and the "outgrown" memory then kept every later queue empty.
 def test_4_a_burst_across_two_polls_is_no_lasting_rate_nor_an_overload() -> None:

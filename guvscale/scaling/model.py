@@ -475,9 +475,12 @@ class DeadlineModel:
                 self.redelivered_t = obs.t
         consumers, acks = obs.consumers, obs.ack_rate
         slots = (consumers or 0) * self.role.concurrency
+        # An interval with no ack counts too: the management API refreshes its
+        # counters every few seconds, so polled often, acks arrive in lumps, and
+        # keeping only the intervals that saw some would overstate the rate.
         if (
             consumers
-            and acks
+            and acks is not None
             and consumers == self.consumers
             and self.ready
             and ready > 0
