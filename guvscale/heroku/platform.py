@@ -111,10 +111,8 @@ class HerokuPlatform(PlatformBase[httpx.Client]):
         """
         if not quantities:
             return []
-        updates = [
-            {"type": t, "quantity": _checked_quantity(q)} for t, q in sorted(quantities.items())
-        ]
         path = f"/apps/{_seg(app)}/formation"
+        updates = batch_updates(quantities)
         return self._call(token, "PATCH", path, {"updates": updates}, parse=_formations)
 
     def scale_one(self, token: str, app: str, process_type: str, quantity: int) -> Formation:
@@ -190,6 +188,11 @@ class HerokuPlatform(PlatformBase[httpx.Client]):
 def _seg(value: str) -> str:
     # Names and ids are plain in practice; quoting keeps a stray "/" from changing the route.
     return quote(value, safe="")
+
+
+def batch_updates(quantities: Mapping[str, int]) -> list[dict[str, object]]:
+    """The body's `updates` of a batch formation PATCH, types in a stable order."""
+    return [{"type": t, "quantity": _checked_quantity(q)} for t, q in sorted(quantities.items())]
 
 
 def _checked_quantity(quantity: int) -> int:

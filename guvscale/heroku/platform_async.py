@@ -19,10 +19,10 @@ from guvscale.heroku._http import asend
 from guvscale.heroku.platform import (
     Formation,
     PlatformBase,
-    _checked_quantity,
     _formations,
     _remaining,
     _seg,
+    batch_updates,
     parsed,
     remaining_of,
 )
@@ -45,10 +45,8 @@ class AsyncHerokuPlatform(PlatformBase[httpx.AsyncClient]):
         self, token: str, app: str, quantities: Mapping[str, int]
     ) -> Answer[list[Formation]]:
         """One batch PATCH carrying only the given types (callers pass only changes)."""
-        updates = [
-            {"type": t, "quantity": _checked_quantity(q)} for t, q in sorted(quantities.items())
-        ]
         path = f"/apps/{_seg(app)}/formation"
+        updates = batch_updates(quantities)
         return await self._call(token, "PATCH", path, {"updates": updates}, parse=_formations)
 
     async def rate_limit_remaining(self, token: str) -> Answer[int]:
