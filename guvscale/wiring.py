@@ -6,6 +6,7 @@ handed in; nothing else constructs an adapter.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
@@ -81,7 +82,16 @@ async def worker(
     engine = engine or make_engine(settings)
     # httpcore's pool scans every connection per request: keep it near the concurrency.
     limits = httpx.Limits(max_connections=settings.worker_concurrency + 10)
-    async with httpx.AsyncClient(timeout=settings.http_timeout, limits=limits) as http:
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=settings.http_timeout, limits=limits)
+        )
+        # The broker URL's re-read (rare) uses the sync adapter the config API uses.
+        sync_http = stack.enter_context(httpx.Client(timeout=settings.http_timeout))
+
+        def platform() -> HerokuPlatform:
+            return heroku_platform(settings, sync_http)
+
         ctx = Context(
             heroku=AsyncHerokuPlatform(
                 http, settings.heroku_api_url, USER_AGENT, timeout=settings.http_timeout
@@ -93,6 +103,7 @@ async def worker(
             allow_private=settings.private_brokers_allowed,
             dry_run=dry_run,
             rng=random.Random(),  # noqa: S311 - jitter, not a secret
+            platform=platform,
         )
         try:
             yield Worker(

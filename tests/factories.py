@@ -183,8 +183,11 @@ def tenant(
     broker_url: str | None = LOCAL_BROKER,
     management_url: str | None = None,
     dry_run: bool = False,
+    broker_source: str | None = None,
+    app_id: str | None = None,
 ) -> Tenant:
-    """A provisioned resource with rules and credentials, ready for the worker (committed)."""
+    """A provisioned resource with rules and credentials, ready for the worker (committed).
+    `broker_source` (e.g. "CLOUDAMQP_URL") and `app_id` as a credentials save would set them."""
     _unscoped(session)
     api_token = _secrets.token_urlsafe(32)
     resource = _Resource(
@@ -206,6 +209,8 @@ def tenant(
             rabbitmq_url_enc=vault.encrypt(broker_url) if broker_url else None,
             management_url_enc=vault.encrypt(management_url) if management_url else None,
             heroku_app_name=app,
+            heroku_app_id=app_id,
+            broker_source=broker_source,
         )
     )
     if rules is not None:
@@ -320,3 +325,75 @@ def record_event(sessions: _sessionmaker[_Session], resource: HasId, **fields: o
     values.update(fields)
     with sessions.begin() as s:
         s.add(ScalingEvent(resource_id=resource.id, **values))
+
+
+# --- h9: the worker under test (tests/test_worker*.py) -------------------------
+
+
+@_dataclass(frozen=True)
+class WorkerWorld:
+    """What a worker test drives: the worker factory, the database and the fake Heroku."""
+
+    make_worker: Any
+    sessions: _sessionmaker[_Session]
+    vault: _Vault
+    fake: Any  # tests.fake_heroku.fixtures.FakeHeroku
+
+    def tenant(self, rules: str, formation: dict[str, Any], **kw: Any) -> Tenant:
+        """A tenant on a fake app (default acme-app) with `formation`, token made unless given."""
+        token = kw.pop("token", None) or self.fake.state.add_user_token()
+        app = kw.pop("app", "acme-app")
+        self.fake.state.add_app(app, formation)
+        with self.sessions() as s:
+            return tenant(s, self.vault, rules=rules, token=token, app=app, **kw)
+
+    def rounds(self, count: int = 1, *, later: float = 0, **kw: Any) -> list[Any]:
+        """`count` worker rounds 30 s apart, the first `later` seconds from now."""
+        return worker_rounds(self.make_worker, count, later=later, **kw)
+
+    def events(self) -> list[Any]:
+        return scaling_events(self.sessions)
+
+    def state(self, rid: str) -> Any:
+        return worker_state(self.sessions, rid)
+
+    def patches(self) -> list[Any]:
+        return [r.json for r in self.fake.state.requests_to("PATCH")]
+
+    def quantity(self, kind: str, app: str = "acme-app") -> int:
+        return int(self.fake.state.apps[app].formation[kind].quantity)
+
+
+def worker_rounds(make_worker: Any, count: int = 1, *, later: float = 0, **kw: Any) -> list[Any]:
+    """`count` rounds of `make_worker(**kw)` 30 s apart, the first `later` seconds from now."""
+    import asyncio
+
+    from guvscale.clock import utcnow
+    from guvscale.worker.run import Report, run_once
+
+    async def go() -> list[Report]:
+        async with make_worker(**kw) as w:
+            start = utcnow() + _dt.timedelta(seconds=later)
+            return [await run_once(w, start + _dt.timedelta(seconds=30 * i)) for i in range(count)]
+
+    return asyncio.run(go())
+
+
+def scaling_events(sessions: _sessionmaker[_Session]) -> list[Any]:
+    """Every scaling event, oldest first."""
+    from guvscale.db.worker_models import ScalingEvent
+
+    with sessions() as s:
+        _unscoped(s)
+        return list(s.scalars(_select(ScalingEvent).order_by(ScalingEvent.id)))
+
+
+def worker_state(sessions: _sessionmaker[_Session], rid: str) -> Any:
+    """The tenant's tenant_worker_state row (lease, memory, status)."""
+    from guvscale.db.worker_models import TenantWorkerState
+
+    with sessions() as s:
+        _unscoped(s)
+        return s.scalars(
+            _select(TenantWorkerState).where(TenantWorkerState.resource_id == rid)
+        ).one()

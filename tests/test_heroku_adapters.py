@@ -272,6 +272,26 @@ def test_a_rate_limit_header_that_is_not_ascii_digits_is_ignored(mock, platform)
     assert platform.last_rate_limit_remaining is None
 
 
+def test_the_async_adapter_ignores_a_rate_limit_header_that_is_not_ascii_digits(mock):
+    # It once used str.isdigit(), which accepts "²" and then made int() fail the tick.
+    import asyncio
+
+    from guvscale.heroku.platform_async import AsyncHerokuPlatform
+
+    mock.get(f"{API}/apps/acme-app/formation").respond(
+        200,
+        json=[formation_body()],
+        headers={"RateLimit-Remaining": "\u00b2".encode("latin-1"), "Request-Id": "req-9"},
+    )
+
+    async def go() -> tuple[int | None, str | None]:
+        async with httpx.AsyncClient() as http:
+            answer = await AsyncHerokuPlatform(http, API, "t/1").list_formation(TOKEN, "acme-app")
+            return answer.rate_limit_remaining, answer.request_id
+
+    assert asyncio.run(go()) == (None, "req-9")
+
+
 def test_headers_of_a_failed_call_are_recorded_too(mock, platform):
     mock.get(f"{API}/apps/acme-app/formation").respond(
         429,

@@ -217,10 +217,36 @@ def test_metrics_and_worker_health(
         beat = s.get(WorkerHeartbeat, "worker.1:42")
         assert beat is not None
         beat.last_tick_at = now - dt.timedelta(seconds=3 * 10 + 1)
-    assert client.get("/health").json()["worker"] == "stale"
+    # Still 200: the web serves, and Heroku restarting a web dyno would not help a stale worker.
+    stale = client.get("/health")
+    assert stale.status_code == 200 and stale.json()["worker"] == "stale"
+    assert stale.json()["status"] == "ok"
     with sessions() as s:
         assert records.worker_health(unscoped(s), now) == "stale"
 
     app.state.settings.metrics_token = "m-secret"
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer m-secret"}).status_code == 200
+
+
+def test_the_worker_prunes_events_older_than_90_days_under_the_maintenance_lock(
+    world: factories.WorkerWorld, engine: Engine
+) -> None:
+    from guvscale.records import events
+
+    t = factories.add_tenant(world.sessions)
+    now = dt.datetime.now(dt.UTC)
+    for days in (120, 91, 89, 0):
+        factories.record_event(
+            world.sessions, t, at=now - dt.timedelta(days=days), reason=f"{days} days ago"
+        )
+
+    # Another worker holds the upkeep lock: this one leaves the events alone.
+    with engine.begin() as other, engine.begin() as conn:
+        other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": partitions.MAINTENANCE_LOCK})
+        assert events.prune(conn, now) == 0
+    assert len(world.events()) == 4
+
+    world.rounds()  # its once-a-minute upkeep runs at the start of its first round
+
+    assert [e.reason for e in world.events()] == ["89 days ago", "0 days ago"]

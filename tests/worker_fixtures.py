@@ -11,11 +11,13 @@ import httpx
 import pika
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale import wiring
 from guvscale.db.crypto import Vault
 from guvscale.settings import Settings
 from guvscale.worker.run import Worker
+from tests.factories import WorkerWorld
 from tests.fake_heroku.fixtures import FakeHeroku
 from tests.web_fixtures import make_settings
 
@@ -99,3 +101,14 @@ def make_worker(
             yield w
 
     return build
+
+
+@pytest.fixture
+def world(
+    make_worker: Callable[..., object],
+    sessions: sessionmaker[Session],
+    vault: Vault,
+    fake_heroku: FakeHeroku,
+) -> WorkerWorld:
+    """The worker, the database and the fake Heroku in one (tests/factories.py)."""
+    return WorkerWorld(make_worker, sessions, vault, fake_heroku)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -20,6 +20,7 @@ from guvscale.heroku._http import Timeout, bad_shape, read_json, send
 ACCEPT = "application/vnd.heroku+json; version=3"
 
 T = TypeVar("T")
+C = TypeVar("C", httpx.Client, httpx.AsyncClient)
 
 
 @dataclass(frozen=True)
@@ -49,21 +50,49 @@ class Account:
     email: str | None
 
 
-class HerokuPlatform:
+class PlatformBase(Generic[C]):
+    """What the sync and the async adapter share: where, as whom, how long, the headers."""
+
     def __init__(
         self,
-        client: httpx.Client,
+        client: C,
         base_url: str,
         user_agent: str,
         *,
         timeout: Timeout = 10.0,
     ) -> None:
-        self._client = client
+        self._client: C = client
         self._base = base_url.rstrip("/")
         self._user_agent = user_agent
         self._timeout = timeout
-        self.last_request_id: str | None = None
-        self.last_rate_limit_remaining: int | None = None
+
+    def _headers(self, token: str) -> dict[str, str]:
+        return {
+            "Accept": ACCEPT,
+            "Authorization": f"Bearer {token}",
+            "User-Agent": self._user_agent,
+        }
+
+
+def parsed(response: httpx.Response, parse: Callable[[Any], T]) -> T:
+    """The answer's JSON through `parse`; a HerokuError (502) when it has another shape."""
+    try:
+        return parse(read_json(response))
+    except _BadShape as exc:
+        raise bad_shape(response, exc.what) from None
+
+
+def remaining_of(response: httpx.Response) -> int | None:
+    """`RateLimit-Remaining` as a number, None when absent or not one."""
+    remaining = (response.headers.get("RateLimit-Remaining") or "").strip()
+    # Only ASCII digits: str.isdigit() also accepts "²", which int() refuses.
+    return int(remaining) if remaining.isascii() and remaining.isdigit() else None
+
+
+class HerokuPlatform(PlatformBase[httpx.Client]):
+    # The last seen on this adapter (one per caller: not shared between threads).
+    last_request_id: str | None = None
+    last_rate_limit_remaining: int | None = None
 
     # -- formation --------------------------------------------------------
 
@@ -82,10 +111,8 @@ class HerokuPlatform:
         """
         if not quantities:
             return []
-        updates = [
-            {"type": t, "quantity": _checked_quantity(q)} for t, q in sorted(quantities.items())
-        ]
         path = f"/apps/{_seg(app)}/formation"
+        updates = batch_updates(quantities)
         return self._call(token, "PATCH", path, {"updates": updates}, parse=_formations)
 
     def scale_one(self, token: str, app: str, process_type: str, quantity: int) -> Formation:
@@ -139,37 +166,33 @@ class HerokuPlatform:
         *,
         parse: Callable[[Any], T],
     ) -> T:
-        headers = {
-            "Accept": ACCEPT,
-            "Authorization": f"Bearer {token}",
-            "User-Agent": self._user_agent,
-        }
         response = send(
             self._client,
             method,
             self._base + path,
-            headers=headers,
+            headers=self._headers(token),
             timeout=self._timeout,
             secrets=(token,),
             json_body=payload,
             observe=self._observe,
         )
-        try:
-            return parse(read_json(response))
-        except _BadShape as exc:
-            raise bad_shape(response, exc.what) from None
+        return parsed(response, parse)
 
     def _observe(self, response: httpx.Response) -> None:
         self.last_request_id = response.headers.get("Request-Id") or self.last_request_id
-        remaining = response.headers.get("RateLimit-Remaining")
-        # Only ASCII digits: str.isdigit() also accepts "²", which int() refuses.
-        if remaining is not None and remaining.strip().isascii() and remaining.strip().isdigit():
-            self.last_rate_limit_remaining = int(remaining)
+        remaining = remaining_of(response)
+        if remaining is not None:
+            self.last_rate_limit_remaining = remaining
 
 
 def _seg(value: str) -> str:
     # Names and ids are plain in practice; quoting keeps a stray "/" from changing the route.
     return quote(value, safe="")
+
+
+def batch_updates(quantities: Mapping[str, int]) -> list[dict[str, object]]:
+    """The body's `updates` of a batch formation PATCH, types in a stable order."""
+    return [{"type": t, "quantity": _checked_quantity(q)} for t, q in sorted(quantities.items())]
 
 
 def _checked_quantity(quantity: int) -> int:

@@ -15,15 +15,16 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from guvscale.heroku._http import Timeout, asend, bad_shape, read_json
+from guvscale.heroku._http import asend
 from guvscale.heroku.platform import (
-    ACCEPT,
     Formation,
-    _BadShape,
-    _checked_quantity,
+    PlatformBase,
     _formations,
     _remaining,
     _seg,
+    batch_updates,
+    parsed,
+    remaining_of,
 )
 
 T = TypeVar("T")
@@ -36,20 +37,7 @@ class Answer(Generic[T]):
     rate_limit_remaining: int | None
 
 
-class AsyncHerokuPlatform:
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        base_url: str,
-        user_agent: str,
-        *,
-        timeout: Timeout = 10.0,
-    ) -> None:
-        self._client = client
-        self._base = base_url.rstrip("/")
-        self._user_agent = user_agent
-        self._timeout = timeout
-
+class AsyncHerokuPlatform(PlatformBase[httpx.AsyncClient]):
     async def list_formation(self, token: str, app: str) -> Answer[list[Formation]]:
         return await self._call(token, "GET", f"/apps/{_seg(app)}/formation", parse=_formations)
 
@@ -57,10 +45,8 @@ class AsyncHerokuPlatform:
         self, token: str, app: str, quantities: Mapping[str, int]
     ) -> Answer[list[Formation]]:
         """One batch PATCH carrying only the given types (callers pass only changes)."""
-        updates = [
-            {"type": t, "quantity": _checked_quantity(q)} for t, q in sorted(quantities.items())
-        ]
         path = f"/apps/{_seg(app)}/formation"
+        updates = batch_updates(quantities)
         return await self._call(token, "PATCH", path, {"updates": updates}, parse=_formations)
 
     async def rate_limit_remaining(self, token: str) -> Answer[int]:
@@ -76,27 +62,14 @@ class AsyncHerokuPlatform:
         *,
         parse: Callable[[Any], T],
     ) -> Answer[T]:
-        headers = {
-            "Accept": ACCEPT,
-            "Authorization": f"Bearer {token}",
-            "User-Agent": self._user_agent,
-        }
         response = await asend(
             self._client,
             method,
             self._base + path,
-            headers=headers,
+            headers=self._headers(token),
             timeout=self._timeout,
             secrets=(token,),
             json_body=payload,
         )
-        try:
-            value = parse(read_json(response))
-        except _BadShape as exc:
-            raise bad_shape(response, exc.what) from None
-        remaining = response.headers.get("RateLimit-Remaining", "").strip()
-        return Answer(
-            value,
-            response.headers.get("Request-Id"),
-            int(remaining) if remaining.isdigit() else None,
-        )
+        value = parsed(response, parse)
+        return Answer(value, response.headers.get("Request-Id"), remaining_of(response))

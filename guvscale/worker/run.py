@@ -25,12 +25,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.clock import utcnow
 from guvscale.db.crypto import Vault
+from guvscale.db.models import Credentials
 from guvscale.db.scoping import unscoped
-from guvscale.records import partitions, rollups
+from guvscale.records import events, partitions, rollups
+from guvscale.services.credentials import TenantCredentials, load_credentials, save_credentials
 from guvscale.worker import leases, store
 from guvscale.worker.tenant import Context, LeaseLost, Progress, tick
 from guvscale.worker.types import Claim, Counters, EventRow, TenantJob, TenantResult
@@ -78,6 +81,7 @@ class Worker:
         self.vault = vault
         self.ctx = ctx
         self.ctx.fence = self._fence
+        self.ctx.store_broker = self._store_broker
         self.options = options
         self.id = worker_id
         self.started_at = utcnow()
@@ -98,6 +102,7 @@ class Worker:
             with self.sessions.begin() as session:
                 partitions.maintain(session.connection(), utcnow())
                 rollups.run(session.connection(), utcnow())
+                events.prune(session.connection(), utcnow())
             self._maintained_at = mono
         with self.sessions.begin() as session:
             unscoped(session)
@@ -153,6 +158,27 @@ class Worker:
                     events=events,
                     memory=memory,
                 )
+
+        return await asyncio.to_thread(work)
+
+    async def _store_broker(
+        self, resource_id: str, used: TenantCredentials, new: TenantCredentials
+    ) -> bool:
+        """Save a re-read broker URL unless the credentials changed since they were loaded
+        (a user saving new ones must not be overwritten by what the tick started with)."""
+
+        def work() -> bool:
+            with self.sessions.begin() as session:
+                unscoped(session)
+                session.scalars(
+                    select(Credentials)
+                    .where(Credentials.resource_id == resource_id)
+                    .with_for_update()
+                ).first()
+                if load_credentials(session, self.vault, resource_id) != used:
+                    return False
+                save_credentials(session, self.vault, resource_id, new)
+                return True
 
         return await asyncio.to_thread(work)
 

@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 
 from guvscale import rules
 from guvscale.db.crypto import DecryptionError, Vault
-from guvscale.db.models import Credentials, Resource, RulesVersion
+from guvscale.db.models import Resource, RulesVersion
 from guvscale.db.worker_models import RoleSample, RoleSeries
 from guvscale.plans import PLANS
-from guvscale.rabbitmq.urls import with_login_of
 from guvscale.rules.types import Role
+from guvscale.services.credentials import TenantCredentials, load_many_credentials
 from guvscale.worker.leases import insert_events
 from guvscale.worker.types import Claim, Counters, TenantJob, TenantResult
 
@@ -49,10 +49,8 @@ def load(
         return []
     ids = [c.resource_id for c in claims]
     resources = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids)))}
-    creds = {
-        c.resource_id: c
-        for c in session.scalars(select(Credentials).where(Credentials.resource_id.in_(ids)))
-    }
+    # One query; a row no key opens is that tenant's error only.
+    creds = load_many_credentials(session, vault, ids)
     newest: dict[str, int] = {
         rid: vid
         for rid, vid in session.execute(
@@ -70,7 +68,6 @@ def load(
             creds.get(c.resource_id),
             newest,
             cache,
-            vault,
             poll_seconds,
         )
         for c in claims
@@ -95,10 +92,9 @@ def _parse_missing(session: Session, version_ids: Iterable[int], cache: RulesCac
 def _job(
     claim: Claim,
     resource: Resource | None,
-    cred: Credentials | None,
+    cred: TenantCredentials | DecryptionError | None,
     newest: dict[str, int],
     cache: RulesCache,
-    vault: Vault,
     poll_seconds: int | None = None,
 ) -> TenantJob:
     plan = PLANS.get(resource.plan if resource else "", PLANS["test"])
@@ -109,8 +105,12 @@ def _job(
         job.error = "the add-on is gone"
         return job
     job.dry_run = resource.dry_run
+    if isinstance(cred, DecryptionError):
+        job.error = str(cred)
+        return job
+    job.credentials = cred
     # The app id survives renames; the name is for add-ons saved before credentials.
-    job.app = (cred.heroku_app_id if cred else None) or resource.app_name
+    job.app = (cred.app_id if cred else None) or resource.app_name
     roles = cache.get(newest.get(resource.id, -1), "no rules saved")
     if isinstance(roles, str):
         job.error = roles
@@ -120,20 +120,7 @@ def _job(
     resolved = [dataclasses.replace(r, pollinterval=interval) for r in roles]
     job.roles = resolved[: plan.max_process_types]
     job.beyond_plan = [r.name for r in resolved[plan.max_process_types :]]
-    try:
-        job.token = _open(vault, cred.heroku_token_enc if cred else None)
-        job.broker_url = _open(vault, cred.rabbitmq_url_enc if cred else None)
-        job.management_url = _open(vault, cred.management_url_enc if cred else None)
-        if job.management_url and job.broker_url:
-            # Stored without a login when it borrows the broker's (which CloudAMQP rotates).
-            job.management_url = with_login_of(job.management_url, job.broker_url)
-    except DecryptionError as exc:
-        job.error = str(exc)
     return job
-
-
-def _open(vault: Vault, blob: bytes | None) -> str | None:
-    return vault.decrypt(blob) if blob else None
 
 
 def _number_series(session: Session, jobs: list[TenantJob]) -> None:

@@ -26,17 +26,21 @@ from guvscale.heroku.errors import (
     HerokuRateLimited,
     HerokuRejected,
 )
-from guvscale.heroku.platform import Formation
+from guvscale.heroku.platform import Formation, HerokuPlatform
 from guvscale.heroku.platform_async import Answer, AsyncHerokuPlatform
 from guvscale.rules.types import Role
 from guvscale.scaling import Observation, Scaler
+from guvscale.services.credentials import TenantCredentials
 from guvscale.worker import formation as fm
-from guvscale.worker.pacing import Pacer, Paused
+from guvscale.worker import rotation
+from guvscale.worker.pacing import PaceBook, Pacer, Paused
 from guvscale.worker.queues import PassiveDeclare, Reading, read
 from guvscale.worker.rates import counter_rate
 from guvscale.worker.types import Claim, Counters, EventRow, TenantJob, TenantResult
 
 Fence = Callable[[Claim, list[EventRow], dict[str, Any]], Awaitable[list[int] | None]]
+# (tenant, credentials the tick used, new ones) -> saved (False: they changed meanwhile)
+StoreBroker = Callable[[str, TenantCredentials, TenantCredentials], Awaitable[bool]]
 FORMATION_TTL = 180.0  # seconds a formation read is trusted without a change of ours
 _LIMIT_TYPE = re.compile(r"process type ([-\w]+)")
 
@@ -51,6 +55,10 @@ class Context:
     allow_private: bool = False  # ALLOW_PRIVATE_BROKERS
     dry_run: bool = False  # the worker's --dry-run: decide and record, never apply
     rng: random.Random = field(default_factory=random.Random)
+    # A fresh sync adapter per use (it remembers the headers it saw), for the broker re-read.
+    platform: Callable[[], HerokuPlatform] | None = None
+    store_broker: StoreBroker | None = None  # set by the Worker, like fence
+    pacing: PaceBook = field(default_factory=PaceBook)  # per token, shared by its tenants
 
 
 @dataclass
@@ -92,20 +100,24 @@ async def tick(
         return result
 
     read_at = dt.datetime.now(dt.UTC)
-    reading = await read(
-        ctx.http,
-        job.broker_url,
-        job.management_url,
-        sorted({r.queue for r in job.roles}),
-        timeout=ctx.timeout,
-        passive_declare=ctx.passive_declare,
-        allow_private=ctx.allow_private,
+    pacer = Pacer(
+        memory,
+        job.token or "",
+        counters,
+        now=epoch(read_at),
+        deadline=deadline,
+        rng=ctx.rng,
+        book=ctx.pacing,
     )
+    reading = await _read(ctx, job, job.credentials)
+    if rotation.wants_refresh(job, reading, memory, epoch(read_at)) and ctx.platform:
+        rotated = await rotation.refresh(ctx, job, pacer, memory, epoch(read_at))
+        if rotated is not None:
+            job.credentials = rotated
+            read_at = dt.datetime.now(dt.UTC)
+            reading = await _read(ctx, job, rotated)
     if reading.error_kind:
         counters.errors[reading.error_kind] += 1
-    pacer = Pacer(
-        memory, job.token or "", counters, now=epoch(read_at), deadline=deadline, rng=ctx.rng
-    )
     roles = [_Role(r, _status(r, job.app), r.app or job.app) for r in job.roles]
     quantities = await _formations(ctx, pacer, memory, {x.app for x in roles}, read_at)
     for x in roles:
@@ -130,9 +142,23 @@ async def tick(
         result.status["error"] = f"Heroku refused the token: {pacer.invalid}"
     elif reading.error and not reading.stats:
         result.status["error"] = reading.error
+        if why := memory.get("broker", {}).get("error"):
+            result.status["error"] += f" ({why})"
     result.status["roles"][:0] = [x.status for x in roles]
     result.samples = [_sample(x, job, reading, read_at) for x in roles if x.role.name in job.series]
     return result
+
+
+async def _read(ctx: Context, job: TenantJob, cred: TenantCredentials | None) -> Reading:
+    return await read(
+        ctx.http,
+        cred.broker_url if cred else None,
+        cred.management_url if cred else None,
+        sorted({r.queue for r in job.roles}),
+        timeout=ctx.timeout,
+        passive_declare=ctx.passive_declare,
+        allow_private=ctx.allow_private,
+    )
 
 
 def next_due(job: TenantJob, now: dt.datetime) -> dt.datetime:

@@ -9,6 +9,7 @@ from typing import Any
 
 from guvscale.plans import Plan
 from guvscale.rules.types import Role
+from guvscale.services.credentials import TenantCredentials
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,7 @@ class TenantJob:
     roles: list[Role] = field(default_factory=list)
     beyond_plan: list[str] = field(default_factory=list)  # roles over the plan's type count
     app: str | None = None  # the add-on's own app (id, else name)
-    token: str | None = None
-    broker_url: str | None = None
-    management_url: str | None = None
+    credentials: TenantCredentials | None = None  # decrypted, as the credentials service reads
     dry_run: bool = False
     series: dict[str, int] = field(default_factory=dict)  # role -> role_series.id
     error: str | None = None  # the tenant could not be loaded at all
@@ -39,6 +38,18 @@ class TenantJob:
     @property
     def resource_id(self) -> str:
         return self.claim.resource_id
+
+    @property
+    def token(self) -> str | None:
+        return self.credentials.heroku_token if self.credentials else None
+
+    @property
+    def broker_url(self) -> str | None:
+        return self.credentials.broker_url if self.credentials else None
+
+    @property
+    def management_url(self) -> str | None:
+        return self.credentials.management_url if self.credentials else None
 
 
 @dataclass
