@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from fastapi.testclient import TestClient
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from guvscale.db.models import Resource, RulesVersion
 from guvscale.db.scoping import unscoped
 from guvscale.settings import Settings
+from guvscale.web.app import SESSION_COOKIE
 from tests.factories import add_tenant, sso_fields
 
 GOOD = "emails:\n  queue: send-email\n  deadline: 180\n  maximum: 5\n"
@@ -63,6 +65,37 @@ def test_bad_rules_are_shown_at_their_line_and_not_saved(
     page = client.get(r.headers["location"]).text
     assert "Saved as version 1" in page and "v1" in page
     assert versions(sessions, rid) == [GOOD]
+
+
+def test_a_token_from_a_revoked_or_replaced_session_is_refused(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    tenant = add_tenant(sessions)
+    rid = tenant.id
+    forms = [sso_fields(tenant, settings.sso_salt)]
+    # A second sign-in a second earlier: a fresh SSO token, not a replay.
+    ts = str(int(forms[0]["timestamp"]) - 1)
+    token = hashlib.sha1(f"{tenant.heroku_uuid}:{settings.sso_salt}:{ts}".encode()).hexdigest()
+    forms.append({**forms[0], "timestamp": ts, "resource_token": token})
+    assert client.post("/heroku/sso", data=forms[0], follow_redirects=False).status_code == 302
+    old_token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    old_cookie = client.cookies.get(SESSION_COOKIE)
+    assert old_cookie
+    # Signing in again revokes the old server-side session and makes a new token.
+    assert client.post("/heroku/sso", data=forms[1], follow_redirects=False).status_code == 302
+    new_token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    assert new_token != old_token
+    r = client.post(f"/resources/{rid}/rules", data={"rules": GOOD, "csrf": old_token})
+    assert r.status_code == 403 and "Form expired" in r.text
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, old_cookie)
+    for sent in (old_token, new_token):
+        r = client.post(f"/resources/{rid}/rules", data={"rules": GOOD, "csrf": sent})
+        assert r.status_code == 401, sent
+    # Signing out a revoked session has nothing left to end: it only clears the cookie.
+    r = client.post("/logout", data={"csrf": old_token})
+    assert r.status_code == 200 and "Signed out" in r.text
+    assert versions(sessions, rid) == []
 
 
 def test_diff_history_and_restore(

@@ -2,13 +2,13 @@
 
 Dashboard routes live under `/resources/{resource_id}` and take
 `PathResourceDep` (signed in to that very resource, DB session scoped to it);
-forms that change anything also take `CsrfDep`.
+forms that change anything also take `CsrfDep`. Page routers use
+`auth.PageRoute` (session and CSRF refusals shown as a page).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +21,7 @@ from guvscale.dashboard.alerts import Alert, alerts
 from guvscale.db.models import Credentials, Resource, RulesVersion
 from guvscale.services import records
 from guvscale.web.api_auth import ErrorOut
-from guvscale.web.auth import Login, PageRoute, render_error, render_page
-from guvscale.web.csrf import CsrfRefused
+from guvscale.web.auth import Login, render_page
 
 # What the dashboard's JSON routes answer besides success, for OpenAPI.
 JSON_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -39,21 +38,6 @@ TABS = (
     ("cost", "Cost", "/cost"),
     ("setup", "Setup", "/setup"),
 )
-
-
-class DashRoute(PageRoute):
-    """PageRoute, plus an expired or missing CSRF token shown as a page."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def dash_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except CsrfRefused as exc:
-                return render_error(request, 403, "Form expired", exc.message)
-
-        return dash_handler
 
 
 @dataclass(frozen=True)

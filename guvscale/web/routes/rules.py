@@ -30,13 +30,12 @@ from guvscale.services.rules_config import (
     save_rules,
     set_dry_run,
 )
-from guvscale.web.auth import Login, LoginDep, PathResourceDep
-from guvscale.web.csrf import CsrfDep
+from guvscale.web.auth import CsrfDep, Login, LoginDep, PageRoute, PathResourceDep
 from guvscale.web.deps import DbDep
-from guvscale.web.pages import JSON_ERRORS, DashRoute, shell
+from guvscale.web.pages import JSON_ERRORS, shell
 from guvscale.web.pages import render as render_template
 
-router = APIRouter(route_class=DashRoute)
+router = APIRouter(route_class=PageRoute)
 # JSON routes answer errors as JSON (the app's handlers), not as pages.
 json_router = APIRouter(tags=["dashboard"], responses=JSON_ERRORS)
 RulesForm = Annotated[str, Form(max_length=MAX_BYTES * 2)]

@@ -14,12 +14,12 @@ from guvscale.dashboard.cost import cost
 from guvscale.dashboard.graphs import all_graphs
 from guvscale.dashboard.rules_view import saved_roles
 from guvscale.services import records
-from guvscale.web.auth import LoginDep, PathResourceDep
+from guvscale.web.auth import LoginDep, PageRoute, PathResourceDep
 from guvscale.web.deps import DbDep
-from guvscale.web.pages import JSON_ERRORS, DashRoute, shell
+from guvscale.web.pages import JSON_ERRORS, shell
 from guvscale.web.pages import render as render_template
 
-router = APIRouter(route_class=DashRoute)
+router = APIRouter(route_class=PageRoute)
 # JSON routes answer errors as JSON (the app's handlers), not as pages.
 json_router = APIRouter(tags=["dashboard"], responses=JSON_ERRORS)
 RangeQuery = Annotated[str | None, Query(alias="range", max_length=8)]
