@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,8 @@ from guvscale.dashboard.alerts import Alert, alerts
 from guvscale.db.models import Credentials, Resource, RulesVersion
 from guvscale.services import records
 from guvscale.web.api_auth import ErrorOut
-from guvscale.web.auth import Login, render_page
+from guvscale.web.auth import Login, PathResourceDep, render_page
+from guvscale.web.guarded import check_query
 
 # What the dashboard's JSON routes answer besides success, for OpenAPI.
 JSON_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -29,6 +30,19 @@ JSON_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "signed in to another add-on, or no CSRF token"},
     422: {"model": ErrorOut, "description": "a parameter or the body is not what this takes"},
 }
+
+
+def _signed_in_query(request: Request, _resource: PathResourceDep) -> None:
+    check_query(request)  # after the session check: a stranger learns nothing
+
+
+def json_router() -> APIRouter:
+    """A router for the dashboard's JSON routes: errors answer as JSON (the app's
+    handlers), not as pages, and an unknown query parameter is refused."""
+    return APIRouter(
+        tags=["dashboard"], responses=JSON_ERRORS, dependencies=[Depends(_signed_in_query)]
+    )
+
 
 TABS = (
     ("overview", "Overview", ""),

@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from guvscale.services import records
-from guvscale.web.api_auth import CONFIG_ERRORS, TenantDep
+from guvscale.web.api_auth import CONFIG_ERRORS, ConfigRoute, TenantDep
 
-router = APIRouter(prefix="/config/{id}", tags=["config"])
+router = APIRouter(prefix="/config/{id}", tags=["config"], route_class=ConfigRoute)
 
 
 class _Camel(BaseModel):

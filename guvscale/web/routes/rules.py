@@ -32,12 +32,13 @@ from guvscale.services.rules_config import (
 )
 from guvscale.web.auth import CsrfDep, Login, LoginDep, PageRoute, PathResourceDep
 from guvscale.web.deps import DbDep
-from guvscale.web.pages import JSON_ERRORS, shell
+from guvscale.web.pages import json_router as json_router_for_dashboard
 from guvscale.web.pages import render as render_template
+from guvscale.web.pages import shell
+from guvscale.web.schemas import answers
 
 router = APIRouter(route_class=PageRoute)
-# JSON routes answer errors as JSON (the app's handlers), not as pages.
-json_router = APIRouter(tags=["dashboard"], responses=JSON_ERRORS)
+json_router = json_router_for_dashboard()
 RulesForm = Annotated[str, Form(max_length=MAX_BYTES * 2)]
 PREVIEW_HOURS = 24
 
@@ -211,7 +212,9 @@ def preview_page(
 
 
 class CheckIn(BaseModel):
-    rules: str = Field(max_length=MAX_BYTES * 2)
+    # No maxLength: the body limit (413) comes first, and a draft over the
+    # rules' own limit is answered as an error at its place, as on save.
+    rules: str = Field(description="the draft rules YAML")
 
 
 class IssueOut(BaseModel):
@@ -230,7 +233,9 @@ def _issues(found: list[RuleIssue]) -> list[IssueOut]:
     return [IssueOut(role=i.role, key=i.key, line=i.line, message=i.message) for i in found]
 
 
-@json_router.post("/resources/{resource_id}/rules/check", response_model=CheckOut)
+@json_router.post(
+    "/resources/{resource_id}/rules/check", response_model=CheckOut, responses=answers(400, 413)
+)
 def check(resource: PathResourceDep, _csrf: CsrfDep, body: CheckIn) -> CheckOut:
     """Check a draft without saving it (the editor's live check)."""
     errors, warnings = _check(body.rules)

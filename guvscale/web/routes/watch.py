@@ -16,12 +16,12 @@ from guvscale.dashboard.rules_view import saved_roles
 from guvscale.services import records
 from guvscale.web.auth import LoginDep, PageRoute, PathResourceDep
 from guvscale.web.deps import DbDep
-from guvscale.web.pages import JSON_ERRORS, shell
+from guvscale.web.pages import json_router as json_router_for_dashboard
 from guvscale.web.pages import render as render_template
+from guvscale.web.pages import shell
 
 router = APIRouter(route_class=PageRoute)
-# JSON routes answer errors as JSON (the app's handlers), not as pages.
-json_router = APIRouter(tags=["dashboard"], responses=JSON_ERRORS)
+json_router = json_router_for_dashboard()
 RangeQuery = Annotated[str | None, Query(alias="range", max_length=8)]
 LOG_PAGE = 100
 MIN_SPAN_S = 120
