@@ -7,6 +7,7 @@ import datetime as _dt
 import datetime as dt
 import hashlib
 import hashlib as _hashlib
+import re as _re
 import secrets as _secrets
 import time
 import time as _time
@@ -320,3 +321,10 @@ def record_event(sessions: _sessionmaker[_Session], resource: HasId, **fields: o
     values.update(fields)
     with sessions.begin() as s:
         s.add(ScalingEvent(resource_id=resource.id, **values))
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token a dashboard page's forms carry (the hidden `csrf` field)."""
+    found = _re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "no CSRF field on the page"
+    return found.group(1)

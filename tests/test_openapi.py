@@ -3,7 +3,6 @@ and schemathesis holds the app to it: no 5xx, no answer the schema does not allo
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import jsonschema
@@ -28,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.settings import Settings
 from guvscale.web.app import SESSION_COOKIE
-from tests.factories import Tenant, add_tenant, sso_fields
+from tests.factories import Tenant, add_tenant, csrf_of, sso_fields
 from tests.fake_heroku.fixtures import FakeHeroku
 from tests.partner_helpers import basic, headers, provision_body
 from tests.web_fixtures import make_settings
@@ -231,11 +230,9 @@ def signed_in(client: TestClient, tenant: Tenant, salt: str) -> dict[str, str]:
     """Headers carrying a live dashboard session for `tenant` and its CSRF token."""
     r = client.post("/heroku/sso", data=sso_fields(tenant, salt), follow_redirects=False)
     assert r.status_code == 302, r.text
-    page = client.get(f"/resources/{tenant.id}/rules").text
-    token = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert token, "no CSRF token on the rules page"
+    token = csrf_of(client.get(f"/resources/{tenant.id}/rules").text)
     cookie = client.cookies.get(SESSION_COOKIE)
-    return {"Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRF-Token": token.group(1)}
+    return {"Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRF-Token": token}
 
 
 def credentials_for(
