@@ -337,3 +337,14 @@ def test_an_unknown_query_parameter_is_refused_after_the_token(
     r = client.get(path + "?limt=5", headers=tenant.auth)
     assert r.status_code == 422 and r.json()["where"] == "limt", r.text
     assert client.get(path + "?limit=5", headers=tenant.auth).status_code == 200
+
+
+def test_events_before_is_a_date_time_not_unix_seconds(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    tenant = add_tenant(sessions)
+    path = f"/config/{tenant.id}/events"
+    r = client.get(path + "?before=5", headers=tenant.auth)
+    assert r.status_code == 422 and r.json()["where"] == "query.before", r.text
+    ok = client.get(path + "?before=2026-12-01T08:00:00Z", headers=tenant.auth)
+    assert ok.status_code == 200 and ok.json() == {"events": []}
