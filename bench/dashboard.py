@@ -37,7 +37,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Engine, create_engine, insert  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from bench.provision import fresh_database  # noqa: E402
+from bench.common import fresh_database  # noqa: E402
 from guvscale.db.migrate import upgrade  # noqa: E402
 from guvscale.db.models import Resource, ResourceState, RulesVersion  # noqa: E402
 from guvscale.db.worker_models import (  # noqa: E402

@@ -20,7 +20,6 @@ import base64
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,14 +31,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from guvscale.db.engine import embedded_url  # noqa: E402
+from bench.common import free_port, fresh_database  # noqa: E402
 from guvscale.db.migrate import upgrade  # noqa: E402
-from guvscale.settings import Settings  # noqa: E402
 
 PASSWORD = "bench-" + secrets.token_hex(8)
 HEADERS = {
@@ -47,31 +45,6 @@ HEADERS = {
     "Content-Type": "application/json",
     "Accept": "application/vnd.heroku-addons+json; version=3",
 }
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    configured = Settings(database_url=os.environ.get("DATABASE_URL")).database_url
-    if not configured:
-        with tempfile.TemporaryDirectory(prefix="gvs-bench-") as folder:
-            yield embedded_url(folder)
-        return
-    name = "gvs_bench_" + secrets.token_hex(4)
-    admin = create_engine(configured, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(configured).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float | None:

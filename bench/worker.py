@@ -30,11 +30,8 @@ import asyncio
 import datetime as dt
 import json
 import os
-import secrets
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,44 +39,19 @@ from pathlib import Path
 
 import httpx
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, fresh_database  # noqa: E402
 from guvscale.db.crypto import Vault  # noqa: E402
-from guvscale.db.engine import embedded_url  # noqa: E402
 from guvscale.db.migrate import upgrade  # noqa: E402
 from guvscale.records import partitions, rollups  # noqa: E402
 from guvscale.settings import Settings  # noqa: E402
 
 INTERVAL = 10  # the performance plan's poll, seconds
 SAMPLES_PER_DAY = 86400 // INTERVAL
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    configured = Settings(database_url=os.environ.get("DATABASE_URL")).database_url
-    if not configured:
-        with tempfile.TemporaryDirectory(prefix="gvs-bench-") as folder:
-            yield embedded_url(folder)
-        return
-    name = "gvs_bench_" + secrets.token_hex(4)
-    admin = create_engine(configured, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(configured).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

@@ -7,6 +7,7 @@ import datetime as _dt
 import datetime as dt
 import hashlib
 import hashlib as _hashlib
+import re as _re
 import secrets as _secrets
 import time
 import time as _time
@@ -397,3 +398,10 @@ def worker_state(sessions: _sessionmaker[_Session], rid: str) -> Any:
         return s.scalars(
             _select(TenantWorkerState).where(TenantWorkerState.resource_id == rid)
         ).one()
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token a dashboard page's forms carry (the hidden `csrf` field)."""
+    found = _re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "no CSRF field on the page"
+    return found.group(1)

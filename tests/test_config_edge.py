@@ -326,3 +326,25 @@ def test_a_config_call_while_the_database_is_away_is_the_documented_503(
         assert page.status_code == 503 and "text/html" in page.headers["content-type"]
         assert "text/html" in documented["content"]
     away.dispose()
+
+
+def test_an_unknown_query_parameter_is_refused_after_the_token(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    tenant = add_tenant(sessions)
+    path = f"/config/{tenant.id}/events"
+    assert client.get(path + "?limt=5").status_code == 401  # who is calling comes first
+    r = client.get(path + "?limt=5", headers=tenant.auth)
+    assert r.status_code == 422 and r.json()["where"] == "limt", r.text
+    assert client.get(path + "?limit=5", headers=tenant.auth).status_code == 200
+
+
+def test_events_before_is_a_date_time_not_unix_seconds(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    tenant = add_tenant(sessions)
+    path = f"/config/{tenant.id}/events"
+    r = client.get(path + "?before=5", headers=tenant.auth)
+    assert r.status_code == 422 and r.json()["where"] == "query.before", r.text
+    ok = client.get(path + "?before=2026-12-01T08:00:00Z", headers=tenant.auth)
+    assert ok.status_code == 200 and ok.json() == {"events": []}

@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from guvscale.db.models import Resource, ResourceState, RulesVersion
 from guvscale.db.scoping import unscoped
 from guvscale.settings import Settings
-from tests.factories import Tenant, add_tenant, record_event, record_samples, sso_fields
+from tests.factories import (
+    Tenant,
+    add_tenant,
+    csrf_of,
+    record_event,
+    record_samples,
+    sso_fields,
+)
 from tests.partner_helpers import headers
 
 A_RULES = "secretrole:\n  queue: secret-queue-of-a\n  deadline: 120\n"
@@ -66,12 +73,6 @@ def tenant_routes(app: FastAPI) -> list[tuple[str, str]]:
 def fill(path: str, resource_id: str) -> str:
     path = path.replace("{resource_id}", resource_id).replace("{id}", resource_id)
     return re.sub(r"\{number\}", "1", path)
-
-
-def csrf_of(text: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', text)
-    assert match
-    return match.group(1)
 
 
 def a_with_data(sessions: sessionmaker[Session]) -> Tenant:

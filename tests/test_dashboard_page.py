@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import re
 import time
 
 import itsdangerous
@@ -16,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from guvscale.db.models import Resource, ResourceState, WebSession
 from guvscale.settings import Settings
 from guvscale.web.app import SESSION_COOKIE
-from tests.factories import web_session
+from tests.factories import csrf_of, web_session
 from tests.partner_helpers import headers as partner_headers
 from tests.test_sso import add_resource, session_cookie_header, sign_in
 
@@ -200,18 +199,17 @@ def test_session_ends_when_the_resource_is_deprovisioned(
 # --- sign-out ends the session everywhere (issue 6, item 7) ---------------------
 
 
-def csrf_of(page_html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', page_html)
-    assert match, "no CSRF token in the sign-out form"
-    return match.group(1)
+def signed_in_page(client: TestClient, sessions: sessionmaker[Session], settings: Settings) -> str:
+    """Sign `client` in to a new resource; its overview page's path."""
+    resource = add_resource(sessions)
+    sign_in(client, resource, settings.sso_salt)
+    return f"/resources/{resource.id}"
 
 
 def test_a_cookie_copied_before_logout_no_longer_opens_the_page(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    resource = add_resource(sessions)
-    sign_in(client, resource, settings.sso_salt)
-    path = f"/resources/{resource.id}"
+    path = signed_in_page(client, sessions, settings)
     page = client.get(path)
     copied = client.cookies.get(SESSION_COOKIE)
     assert copied
@@ -225,9 +223,7 @@ def test_a_cookie_copied_before_logout_no_longer_opens_the_page(
 def test_logout_without_the_csrf_token_is_refused_and_keeps_the_session(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    resource = add_resource(sessions)
-    sign_in(client, resource, settings.sso_salt)
-    path = f"/resources/{resource.id}"
+    path = signed_in_page(client, sessions, settings)
     token = csrf_of(client.get(path).text)
     for data in ({}, {"csrf": ""}, {"csrf": token[:-1] + ("x" if token[-1] != "x" else "y")}):
         r = client.post("/logout", data=data)

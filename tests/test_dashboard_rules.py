@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from fastapi.testclient import TestClient
@@ -10,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from guvscale.db.models import Resource, RulesVersion
 from guvscale.db.scoping import unscoped
 from guvscale.settings import Settings
-from tests.factories import add_tenant, sso_fields
+from guvscale.web.app import SESSION_COOKIE
+from tests.factories import add_tenant, csrf_of, sso_fields
 
 GOOD = "emails:\n  queue: send-email\n  deadline: 180\n  maximum: 5\n"
 BAD = "emails:\n  queue: send-email\n  deadline: soon\n  maximum: 5\n"
@@ -25,10 +27,12 @@ def signed_in(client: TestClient, sessions: sessionmaker[Session], settings: Set
     return tenant.id
 
 
-def csrf_of(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
+def signed_in_with_token(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> tuple[str, str]:
+    """A signed-in resource's id and the CSRF token its rules page carries."""
+    rid = signed_in(client, sessions, settings)
+    return rid, csrf_of(client.get(f"/resources/{rid}/rules").text)
 
 
 def versions(sessions: sessionmaker[Session], resource_id: str) -> list[str]:
@@ -41,8 +45,7 @@ def versions(sessions: sessionmaker[Session], resource_id: str) -> list[str]:
 def test_bad_rules_are_shown_at_their_line_and_not_saved(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    rid = signed_in(client, sessions, settings)
-    token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    rid, token = signed_in_with_token(client, sessions, settings)
     r = client.post(f"/resources/{rid}/rules", data={"rules": BAD, "csrf": token})
     assert r.status_code == 422
     assert "Not saved: 1 problem" in r.text
@@ -65,11 +68,41 @@ def test_bad_rules_are_shown_at_their_line_and_not_saved(
     assert versions(sessions, rid) == [GOOD]
 
 
+def test_a_token_from_a_revoked_or_replaced_session_is_refused(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    tenant = add_tenant(sessions)
+    rid = tenant.id
+    forms = [sso_fields(tenant, settings.sso_salt)]
+    # A second sign-in a second earlier: a fresh SSO token, not a replay.
+    ts = str(int(forms[0]["timestamp"]) - 1)
+    token = hashlib.sha1(f"{tenant.heroku_uuid}:{settings.sso_salt}:{ts}".encode()).hexdigest()
+    forms.append({**forms[0], "timestamp": ts, "resource_token": token})
+    assert client.post("/heroku/sso", data=forms[0], follow_redirects=False).status_code == 302
+    old_token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    old_cookie = client.cookies.get(SESSION_COOKIE)
+    assert old_cookie
+    # Signing in again revokes the old server-side session and makes a new token.
+    assert client.post("/heroku/sso", data=forms[1], follow_redirects=False).status_code == 302
+    new_token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    assert new_token != old_token
+    r = client.post(f"/resources/{rid}/rules", data={"rules": GOOD, "csrf": old_token})
+    assert r.status_code == 403 and "Form expired" in r.text
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, old_cookie)
+    for sent in (old_token, new_token):
+        r = client.post(f"/resources/{rid}/rules", data={"rules": GOOD, "csrf": sent})
+        assert r.status_code == 401, sent
+    # Signing out a revoked session has nothing left to end: it only clears the cookie.
+    r = client.post("/logout", data={"csrf": old_token})
+    assert r.status_code == 200 and "Signed out" in r.text
+    assert versions(sessions, rid) == []
+
+
 def test_diff_history_and_restore(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    rid = signed_in(client, sessions, settings)
-    token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    rid, token = signed_in_with_token(client, sessions, settings)
     for text in (GOOD, GOOD.replace("maximum: 5", "maximum: 8")):
         r = client.post(f"/resources/{rid}/rules", data={"rules": text, "csrf": token})
         assert r.status_code == 200
@@ -111,8 +144,7 @@ def test_every_form_needs_the_sessions_csrf_token(
 def test_live_check_answers_problems_without_saving(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    rid = signed_in(client, sessions, settings)
-    token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    rid, token = signed_in_with_token(client, sessions, settings)
     r = client.post(
         f"/resources/{rid}/rules/check", json={"rules": BAD}, headers={"X-CSRF-Token": token}
     )
@@ -125,8 +157,7 @@ def test_live_check_answers_problems_without_saving(
 def test_dry_run_switch(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    rid = signed_in(client, sessions, settings)
-    token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    rid, token = signed_in_with_token(client, sessions, settings)
     r = client.post(f"/resources/{rid}/dry-run", data={"dry_run": "on", "csrf": token})
     assert r.status_code == 200 and "decisions are recorded, not applied" in r.text
     with sessions() as s:
@@ -139,8 +170,7 @@ def test_dry_run_switch(
 def test_preview_shows_draft_and_saved_side_by_side(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    rid = signed_in(client, sessions, settings)
-    token = csrf_of(client.get(f"/resources/{rid}/rules").text)
+    rid, token = signed_in_with_token(client, sessions, settings)
     client.post(f"/resources/{rid}/rules", data={"rules": GOOD, "csrf": token})
     draft = GOOD.replace("maximum: 5", "maximum: 2")
     r = client.post(f"/resources/{rid}/rules/preview", data={"rules": draft, "csrf": token})

@@ -26,12 +26,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.settings import Settings
-from tests.factories import Tenant, add_tenant
+from guvscale.web.app import SESSION_COOKIE
+from tests.factories import Tenant, add_tenant, csrf_of, sso_fields
 from tests.fake_heroku.fixtures import FakeHeroku
 from tests.partner_helpers import basic, headers, provision_body
 from tests.web_fixtures import make_settings
 
 RESOURCES = "/heroku/resources"
+DASHBOARD = "/resources/{resource_id}"
 ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 
 
@@ -194,14 +196,12 @@ OPERATIONS = [
     ("GET", "/config/{id}/credentials", True),
     ("PUT", "/config/{id}/credentials", True),
     ("PUT", "/config/{id}/dry-run", True),
-    ("GET", "/config/{id}/status", True),
-    # Positive cases only for these two, for now: negative fuzzing finds schema-violating
-    # requests accepted (unknown query parameters on events; invalid bodies on rules/check).
-    # Open finding, reported to the coordinator (h9); not yet fixed.
-    ("GET", "/config/{id}/events", False),
+    ("GET", "/config/{id}/status", False),
+    ("GET", "/config/{id}/events", True),
     ("GET", "/metrics", False),
-    ("GET", "/resources/{resource_id}/graphs/data", True),
-    ("POST", "/resources/{resource_id}/rules/check", False),
+    # The dashboard's JSON routes, with a signed-in session (and its CSRF token).
+    ("GET", DASHBOARD + "/graphs/data", True),
+    ("POST", DASHBOARD + "/rules/check", True),
 ]
 CASES = [
     pytest.param(method, path, mode, id=f"{method} {path} {mode.value}")
@@ -217,24 +217,52 @@ def test_every_operation_is_fuzzed(api_schema: Any) -> None:
 
 
 def fixed_path(path: str, tenant: Tenant) -> dict[str, str] | None:
-    """The config API's cases name the tenant whose Bearer token they carry, so
-    they get past the token check to the body and the services."""
-    return {"id": tenant.id} if path.startswith("/config/") else None
+    """The config API's and dashboard's cases name the tenant whose Bearer token
+    (or session) they carry, so they get past that check to the body and the services."""
+    if path.startswith("/config/"):
+        return {"id": tenant.id}
+    if path.startswith(DASHBOARD + "/"):
+        return {"resource_id": tenant.id}
+    return None
 
 
-def credentials_for(path: str, tenant: Tenant) -> dict[str, str]:
-    return tenant.auth if path.startswith("/config/") else {"Authorization": basic()}
+def signed_in(client: TestClient, tenant: Tenant, salt: str) -> dict[str, str]:
+    """Headers carrying a live dashboard session for `tenant` and its CSRF token."""
+    r = client.post("/heroku/sso", data=sso_fields(tenant, salt), follow_redirects=False)
+    assert r.status_code == 302, r.text
+    token = csrf_of(client.get(f"/resources/{tenant.id}/rules").text)
+    cookie = client.cookies.get(SESSION_COOKIE)
+    return {"Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRF-Token": token}
+
+
+def credentials_for(
+    path: str, tenant: Tenant, client: TestClient, settings: Settings
+) -> dict[str, str]:
+    if path.startswith("/config/"):
+        return tenant.auth
+    if path.startswith(DASHBOARD + "/"):
+        return signed_in(client, tenant, settings.sso_salt)
+    if path == "/metrics":
+        return {}  # public unless METRICS_TOKEN is set (tests/test_worker_records.py)
+    return {"Authorization": basic()}
 
 
 @pytest.mark.parametrize("method, path, mode", CASES)
 def test_the_app_keeps_to_its_schema(
-    api_schema: Any, tenant: Tenant, method: str, path: str, mode: GenerationMode
+    api_schema: Any,
+    tenant: Tenant,
+    client: TestClient,
+    settings: Settings,
+    method: str,
+    path: str,
+    mode: GenerationMode,
 ) -> None:
     """Bounded: 30 generated requests per operation and mode, failing on any 5xx,
     any status, header, content type or body the schema does not allow, any
     schema-invalid request that is not refused, and any call that succeeds
     again without (or with wrong) credentials."""
     operation = api_schema[path][method]
+    headers = credentials_for(path, tenant, client, settings)
 
     strategy = operation.as_strategy(generation_mode=mode, path_parameters=fixed_path(path, tenant))
 
@@ -246,7 +274,7 @@ def test_the_app_keeps_to_its_schema(
         database=None,
     )
     def run(case: Any) -> None:
-        case.call_and_validate(headers=credentials_for(path, tenant), checks=CHECKS)
+        case.call_and_validate(headers=headers, checks=CHECKS)
 
     run()
 

@@ -19,7 +19,7 @@ import httpx
 
 from guvscale.client.api import ApiError, ConfigApi, ServiceUnreachable
 from guvscale.rules.errors import RuleIssue
-from guvscale.rules.source import MAX_BYTES
+from guvscale.rules.files import UnreadableFile, read_rules_file
 
 TIMEOUT = 15.0
 ENV = {"url": "GUVSCALE_URL", "id": "GUVSCALE_ID", "token": "GUVSCALE_TOKEN"}
@@ -55,17 +55,10 @@ def _settings(args: argparse.Namespace) -> tuple[str, str, str]:
 
 
 def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read(MAX_BYTES * 4 + 1)
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read(MAX_BYTES * 4 + 1)
-    except FileNotFoundError:
-        raise _Usage(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise _Usage(f"{path}: is not UTF-8 text") from None
-    except OSError as exc:
-        raise _Usage(f"{path}: cannot be read ({exc.strerror})") from None
+        return read_rules_file(path)
+    except UnreadableFile as exc:
+        raise _Usage(str(exc)) from None
 
 
 def issue_line(file: str, error: dict[str, Any]) -> str:

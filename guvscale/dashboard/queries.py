@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -155,6 +156,22 @@ def samples(
     for points in out.values():
         points.sort(key=lambda p: p.at)
     return dict(out)
+
+
+class Window(NamedTuple):
+    """A named range ending `now`, and every role's points in it."""
+
+    key: str
+    start: dt.datetime
+    end: dt.datetime
+    points: dict[str, list[Point]]
+
+
+def window(db: Session, name: str | None, now: dt.datetime) -> Window:
+    """The range `name` (or the default) up to `now`, read from its table."""
+    key, span, table = pick_range(name)
+    start = now - span
+    return Window(key, start, now, samples(db, table, start, now))
 
 
 def events(

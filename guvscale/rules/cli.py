@@ -11,8 +11,8 @@ import argparse
 import sys
 
 from guvscale.rules.errors import RuleIssue, RulesError
+from guvscale.rules.files import UnreadableFile, read_rules_file
 from guvscale.rules.parser import load_with_warnings
-from guvscale.rules.source import MAX_BYTES
 from guvscale.rules.summary import describe
 
 
@@ -26,30 +26,12 @@ def format_issue(file: str, issue: RuleIssue) -> str:
     return f"{place}: {where}: {issue.message}" if where else f"{place}: {issue.message}"
 
 
-def _read(file: str) -> str:
-    if file == "-":
-        return sys.stdin.read(MAX_BYTES * 4 + 1)
-    # Read a little past the cap so load() can say "too long" with the size,
-    # without ever pulling a huge file into memory.
-    with open(file, encoding="utf-8") as f:
-        return f.read(MAX_BYTES * 4 + 1)
-
-
 def validate(args: argparse.Namespace) -> int:
     file: str = args.file
     try:
-        text = _read(file)
-    except FileNotFoundError:
-        print(f"{file}: no such file", file=sys.stderr)
-        return 2
-    except IsADirectoryError:
-        print(f"{file}: is a folder, not a rules file", file=sys.stderr)
-        return 2
-    except UnicodeDecodeError:
-        print(f"{file}: is not UTF-8 text", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"{file}: cannot be read ({exc.strerror})", file=sys.stderr)
+        text = read_rules_file(file)
+    except UnreadableFile as exc:
+        print(exc, file=sys.stderr)
         return 2
     try:
         roles, warnings = load_with_warnings(text)

@@ -22,7 +22,7 @@ import sys
 
 from guvscale.rules import RulesError, load
 from guvscale.rules.cli import format_issue
-from guvscale.rules.source import MAX_BYTES
+from guvscale.rules.files import UnreadableFile, read_rules_file
 from guvscale.rules.types import Role
 from guvscale.simulate import policies
 from guvscale.simulate.engine import run_trace
@@ -56,14 +56,9 @@ class _Usage(Exception):
 
 def _read(path: str) -> str:
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read(MAX_BYTES * 4 + 1)
-    except FileNotFoundError:
-        raise _Usage(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise _Usage(f"{path}: is not UTF-8 text") from None
-    except OSError as exc:
-        raise _Usage(f"{path}: cannot be read ({exc.strerror})") from None
+        return read_rules_file(path)
+    except UnreadableFile as exc:
+        raise _Usage(str(exc)) from None
 
 
 def _pick_role(roles: dict[str, Role], wanted: str | None, trace: str) -> Role:

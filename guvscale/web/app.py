@@ -19,7 +19,7 @@ from guvscale.db.engine import make_engine, make_sessionmaker, open_database
 from guvscale.db.migrate import upgrade
 from guvscale.db.outage import OutageMonitor
 from guvscale.settings import Settings
-from guvscale.web import background, csrf, errors, schemas
+from guvscale.web import background, errors, schemas
 from guvscale.web.limits import BodySizeLimitMiddleware
 from guvscale.web.logs import RequestLogMiddleware
 from guvscale.web.routes import (
@@ -100,7 +100,6 @@ def create_app(
     app.state.vault = Vault(settings.encryption_key_list)
     app.state.templates = Jinja2Templates(directory=str(ROOT / "templates"))
     app.state.outage = OutageMonitor()
-    csrf.install(app.state.templates)
 
     # Outermost first (each add_middleware wraps the ones before it): log every
     # request, (production) https only, answer unhandled errors, refuse oversized

@@ -17,8 +17,6 @@ is set by Starlette's SessionMiddleware (see `web/app.py`).
 from __future__ import annotations
 
 import datetime as dt
-import hmac
-import secrets
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import asdict, dataclass
@@ -32,6 +30,8 @@ from guvscale.db.models import Resource, ResourceState
 from guvscale.db.scoping import scope_to
 from guvscale.errors import Forbidden, Unauthorized
 from guvscale.services import web_sessions
+from guvscale.web import csrf
+from guvscale.web.csrf import CsrfRefused
 from guvscale.web.deps import DbDep
 
 # Absolute, whatever the cookie says: a session never outlives its sign-in by more.
@@ -72,11 +72,6 @@ class ResourceUnavailable(Forbidden):
     code = "resource_unavailable"
 
 
-class CsrfRefused(Forbidden):
-    code = "csrf_refused"
-    title = "Sign-out refused"
-
-
 # Raised only by the dependencies below, before any route body runs: that is
 # what lets PageRoute turn them into a page without hiding a rolled-back write.
 SESSION_ERRORS = (NotSignedIn, WrongResource, ResourceUnavailable, CsrfRefused)
@@ -101,7 +96,7 @@ def start_session(
     session_id = web_sessions.open_session(
         db, resource_id, now=_utc(now), lifetime_s=SESSION_LIFETIME_S
     )
-    login = Login(resource_id, email, user_id, sso, int(now), session_id, secrets.token_urlsafe(32))
+    login = Login(resource_id, email, user_id, sso, int(now), session_id, csrf.new_token())
     # A fresh id and a cleared cookie: nothing from before sign-in survives (fixation).
     request.session.clear()
     request.session.update(asdict(login))
@@ -138,14 +133,24 @@ def login_from_session(data: Mapping[str, Any], now: float) -> Login | None:
     return Login(resource_id, email, user_id, sso, login_at, session_id, csrf)
 
 
-def current_login(request: Request, db: DbDep) -> Login:
-    """The signed-in login, if its cookie is sound and its server-side record live."""
+def live_login(request: Request, db: Session) -> Login | None:
+    """The signed-in login, if its cookie is sound and its server-side record live.
+
+    Otherwise None, and the cookie is cleared.
+    """
     now = time.time()
     login = login_from_session(request.session, now)
     if login is None or not web_sessions.is_live(
         db, login.session_id, login.resource_id, now=_utc(now)
     ):
         request.session.clear()
+        return None
+    return login
+
+
+def current_login(request: Request, db: DbDep) -> Login:
+    login = live_login(request, db)
+    if login is None:
         raise NotSignedIn("not signed in: open GuvScale from your app's add-ons in Heroku")
     return login
 
@@ -175,27 +180,32 @@ def resource_in_path(resource_id: str, resource: CurrentResourceDep) -> Resource
 PathResourceDep = Annotated[Resource, Depends(resource_in_path)]
 
 
-def check_csrf(login: Login, given: str, message: str) -> None:
-    """CsrfRefused (a 403 page) unless `given` is this session's token.
+async def require_csrf(request: Request, login: LoginDep) -> None:
+    """Refuse a state-changing request unless it carries its live session's token."""
+    sent = await csrf.sent_token(request)
+    csrf.check(login.csrf, sent, "this form has expired: reload the page and try again")
 
-    Every form that changes state carries `login.csrf` in a hidden `csrf`
-    field and is checked here, in a dependency, before the route body runs.
-    """
-    if not hmac.compare_digest(given.encode(), login.csrf.encode()):
-        raise CsrfRefused(message)
+
+CsrfDep = Annotated[None, Depends(require_csrf)]
 
 
 def login_to_sign_out(
-    request: Request, db: DbDep, csrf: Annotated[str, Form()] = ""
+    request: Request, db: DbDep, csrf_field: Annotated[str, Form(alias=csrf.FIELD)] = ""
 ) -> Login | None:
     """The login a sign-out ends, once its form proved it came from our page (CSRF).
 
-    None when nobody is signed in: signing out then has nothing to do.
+    None when no live session is signed in: signing out then has nothing to do
+    but clear the cookie, and a revoked session's token is worth nothing.
     """
-    login = login_from_session(request.session, time.time())
+    login = live_login(request, db)
     if login is None:
         return None
-    check_csrf(login, csrf, "this sign-out did not come from your GuvScale page: reload it")
+    csrf.check(
+        login.csrf,
+        csrf_field,
+        "this sign-out did not come from your GuvScale page: reload it",
+        title="Sign-out refused",
+    )
     return login
 
 

@@ -1,44 +1,45 @@
-"""CSRF tokens for the dashboard's forms and its script's JSON posts.
+"""CSRF tokens: the one token source and the one check for every form and JSON post.
 
-One random token per signed-in session, kept in the (signed) session cookie;
-every state-changing request under `/resources/` must send it back, as the
-form field `csrf` or the `X-CSRF-Token` header. SameSite=Lax already
-keeps the cookie off cross-site POSTs; the token also stops same-site ones
-(another app on a shared parent domain) and old browsers.
+Each sign-in (`auth.start_session`) makes one random token, kept in the
+(signed) session cookie beside the id of its server-side record
+(services.web_sessions). Every request that changes state sends it back as
+the form field `csrf` or the `X-CSRF-Token` header, and is checked only
+against a login whose record is still live (`auth.require_csrf`,
+`auth.login_to_sign_out`): a token from a revoked or replaced session opens
+nothing. SameSite=Lax already keeps the cookie off cross-site POSTs; the
+token also stops same-site ones (another app on a shared parent domain) and
+old browsers.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Annotated
 
-from fastapi import Depends, Request
-from fastapi.templating import Jinja2Templates
+from fastapi import Request
 
 from guvscale.errors import Forbidden
 
-SESSION_KEY = "csrf"
-FIELD = "csrf"  # the same field (and session key) as the sign-out form (h1)
+FIELD = "csrf"  # the form field, and the session key the token is kept under
 HEADER = "X-CSRF-Token"
 
 
 class CsrfRefused(Forbidden):
+    """403: a page titled `title` for pages, JSON for JSON routes (the app's handler)."""
+
     code = "csrf_refused"
 
-
-def csrf_token(request: Request) -> str:
-    """This session's token, made on first use."""
-    token = request.session.get(SESSION_KEY)
-    if not isinstance(token, str) or len(token) < 32:
-        token = secrets.token_urlsafe(32)
-        request.session[SESSION_KEY] = token
-    return token
+    def __init__(self, message: str, *, title: str = "Form expired") -> None:
+        super().__init__(message)
+        self.title = title
 
 
-async def require_csrf(request: Request) -> None:
-    """Refuse the request unless it carries this session's token."""
-    expected = request.session.get(SESSION_KEY)
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def sent_token(request: Request) -> str | None:
+    """The token a request sent: the header, else a form's field."""
     sent = request.headers.get(HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -46,14 +47,10 @@ async def require_csrf(request: Request) -> None:
         form = await request.form()  # cached: the route reads the same form
         value = form.get(FIELD)
         sent = value if isinstance(value, str) else None
-    if not (isinstance(expected, str) and sent and hmac.compare_digest(expected, sent)):
-        raise CsrfRefused("this form has expired: reload the page and try again")
+    return sent
 
 
-CsrfDep = Annotated[None, Depends(require_csrf)]
-
-
-def install(templates: Jinja2Templates) -> None:
-    """Templates call `csrf_token(request)` for the hidden field of each form."""
-    templates.env.globals["csrf_token"] = csrf_token
-    templates.env.globals["csrf_field"] = FIELD
+def check(expected: str, sent: str | None, message: str, *, title: str = "Form expired") -> None:
+    """CsrfRefused unless `sent` is the session's token."""
+    if not (expected and sent and hmac.compare_digest(expected.encode(), sent.encode())):
+        raise CsrfRefused(message, title=title)

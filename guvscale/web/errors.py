@@ -17,12 +17,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from guvscale.db.engine import DATABASE_ERRORS, transient, unavailable
 from guvscale.db.outage import OutageMonitor, describe
 from guvscale.errors import AppError
 from guvscale.settings import Settings
+from guvscale.web.asgi import HttpMiddleware, TrackedSend
 from guvscale.web.auth import PAGE_HEADERS
 from guvscale.web.transport import location
 
@@ -128,7 +129,7 @@ def slash_twin(request: Request) -> str | None:
     return location(settings.public_url, {**scope, "raw_path": raw_twin})
 
 
-class CrashGuard:
+class CrashGuard(HttpMiddleware):
     """Answers an unhandled error itself, logged once with its whole traceback.
 
     Starlette's own last-resort handler answers and then re-raises, so the
@@ -138,23 +139,10 @@ class CrashGuard:
     place) is cut short, which the server reports by closing the connection.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except Exception as exc:
             request = Request(scope)
             if isinstance(exc, DATABASE_ERRORS):
@@ -162,7 +150,7 @@ class CrashGuard:
             else:
                 log_unhandled(scope, exc)
                 response = internal_error(request)
-            if not started:
+            if not tracked.started:
                 await response(scope, receive, send)
 
 

@@ -7,11 +7,12 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from guvscale.errors import PayloadTooLarge
+from guvscale.web.asgi import HttpMiddleware, TrackedSend
 
 
-class BodySizeLimitMiddleware:
+class BodySizeLimitMiddleware(HttpMiddleware):
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
     async def _refuse(self, send: Send) -> None:
@@ -31,22 +32,13 @@ class BodySizeLimitMiddleware:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(send)
             return
         seen = 0
-        started = False
-
-        async def send_tracking(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        tracked = TrackedSend(send)
 
         class _TooLarge(Exception):
             pass
@@ -61,8 +53,8 @@ class BodySizeLimitMiddleware:
             return message
 
         try:
-            await self.app(scope, counting_receive, send_tracking)
+            await self.app(scope, counting_receive, tracked)
         except _TooLarge:
             # A chunked body with no length: found out while reading.
-            if not started:
+            if not tracked.started:
                 await self._refuse(send)

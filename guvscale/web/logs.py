@@ -11,9 +11,10 @@ import re
 import time
 import uuid
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from guvscale.redact import redact_fields, redact_text
+from guvscale.web.asgi import HttpMiddleware
 
 log = logging.getLogger("guvscale.request")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -65,14 +66,8 @@ def configure_logging(level: int = logging.INFO) -> None:
             server_log.propagate = True
 
 
-class RequestLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestLogMiddleware(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SAFE_ID.match(incoming) else str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id

@@ -2,17 +2,17 @@
 
 Dashboard routes live under `/resources/{resource_id}` and take
 `PathResourceDep` (signed in to that very resource, DB session scoped to it);
-forms that change anything also take `CsrfDep`.
+forms that change anything also take `CsrfDep`. Page routers use
+`auth.PageRoute` (session and CSRF refusals shown as a page).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,8 +21,8 @@ from guvscale.dashboard.alerts import Alert, alerts
 from guvscale.db.models import Credentials, Resource, RulesVersion
 from guvscale.services import records
 from guvscale.web.api_auth import ErrorOut
-from guvscale.web.auth import Login, PageRoute, render_error, render_page
-from guvscale.web.csrf import CsrfRefused
+from guvscale.web.auth import Login, PathResourceDep, render_page
+from guvscale.web.guarded import check_query
 
 # What the dashboard's JSON routes answer besides success, for OpenAPI.
 JSON_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -30,6 +30,19 @@ JSON_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "signed in to another add-on, or no CSRF token"},
     422: {"model": ErrorOut, "description": "a parameter or the body is not what this takes"},
 }
+
+
+def _signed_in_query(request: Request, _resource: PathResourceDep) -> None:
+    check_query(request)  # after the session check: a stranger learns nothing
+
+
+def json_router() -> APIRouter:
+    """A router for the dashboard's JSON routes: errors answer as JSON (the app's
+    handlers), not as pages, and an unknown query parameter is refused."""
+    return APIRouter(
+        tags=["dashboard"], responses=JSON_ERRORS, dependencies=[Depends(_signed_in_query)]
+    )
+
 
 TABS = (
     ("overview", "Overview", ""),
@@ -39,21 +52,6 @@ TABS = (
     ("cost", "Cost", "/cost"),
     ("setup", "Setup", "/setup"),
 )
-
-
-class DashRoute(PageRoute):
-    """PageRoute, plus an expired or missing CSRF token shown as a page."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def dash_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except CsrfRefused as exc:
-                return render_error(request, 403, "Form expired", exc.message)
-
-        return dash_handler
 
 
 @dataclass(frozen=True)

@@ -73,12 +73,17 @@ DESCRIPTION = """GuvScale's HTTP interface.
 - `/heroku/sso`, `/sso/login`: Heroku single sign-on into the dashboard (HTML).
 - `/config/{id}`: the config API the heroku-guvscale CLI plugin uses,
   `Authorization: Bearer <GUVSCALE_TOKEN>` for the add-on `GUVSCALE_ID` names.
-- `/resources/{resource_id}`, `/logout`: dashboard pages for the signed-in add-on.
+- `/resources/{resource_id}`, `/logout`: dashboard pages for the signed-in add-on
+  (HTML). The dashboard's JSON routes (`.../graphs/data`, `.../rules/check`)
+  take the same session cookie, and posts its CSRF token (`X-CSRF-Token`). The
+  section pages and their forms (rules, graphs, log, cost, setup) are HTML for
+  the browser only and left out of this schema.
+- `/metrics`: Prometheus text; `Authorization: Bearer <METRICS_TOKEN>` when set.
 
 Every error answered as JSON has the shape `ErrorBody`. The JSON APIs check
-a request in this order: size (413), credentials (401), media type (415),
-JSON syntax (400: malformed, a key given twice, NaN, nested too deeply), then
-the typed body (422).
+a request in this order: size (413), credentials (401), no unknown query
+parameter (422), media type (415), JSON syntax (400: malformed, a key given
+twice, NaN, nested too deeply), then the typed body (422).
 """
 
 

@@ -3,7 +3,7 @@
 Every page of a resource lives under `/resources/{resource_id}` and takes
 `PathResourceDep`, which refuses any resource but the signed-in one and scopes
 the DB session to it. The sections (rules, graphs, log, cost, setup) live in
-sibling routers built the same way (`web.pages.DashRoute`).
+sibling routers built the same way (`web.auth.PageRoute`).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from guvscale.errors import Unauthorized
 from guvscale.services import records
 from guvscale.settings import Settings
 from guvscale.web.deps import TxDep
+from guvscale.web.schemas import answers
 
 router = APIRouter()
 
@@ -45,7 +46,11 @@ def _label(value: str) -> str:
 @router.get(
     "/metrics",
     response_class=PlainTextResponse,
-    responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"}},
+    tags=["metrics"],
+    responses={
+        200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"},
+        **answers(401, why={401: "METRICS_TOKEN is set and the Bearer token is not it."}),
+    },
 )
 async def metrics(request: Request, tx: TxDep) -> PlainTextResponse:
     settings: Settings = request.app.state.settings

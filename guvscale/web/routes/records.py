@@ -9,13 +9,27 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from guvscale.services import records
-from guvscale.web.api_auth import CONFIG_ERRORS, TenantDep
+from guvscale.web.api_auth import CONFIG_ERRORS, ConfigRoute, TenantDep
 
-router = APIRouter(prefix="/config/{id}", tags=["config"])
+
+def _not_a_number(value: object) -> object:
+    """The schema says date-time; pydantic would also read `5` as unix seconds."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("give a date-time like 2026-12-01T08:00:00Z, not a number")
+    return value
+
+
+IsoDateTime = Annotated[dt.datetime, BeforeValidator(_not_a_number)]
+
+router = APIRouter(prefix="/config/{id}", tags=["config"], route_class=ConfigRoute)
 
 
 class _Camel(BaseModel):
@@ -97,7 +111,7 @@ async def get_events(
     tenant: TenantDep,
     limit: Annotated[int, Query(ge=1, le=records.MAX_EVENTS)] = 50,
     before: Annotated[
-        dt.datetime | None, Query(description="only events before this time (paging)")
+        IsoDateTime | None, Query(description="only events before this time (paging)")
     ] = None,
 ) -> EventsOut:
     found = await tenant(lambda s: records.events(s, limit=limit, before=before))

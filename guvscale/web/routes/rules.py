@@ -20,7 +20,7 @@ from guvscale.dashboard.annotate import annotate, changed_lines, diff
 from guvscale.dashboard.charts import Chart, Line, legend, render
 from guvscale.dashboard.preview import RolePreview, Traffic, preview
 from guvscale.dashboard.rules_view import history, saved_roles, version
-from guvscale.db.models import Resource
+from guvscale.db.models import Resource, RulesVersion
 from guvscale.errors import NotFound
 from guvscale.rules import MAX_BYTES, RuleIssue, RulesError, load_with_warnings
 from guvscale.services.rules_config import (
@@ -30,17 +30,17 @@ from guvscale.services.rules_config import (
     save_rules,
     set_dry_run,
 )
-from guvscale.web.auth import Login, LoginDep, PathResourceDep
-from guvscale.web.csrf import CsrfDep
+from guvscale.web.auth import CsrfDep, Login, LoginDep, PageRoute, PathResourceDep
 from guvscale.web.deps import DbDep
-from guvscale.web.pages import JSON_ERRORS, DashRoute, shell
+from guvscale.web.pages import json_router as json_router_for_dashboard
 from guvscale.web.pages import render as render_template
+from guvscale.web.pages import shell
+from guvscale.web.schemas import answers
 
-router = APIRouter(route_class=DashRoute)
-# JSON routes answer errors as JSON (the app's handlers), not as pages.
-json_router = APIRouter(tags=["dashboard"], responses=JSON_ERRORS)
+router = APIRouter(route_class=PageRoute)
+json_router = json_router_for_dashboard()
 RulesForm = Annotated[str, Form(max_length=MAX_BYTES * 2)]
-PREVIEW_HOURS = 24
+PREVIEW_RANGE = "24h"  # the traffic a preview replays
 
 
 def _check(text: str) -> tuple[list[RuleIssue], list[RuleIssue]]:
@@ -88,6 +88,13 @@ def rules_page(
     return render_template(request, "rules.html", context)
 
 
+def _version(db: Session, number: int) -> RulesVersion:
+    old = version(db, number)
+    if old is None:
+        raise NotFound(f"no version {number} of the rules", where="version")
+    return old
+
+
 def _to_rules(resource: Resource, **query: int) -> Response:
     params = "&".join(f"{k}={v}" for k, v in query.items())
     return RedirectResponse(f"/resources/{resource.id}/rules?{params}", status_code=303)
@@ -114,9 +121,7 @@ def save(
 def restore(
     resource: PathResourceDep, login: LoginDep, db: DbDep, _csrf: CsrfDep, number: int
 ) -> Response:
-    old = version(db, number)
-    if old is None:
-        raise NotFound(f"no version {number} of the rules", where="version")
+    old = _version(db, number)
     # A restore is a new version with the old text: the history only grows.
     saved = save_rules(
         db, resource.id, old.yaml_text, author=f"{login.email} (restored v{number})", now=utcnow()
@@ -128,9 +133,7 @@ def restore(
 def version_page(
     request: Request, resource: PathResourceDep, login: LoginDep, db: DbDep, number: int
 ) -> Response:
-    old = version(db, number)
-    if old is None:
-        raise NotFound(f"no version {number} of the rules", where="version")
+    old = _version(db, number)
     context = shell(
         db,
         resource,
@@ -155,9 +158,7 @@ def dry_run(
 
 
 def _traffic(db: Session) -> dict[str, Traffic]:
-    end = utcnow()
-    start = end - queries.RANGES["24h"][0]
-    found = queries.samples(db, queries.RANGES["24h"][1], start, end)
+    _, _, end, found = queries.window(db, PREVIEW_RANGE, utcnow())
     return {
         role: Traffic(
             [(p.at, p.publish_rate) for p in points],
@@ -212,7 +213,9 @@ def preview_page(
 
 
 class CheckIn(BaseModel):
-    rules: str = Field(max_length=MAX_BYTES * 2)
+    # No maxLength: the body limit (413) comes first, and a draft over the
+    # rules' own limit is answered as an error at its place, as on save.
+    rules: str = Field(description="the draft rules YAML")
 
 
 class IssueOut(BaseModel):
@@ -231,7 +234,9 @@ def _issues(found: list[RuleIssue]) -> list[IssueOut]:
     return [IssueOut(role=i.role, key=i.key, line=i.line, message=i.message) for i in found]
 
 
-@json_router.post("/resources/{resource_id}/rules/check", response_model=CheckOut)
+@json_router.post(
+    "/resources/{resource_id}/rules/check", response_model=CheckOut, responses=answers(400, 413)
+)
 def check(resource: PathResourceDep, _csrf: CsrfDep, body: CheckIn) -> CheckOut:
     """Check a draft without saving it (the editor's live check)."""
     errors, warnings = _check(body.rules)

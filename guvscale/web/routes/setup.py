@@ -18,13 +18,20 @@ from sqlalchemy.orm import Session
 from guvscale.db.crypto import Vault
 from guvscale.db.models import Resource
 from guvscale.services import credentials, credentials_check
-from guvscale.web.auth import Login, LoginDep, PathResourceDep, current_resource, resource_in_path
-from guvscale.web.csrf import CsrfDep
+from guvscale.web.auth import (
+    CsrfDep,
+    Login,
+    LoginDep,
+    PageRoute,
+    PathResourceDep,
+    current_resource,
+    resource_in_path,
+)
 from guvscale.web.deps import DbDep, TenantTransaction, TxDep, VaultDep
-from guvscale.web.pages import DashRoute, render, shell
+from guvscale.web.pages import render, shell
 from guvscale.web.routes.config import CheckerDep
 
-router = APIRouter(route_class=DashRoute)
+router = APIRouter(route_class=PageRoute)
 Field = Annotated[str, Form(max_length=2000)]
 # The service names the config API's fields; the form's inputs are these.
 INPUTS = {

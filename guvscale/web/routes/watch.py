@@ -8,29 +8,24 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
+from guvscale.clock import utcnow
 from guvscale.dashboard import queries
 from guvscale.dashboard.charts import legend, render
 from guvscale.dashboard.cost import cost
 from guvscale.dashboard.graphs import all_graphs
 from guvscale.dashboard.rules_view import saved_roles
 from guvscale.services import records
-from guvscale.web.auth import LoginDep, PathResourceDep
+from guvscale.web.auth import LoginDep, PageRoute, PathResourceDep
 from guvscale.web.deps import DbDep
-from guvscale.web.pages import JSON_ERRORS, DashRoute, shell
+from guvscale.web.pages import json_router as json_router_for_dashboard
 from guvscale.web.pages import render as render_template
+from guvscale.web.pages import shell
 
-router = APIRouter(route_class=DashRoute)
-# JSON routes answer errors as JSON (the app's handlers), not as pages.
-json_router = APIRouter(tags=["dashboard"], responses=JSON_ERRORS)
+router = APIRouter(route_class=PageRoute)
+json_router = json_router_for_dashboard()
 RangeQuery = Annotated[str | None, Query(alias="range", max_length=8)]
 LOG_PAGE = 100
 MIN_SPAN_S = 120
-
-
-def _window(name: str | None) -> tuple[str, dt.datetime, dt.datetime, queries.SampleTable]:
-    key, span, table = queries.pick_range(name)
-    end = dt.datetime.now(dt.UTC)
-    return key, end - span, end, table
 
 
 @router.get("/resources/{resource_id}/graphs", include_in_schema=False)
@@ -41,8 +36,7 @@ def graphs_page(
     db: DbDep,
     range: RangeQuery = None,
 ) -> Response:
-    key, start, end, table = _window(range)
-    points = queries.samples(db, table, start, end)
+    key, start, end, points = queries.window(db, range, utcnow())
     events = queries.events(db, since=start, limit=500)
     names = list(saved_roles(db, resource.id))
     # An app recorded for less than the range is drawn from its first sample (at
@@ -103,8 +97,7 @@ class GraphData(BaseModel):
 @json_router.get("/resources/{resource_id}/graphs/data", response_model=GraphData)
 def graphs_data(resource: PathResourceDep, db: DbDep, range: RangeQuery = None) -> GraphData:
     """The graphs' data: per role, every point of the range; and the scaling events in it."""
-    key, start, end, table = _window(range)
-    points = queries.samples(db, table, start, end)
+    key, start, end, points = queries.window(db, range, utcnow())
     return GraphData(
         range=key,
         start=start,
@@ -174,8 +167,7 @@ def cost_page(
     db: DbDep,
     range: RangeQuery = None,
 ) -> Response:
-    key, start, end, table = _window(range)
-    points = queries.samples(db, table, start, end)
+    key, _, end, points = queries.window(db, range, utcnow())
     roles = saved_roles(db, resource.id)
     rows = []
     for name in [*roles, *sorted(set(points) - set(roles))]:
