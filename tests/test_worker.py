@@ -19,7 +19,6 @@ from guvscale.clock import utcnow
 from guvscale.db.worker_models import WorkerHeartbeat
 from guvscale.worker.run import Report, run_once
 from tests import factories
-from tests.waiting import wait_until
 from tests.worker_fixtures import Broker
 
 BACKLOG = 300
@@ -184,31 +183,6 @@ def test_server_errors_are_retried_within_the_tick(
     assert len(world.fake.state.requests_to("PATCH")) == 3
     [event] = world.events()
     assert event.outcome == "applied" and world.quantity("worker") == event.to_quantity
-
-
-def test_a_change_that_timed_out_is_not_sent_again_but_read_back(
-    world: factories.WorkerWorld,
-    backlog: str,
-) -> None:
-    # Heroku applies the PATCH but its answer comes after our timeout: a retry
-    # could land after a newer decision and undo it, so the tick records the
-    # change as unknown and the next one reads the formation instead.
-    world.tenant(factories.role_rules(backlog), {"worker": 0})
-    world.fake.state.hang_next(1, seconds=4, apply=True, method="PATCH")
-
-    world.rounds()
-
-    assert len(world.fake.state.requests_to("PATCH")) == 1
-    [event] = world.events()
-    assert event.outcome.startswith("unknown: Heroku did not answer in time")
-    # Heroku applies it when its held answer goes out.
-    assert wait_until(lambda: world.quantity("worker") == event.to_quantity, timeout=15)
-    applied = world.quantity("worker")
-
-    world.rounds(later=30)
-
-    assert len(world.fake.state.requests_to("PATCH")) == 1  # read back, nothing to change
-    assert world.quantity("worker") == applied
 
 
 def test_state_persists_across_restarts(

@@ -150,18 +150,8 @@ class Pacer:
         return None
 
     async def call(
-        self,
-        fn: Callable[[], Awaitable[Answer[T]]],
-        *,
-        optional: bool = False,
-        retry_timeouts: bool = True,
+        self, fn: Callable[[], Awaitable[Answer[T]]], *, optional: bool = False
     ) -> Answer[T]:
-        """`fn` paced; 5xx and timeouts retried with jittered backoff within the tick.
-
-        `retry_timeouts=False` for a change (the formation PATCH): a request
-        that timed out may have been applied, and a retry arriving after a
-        newer decision would undo it. The caller reads the formation again.
-        """
         attempt = 0
         while True:
             if (why := self.blocked(optional=optional)) is not None:
@@ -172,9 +162,7 @@ class Pacer:
             except (HerokuRateLimited, HerokuAuthError) as exc:
                 self.learn(exc)
                 raise
-            except HerokuUnavailable as exc:
-                if exc.id == "timeout" and not retry_timeouts:
-                    raise
+            except HerokuUnavailable:
                 attempt += 1
                 delay = BASE_DELAY * 2**attempt
                 delay = delay / 2 + self.rng.uniform(0, delay / 2)

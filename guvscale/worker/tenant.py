@@ -25,7 +25,6 @@ from guvscale.heroku.errors import (
     HerokuNotFound,
     HerokuRateLimited,
     HerokuRejected,
-    HerokuUnavailable,
 )
 from guvscale.heroku.platform import Formation, HerokuPlatform
 from guvscale.heroku.platform_async import Answer, AsyncHerokuPlatform
@@ -373,9 +372,7 @@ async def _patch(
     updates = {t: q for _, change in items for t, q in change.items()}
     outcome, request_id = "applied", None
     try:
-        answer = await pacer.call(
-            lambda: ctx.heroku.scale(pacer.token, app, updates), retry_timeouts=False
-        )
+        answer = await pacer.call(lambda: ctx.heroku.scale(pacer.token, app, updates))
         # Heroku answers with the changed types only; the next tick reads them all again.
         types = {
             **cache.get(app, {}).get("types", {}),
@@ -402,13 +399,6 @@ async def _patch(
     except HerokuAuthError as exc:
         request_id, outcome = exc.request_id, f"error: Heroku refused the token ({exc.status})"
         result.counters.errors["heroku_auth"] += 1
-    except HerokuUnavailable as exc:
-        if exc.id == "timeout":
-            # Maybe applied: the formation is read again (cache marked stale above).
-            outcome = "unknown: Heroku did not answer in time; the formation is read again"
-        else:
-            request_id, outcome = exc.request_id, f"error: {exc.id}: {exc.message}"
-        result.counters.errors[f"heroku_{exc.status}"] += 1
     except HerokuError as exc:
         request_id, outcome = exc.request_id, f"error: {exc.id}: {exc.message}"
         result.counters.errors[f"heroku_{exc.status}"] += 1
