@@ -90,7 +90,7 @@ from typing import Any
 from guvscale.rules.types import Role
 from guvscale.scaling.arrivals import ArrivalLog, Piece, jobs_at_least_as_old, lasting_rate
 from guvscale.scaling.common import bounds, clamp, dynos, seconds, start_by
-from guvscale.scaling.plan import Demand, Fleet, Plan, starts, works
+from guvscale.scaling.plan import Demand, Fleet, Plan, Slots, covers, reachable
 from guvscale.scaling.types import Decision, Observation
 
 # Boot times vary about ±30 % around the configured `boot`.
@@ -304,11 +304,15 @@ class DeadlineModel:
             later_lands = self.later_lands + late_by
             # Arrivals are planned for until the reinforcements land and one
             # budget beyond, so they must also work off what waits by then.
-            demand = self._demand(pieces, poll.lasting, later_lands + budget, budget)
+            demand = reachable(
+                fleet,
+                self._demand(pieces, poll.lasting, later_lands + budget, budget),
+                self.first_help,
+            )
 
             def works_with(k: int) -> bool:
                 plan = Plan(k, k if alone else max(k, reserve), self.now_lands, later_lands)
-                return works(fleet, plan, demand, self.first_help)
+                return covers(fleet, plan, demand)
 
             return _smallest(start, hi, works_with)
 
@@ -392,9 +396,9 @@ class DeadlineModel:
         if self.budget <= 0:
             return False
         demand = self._demand(pieces, 0.0, 0.0, self.budget)
-        plan = Plan(k, k, self.now_lands, self.later_lands)
+        slots = Slots(fleet, Plan(k, k, self.now_lands, self.later_lands))
         return all(
-            starts(fleet, plan, tau) >= due - 1e-6
+            slots.at(tau) >= due - 1e-6
             for tau, due in zip(demand.checkpoints, demand.due, strict=True)
         )
 

@@ -62,44 +62,79 @@ class Plan:
     later_lands: float  # τ at which dynos asked for later start consuming
 
 
-def starts(fleet: Fleet, plan: Plan, tau: float) -> float:
-    """Job slots come free by τ under the plan (jobs that can have started)."""
-    per_slot = 1.0 / fleet.job_time
-    shed = max(0, fleet.size - plan.now)
-    booting = max(0, fleet.booting - shed)
-    stopped = max(0, shed - fleet.booting)  # consuming dynos shed
-    consuming = fleet.consuming - stopped
-    idle_now = max(0, fleet.consuming * fleet.slots - fleet.in_flight)
-    share_kept = consuming / fleet.consuming if fleet.consuming else 0.0
+class Slots:
+    """Job slots come free by τ under a plan (jobs that can have started).
 
-    def landed(count: int, at: float) -> float:
-        # All its slots at once on landing, then each frees once per run.
-        if count <= 0 or tau < at:
-            return 0.0
-        return count * fleet.slots * (1.0 + per_slot * (tau - at))
+    The curve is worked out once per fleet and plan, as the model asks it at
+    every checkpoint of every candidate plan (hundreds of times a decision).
+    """
 
-    total = idle_now * share_kept + consuming * fleet.slots * per_slot * tau
-    total += landed(booting, fleet.booting_lands)
-    total += landed(plan.now - fleet.size, plan.now_lands)
-    total += landed(plan.later - plan.now, plan.later_lands)
-    if stopped and tau >= fleet.grace:
+    __slots__ = ("_base", "_grace", "_killed", "_landings", "_per_slot", "_slope")
+
+    def __init__(self, fleet: Fleet, plan: Plan) -> None:
+        per_slot = 1.0 / fleet.job_time
+        shed = max(0, fleet.size - plan.now)
+        booting = max(0, fleet.booting - shed)
+        stopped = max(0, shed - fleet.booting)  # consuming dynos shed
+        consuming = fleet.consuming - stopped
+        idle_now = max(0, fleet.consuming * fleet.slots - fleet.in_flight)
+        share_kept = consuming / fleet.consuming if fleet.consuming else 0.0
+        self._per_slot = per_slot
+        self._base = idle_now * share_kept
+        self._slope = consuming * fleet.slots * per_slot
+        # Dynos that land bring all their slots at once, then each frees once per run.
+        self._landings = tuple(
+            (count * fleet.slots, at)
+            for count, at in (
+                (booting, fleet.booting_lands),
+                (plan.now - fleet.size, plan.now_lands),
+                (plan.later - plan.now, plan.later_lands),
+            )
+            if count > 0
+        )
         # Jobs killed at the grace go back to the head of the queue, ahead of
         # every waiting job: they take slots the waiting ones would have had.
-        total -= fleet.in_flight * (1.0 - share_kept) * fleet.outlive
-    return total
+        self._killed = fleet.in_flight * (1.0 - share_kept) * fleet.outlive if stopped else 0.0
+        self._grace = fleet.grace
+
+    def at(self, tau: float) -> float:
+        total = self._base + self._slope * tau
+        for slots, at in self._landings:
+            if tau >= at:
+                total += slots * (1.0 + self._per_slot * (tau - at))
+        if self._killed and tau >= self._grace:
+            total -= self._killed
+        return total
 
 
-def works(fleet: Fleet, plan: Plan, demand: Demand, first_help: float) -> bool:
-    """Does the plan start every checkpoint's due jobs in time?
+def starts(fleet: Fleet, plan: Plan, tau: float) -> float:
+    """Job slots come free by τ under the plan (jobs that can have started)."""
+    return Slots(fleet, plan).at(tau)
+
+
+def reachable(fleet: Fleet, demand: Demand, first_help: float) -> Demand:
+    """The demand any plan can be held to.
 
     Checkpoints before `first_help` come too soon for any dyno asked for now
     (boot times vary): no number of new dynos can save them, so they only
     forbid shedding capacity they still rely on.
     """
-    keep = Plan(fleet.size, fleet.size, plan.now_lands, plan.later_lands)
-    for tau, due in zip(demand.checkpoints, demand.due, strict=True):
-        if tau < first_help:
-            due = min(due, starts(fleet, keep, tau))
-        if starts(fleet, plan, tau) < due - 1e-6:
-            return False
-    return True
+    keep = Slots(fleet, Plan(fleet.size, fleet.size, 0.0, 0.0))
+    due = tuple(
+        min(d, keep.at(tau)) if tau < first_help else d
+        for tau, d in zip(demand.checkpoints, demand.due, strict=True)
+    )
+    return Demand(demand.checkpoints, due)
+
+
+def covers(fleet: Fleet, plan: Plan, demand: Demand) -> bool:
+    """Does the plan start every checkpoint's due jobs (a `reachable` demand) in time?"""
+    slots = Slots(fleet, plan)
+    return all(
+        slots.at(tau) >= due - 1e-6 for tau, due in zip(demand.checkpoints, demand.due, strict=True)
+    )
+
+
+def works(fleet: Fleet, plan: Plan, demand: Demand, first_help: float) -> bool:
+    """Does the plan start every checkpoint's due jobs in time? (`reachable`)"""
+    return covers(fleet, plan, reachable(fleet, demand, first_help))
