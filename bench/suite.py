@@ -3,6 +3,7 @@
     .venv/bin/python bench/scaling.py --suite            # dev and held-out seeds, 30 a family
     .venv/bin/python bench/scaling.py --suite --quick    # 6 a family, dev seeds only
     .venv/bin/python bench/suite.py --per-family 30 --jobs 2 --held-out
+    .venv/bin/python bench/suite.py --quick --sim events   # the event simulator only
 
 Per family and poll interval it prints: among scenarios where the fastest
 reactive policy (the maximum whenever work waits) meets the deadline, the
@@ -10,6 +11,14 @@ share where ours meets it too; the median and worst ratio of our dyno-hours to
 the cheapest policy (guv, KEDA, HireFire, dynomatic or the fastest) that also
 meets it; where the fastest misses, how many points more than it we miss;
 and runs that never finished (livelock: jobs left when the run was cut).
+
+`--sim both` (the default) runs every scenario on both simulators, the event
+engine (guvscale/simulate/engine.py) and the fixed-step one (stepsim.py),
+written apart so that a headline resting on one simulator's quirks shows: the
+tables and the targets' shortfalls for each, then how far they agree (the
+share of scenarios where both say the same of ours meeting, and the median
+and range of the steps/events ratio of our dyno-hours). `--sim events` or
+`--sim steps` runs one.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from multiprocessing import Pool
 
-from guvscale.simulate import SimConfig, draw_durations, run_trace
+from guvscale.simulate import SimConfig, draw_durations, run_trace, run_trace_steps
 from guvscale.simulate.baselines import Fastest
 from guvscale.simulate.policies import all_policies
 from guvscale.simulate.scenarios import DEV_BASE, FAMILIES, HELD_OUT_BASE, with_poll
@@ -32,10 +41,13 @@ POLLS = (10.0, 15.0, 30.0, 60.0)
 MEET_SHARE = 0.99  # of the scenarios the fastest meets
 MISS_POINTS = 1.0  # where the fastest misses, ours may miss this many points more
 COST_MEDIAN, COST_WORST = 0.9, 1.05
+SIMULATORS = {"events": run_trace, "steps": run_trace_steps}
+SIM_TITLES = {"events": "event simulator", "steps": "step simulator"}
 
 
 @dataclass(frozen=True)
 class Outcome:
+    sim: str
     family: str
     index: int
     poll: float
@@ -49,8 +61,12 @@ class Outcome:
     cheapest_hours: float
 
 
-def run_one(job: tuple[str, int, bool, float]) -> Outcome:
-    family, index, held_out, poll = job
+Job = tuple[str, str, int, bool, float]  # simulator, family, index, held out, poll
+
+
+def run_one(job: Job) -> Outcome:
+    sim, family, index, held_out, poll = job
+    simulate = SIMULATORS[sim]
     trace = with_poll(FAMILIES[family](seed_of(index, held_out)), poll)
     role = trace.role()
     # Cut a run that cannot finish (livelock) well after any honest backlog
@@ -60,13 +76,14 @@ def run_one(job: tuple[str, int, bool, float]) -> Outcome:
     policies = all_policies(role)
     policies["fastest"] = Fastest(role)
     results = {
-        name: run_trace(p, trace, role, seed=index, config=cfg) for name, p in policies.items()
+        name: simulate(p, trace, role, seed=index, config=cfg) for name, p in policies.items()
     }
     ours = results.pop("ours")
     meeting = {n: r for n, r in results.items() if r.meets and r.done == r.jobs}
     cheapest = min(meeting, key=lambda n: meeting[n].dyno_hours) if meeting else None
     fastest = results["fastest"]
     return Outcome(
+        sim,
         family,
         index,
         poll,
@@ -85,9 +102,10 @@ def seed_of(index: int, held_out: bool) -> int:
     return (HELD_OUT_BASE if held_out else DEV_BASE) + index
 
 
-def jobs_for(per_family: int, held_out: bool) -> list[tuple[str, int, bool, float]]:
+def jobs_for(per_family: int, held_out: bool, sims: list[str]) -> list[Job]:
     return [
-        (family, i, held_out, poll)
+        (sim, family, i, held_out, poll)
+        for sim in sims
         for family in FAMILIES
         for i in range(per_family)
         for poll in POLLS
@@ -187,8 +205,33 @@ def misses(outcomes: list[Outcome]) -> list[str]:
     return lines
 
 
-def run_set(per_family: int, held_out: bool, workers: int) -> list[Outcome]:
-    todo = jobs_for(per_family, held_out)
+def agreement(outcomes: list[Outcome]) -> str:
+    """How far the two simulators agree on the same scenarios."""
+    events = {(o.family, o.index, o.poll): o for o in outcomes if o.sim == "events"}
+    pairs = [
+        (events[k], o)
+        for o in outcomes
+        if o.sim == "steps" and (k := (o.family, o.index, o.poll)) in events
+    ]
+    if not pairs:
+        return "agreement: no scenario ran on both simulators"
+    same = sum(1 for e, s in pairs if e.ours_meets == s.ours_meets)
+    same_fastest = sum(1 for e, s in pairs if e.fastest_meets == s.fastest_meets)
+    hours = sorted(s.ours_hours / e.ours_hours for e, s in pairs if e.ours_hours > 0)
+    spread = (
+        f"median {statistics.median(hours):.3f}, range {hours[0]:.3f} to {hours[-1]:.3f}"
+        if hours
+        else "-"
+    )
+    return (
+        f"agreement over {len(pairs)} scenarios: ours meeting the same on both in "
+        f"{same} ({100 * same / len(pairs):.1f} %), the fastest in {same_fastest} "
+        f"({100 * same_fastest / len(pairs):.1f} %); our dyno-hours steps/events {spread}"
+    )
+
+
+def run_set(per_family: int, held_out: bool, workers: int, sims: list[str]) -> list[Outcome]:
+    todo = jobs_for(per_family, held_out, sims)
     if workers > 1:
         with Pool(workers) as pool:
             return pool.map(run_one, todo, chunksize=4)
@@ -205,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detail", action="store_true", help="a row per family and poll")
     parser.add_argument("--misses", action="store_true", help="list misses and costliest runs")
     parser.add_argument("--families", default="", help="comma-separated families (default all)")
+    parser.add_argument(
+        "--sim",
+        choices=["events", "steps", "both"],
+        default="both",
+        help="the event simulator, the fixed-step one, or both (default)",
+    )
     args = parser.parse_args(argv)
     per = 6 if args.quick else args.per_family
     if args.families:
@@ -212,20 +261,32 @@ def main(argv: list[str] | None = None) -> int:
         for f in list(FAMILIES):
             if f not in keep:
                 del FAMILIES[f]
+    sims = list(SIMULATORS) if args.sim == "both" else [args.sim]
     sets = [False, True] if args.both else [args.held_out]
-    short: list[str] = []
+    short: dict[str, list[str]] = {sim: [] for sim in sims}
+    agreed: list[str] = []
     for held_out in sets:
         t0 = time.perf_counter()
-        outcomes = run_set(per, held_out, args.jobs)
+        outcomes = run_set(per, held_out, args.jobs, sims)
         took = time.perf_counter() - t0
-        title = "held-out seeds" if held_out else "development seeds"
-        title += f": {per} scenarios a family x {len(POLLS)} polls ({took:.0f} s)"
-        found = report(outcomes, title, args.detail)
-        short += [f"{'held-out' if held_out else 'dev'}: {s}" for s in found]
-        if args.misses:
-            print("\n" + "\n".join(misses(outcomes)))
-    print("\n### targets\n")
-    print("\n".join(f"- short: {s}" for s in short) or "all targets met")
+        seeds = "held-out" if held_out else "dev"
+        for sim in sims:
+            title = f"{SIM_TITLES[sim]}, {'held-out' if held_out else 'development'} seeds: "
+            title += f"{per} scenarios a family x {len(POLLS)} polls"
+            mine = [o for o in outcomes if o.sim == sim]
+            found = report(mine, title, args.detail)
+            short[sim] += [f"{seeds}: {s}" for s in found]
+            if args.misses:
+                print("\n" + "\n".join(misses(mine)))
+        if len(sims) > 1:
+            agreed.append(f"- {seeds}: {agreement(outcomes)}")
+        print(f"\n({took:.0f} s for the {seeds} seeds on {' and '.join(sims)})")
+    for sim in sims:
+        print(f"\n### targets, {SIM_TITLES[sim]}\n")
+        print("\n".join(f"- short: {s}" for s in short[sim]) or "all targets met")
+    if agreed:
+        print("\n### the two simulators\n")
+        print("\n".join(agreed))
     return 0
 
 
