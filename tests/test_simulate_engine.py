@@ -194,6 +194,20 @@ def test_minimum_tail_is_not_charged_after_the_last_publish() -> None:
     assert r.back_to_min == 0.0
 
 
+def test_time_below_the_minimum_after_the_last_publish_is_not_a_credit() -> None:
+    # min 1, two dynos until 61, then none until the job at 100 is seen (poll
+    # 120: one dyno from 121; the run ends at 152, the job done). Until the
+    # publish at 100: d0 0..61 + d1 1..61; after it nothing is above the
+    # minimum. Charging the minimum off the whole tail took the 21 s with no
+    # dyno at all (100..121) as a credit and billed 100 s.
+    def rule(o: Observation) -> int:
+        return 2 if o.t < 50 else on_demand(o)
+
+    r = run(Scripted(rule), role(minimum=1), [0.0, 100.0], [1.0, 1.0], config=EXACT)
+    assert r.done == 2 and r.end == pytest.approx(152.0)
+    assert r.dyno_hours * 3600 == pytest.approx(61.0 + 60.0)
+
+
 def test_a_policy_that_never_scales_is_cut_at_the_cap() -> None:
     r = run(Scripted(lambda o: 0), role(), [0.0, 10.0], [1.0, 1.0], config=SimConfig(tail=600))
     assert r.capped and r.end == pytest.approx(610.0)

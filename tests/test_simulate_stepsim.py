@@ -190,6 +190,17 @@ CASES: list[
         [100.0],
         dict(finish=[100.0], billed=120.0, max_dynos=2, end=121.0),
     ),
+    (
+        # minimum 1, two dynos until 61, none until the job at 100 is seen
+        # (one dyno from 121, done at 152): time below the minimum is no credit
+        "time below the minimum after the last publish is not a credit",
+        lambda o: 2 if o.t < 50 else on_demand(o),
+        dict(minimum=1),
+        EXACT,
+        [0.0, 100.0],
+        [1.0, 1.0],
+        dict(finish=[1.0, 152.0], billed=61.0 + 60.0, end=152.0),
+    ),
 ]
 
 

@@ -126,7 +126,8 @@ def run(
     poll_dt = role.pollinterval
     boot, jitter = role.boot, cfg.boot_jitter
     boot_draw = random.Random(f"boot:{seed}").uniform  # noqa: S311 - not secrets
-    cap = (arr[-1] if n else 0.0) + cfg.tail
+    last_publish = arr[-1] if n else 0.0
+    cap = last_publish + cfg.tail
     inf = math.inf
 
     heap: list[tuple[float, int, int, int, int]] = []
@@ -150,7 +151,10 @@ def run(
 
     def set_billed(t: float, new: int) -> None:
         nonlocal billed, billed_area, last_bill, max_billed, back_at
-        billed_area += billed * (t - last_bill)
+        # After the last publish only dynos above the minimum are charged; per
+        # interval, so time spent below the minimum is not a credit.
+        before = max(0.0, min(t, last_publish) - last_bill)
+        billed_area += billed * before + max(0, billed - minimum) * (t - last_bill - before)
         last_bill = t
         if new > minimum:
             back_at = None
@@ -305,8 +309,7 @@ def run(
                 next_poll = polls * poll_dt
 
     set_billed(end, billed)
-    last_publish = arr[-1] if n else 0.0
-    dyno_seconds = max(0.0, billed_area - minimum * max(0.0, end - last_publish))
+    dyno_seconds = billed_area
     latencies = sorted(f - p for f, p in zip(finish, arr, strict=True))
     within = sum(1 for x in latencies if x <= role.deadline) / n if n else 1.0
     job_seconds = math.fsum(dur)
