@@ -18,7 +18,8 @@ written apart so that a headline resting on one simulator's quirks shows: the
 tables and the targets' shortfalls for each, then how far they agree (the
 share of scenarios where both say the same of ours meeting, and the median
 and range of the steps/events ratio of our dyno-hours). `--sim events` or
-`--sim steps` runs one.
+`--sim steps` runs one. With `--misses`, the scenarios the two judge
+differently for ours are listed under the agreement line.
 """
 
 from __future__ import annotations
@@ -205,14 +206,19 @@ def misses(outcomes: list[Outcome]) -> list[str]:
     return lines
 
 
-def agreement(outcomes: list[Outcome]) -> str:
-    """How far the two simulators agree on the same scenarios."""
+def pairs_of(outcomes: list[Outcome]) -> list[tuple[Outcome, Outcome]]:
+    """(events, steps) outcomes of each scenario run on both simulators."""
     events = {(o.family, o.index, o.poll): o for o in outcomes if o.sim == "events"}
-    pairs = [
+    return [
         (events[k], o)
         for o in outcomes
         if o.sim == "steps" and (k := (o.family, o.index, o.poll)) in events
     ]
+
+
+def agreement(outcomes: list[Outcome]) -> str:
+    """How far the two simulators agree on the same scenarios."""
+    pairs = pairs_of(outcomes)
     if not pairs:
         return "agreement: no scenario ran on both simulators"
     same = sum(1 for e, s in pairs if e.ours_meets == s.ours_meets)
@@ -228,6 +234,17 @@ def agreement(outcomes: list[Outcome]) -> str:
         f"{same} ({100 * same / len(pairs):.1f} %), the fastest in {same_fastest} "
         f"({100 * same_fastest / len(pairs):.1f} %); our dyno-hours steps/events {spread}"
     )
+
+
+def disagreements(outcomes: list[Outcome]) -> list[str]:
+    """Each scenario the two simulators judge differently for ours."""
+    return [
+        f"- {e.family}-{e.index} at {e.poll:g} s: ours {100 * e.ours_within:.2f} % on events, "
+        f"{100 * s.ours_within:.2f} % on steps (fastest {100 * e.fastest_within:.2f} %, "
+        f"{100 * s.fastest_within:.2f} %)"
+        for e, s in pairs_of(outcomes)
+        if e.ours_meets != s.ours_meets
+    ]
 
 
 def run_set(per_family: int, held_out: bool, workers: int, sims: list[str]) -> list[Outcome]:
@@ -280,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("\n" + "\n".join(misses(mine)))
         if len(sims) > 1:
             agreed.append(f"- {seeds}: {agreement(outcomes)}")
+            if args.misses:
+                agreed += [f"  {line}" for line in disagreements(outcomes)]
         print(f"\n({took:.0f} s for the {seeds} seeds on {' and '.join(sims)})")
     for sim in sims:
         print(f"\n### targets, {SIM_TITLES[sim]}\n")

@@ -307,6 +307,12 @@ def test_bad_workloads_are_refused(arrivals: list[float], durations: list[float]
         run_steps(Scripted(on_demand), role(), arrivals, durations)
 
 
+@pytest.mark.parametrize("step", [0.0, -1.0])
+def test_a_step_must_be_positive(step: float) -> None:
+    with pytest.raises(ValueError, match="step"):
+        run_steps(Scripted(on_demand), role(), [0.0], [1.0], step=step)
+
+
 def test_deterministic_for_a_seed() -> None:
     trace = public("burst3k", seed=0, scale=0.2)
     a = run_trace_steps(ours(trace.role()), trace, seed=3)

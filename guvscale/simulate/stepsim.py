@@ -97,8 +97,10 @@ def run_steps(
         raise ValueError("arrivals must be sorted")
     if n and (pub[0] < 0 or min(dur) <= 0):
         raise ValueError("arrivals must be >= 0 and durations > 0")
-    if role.pollinterval <= 0 or role.concurrency < 1 or role.boot < 0 or step <= 0:
+    if role.pollinterval <= 0 or role.concurrency < 1 or role.boot < 0:
         raise ValueError("the role needs pollinterval > 0, concurrency >= 1 and boot >= 0")
+    if step <= 0:
+        raise ValueError("the step must be above 0")
     conc, minimum, every = role.concurrency, role.minimum, role.pollinterval
     boot_factor = random.Random(f"stepsim-boot:{seed}").uniform  # noqa: S311 - not secrets
     last_publish = pub[-1] if n else 0.0
@@ -136,6 +138,8 @@ def run_steps(
             if not dynos[d].consuming:
                 continue  # stopped taking jobs; its slot entries just fall away
             j = queue.popleft()
+            # Not before t: a job redelivered at t, or one a slot idle since an
+            # earlier step would have taken then had it been there, starts now.
             end_at = max(free_at, pub[j], t) + dur[j]
             holder[j] = d
             dynos[d].held.add(j)
