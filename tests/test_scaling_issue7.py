@@ -11,6 +11,7 @@ import pytest
 from guvscale.rules.types import Role
 from guvscale.scaling import Decision, Observation, Scaler
 from guvscale.simulate import SimConfig, Trace, run, run_trace
+from guvscale.simulate.baselines import Fastest
 from guvscale.simulate.policies import ours
 from guvscale.simulate.scenarios import FAMILIES, with_poll
 
@@ -216,3 +217,28 @@ def test_within_the_deadline_claims_agree_with_the_simulation(family: str) -> No
             expected = ((1 - r.percentile / 100) + 0.01) * len(claimed)
             allowed = expected + 3 * expected**0.5 + 1
             assert len(late) <= allowed, (family, seed, poll, len(late), len(claimed))
+
+
+# Racing the boot: a job only an early boot can save gets several dynos booting
+# (the first to land takes it), and the extras are shed once it has started.
+def test_a_job_only_an_early_boot_saves_gets_a_race_then_the_extras_go() -> None:
+    sparse = role(processing=15.0, stddev=5.0, deadline=78, concurrency=8, minimum=0, maximum=16)
+    sparse = dataclasses.replace(sparse, boot=70.0, pollinterval=10.0)
+    scaler = Scaler(sparse)
+    first = last(scaler, [obs(0, 0, current=0), obs(10, 1, current=0, publish_rate=0.1)])
+    assert first.desired > 1
+    assert "racing the boot" in first.reason
+    held = scaler.decide(obs(20, 1, consumers=0, current=first.desired))
+    assert held.desired == first.desired  # booting dynos stay while the job waits
+    started = scaler.decide(obs(60, 0, unacked=1, consumers=1, current=first.desired))
+    assert started.desired == 1
+
+
+def test_racing_the_boot_matches_the_fastest_on_a_few_jobs_an_hour() -> None:
+    for seed in (5, 28):
+        trace = with_poll(FAMILIES["sparse"](seed), 10.0)
+        r = trace.role()
+        ours_run = run_trace(ours(r), trace, r, seed=seed)
+        fastest = run_trace(Fastest(r), trace, r, seed=seed)
+        assert ours_run.within >= fastest.within - 0.01, (seed, ours_run.within, fastest.within)
+        assert ours_run.dyno_hours < fastest.dyno_hours

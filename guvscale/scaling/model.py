@@ -73,6 +73,15 @@ The reasoning, in the order the code follows it:
    dynos are kept for every job in flight, whatever the configured job time
    says about the stop grace (a job longer than it was killed at every
    scale-down, for ever).
+14. Racing the boot: boots vary (±30 %), and queued jobs that only an early
+   boot can still start in time are saved by asking for enough dynos that
+   one of them likely boots early (each boot drawn on its own: the chance
+   that at least the needed number land by the jobs' due time reaches the
+   percentile, up to the maximum), and by keeping those booting while the
+   jobs wait. Jobs are due here at the deadline less the mean run, not the
+   slow run the plan uses, as what is at stake is each job's own chance. No
+   race is run for fewer jobs than the percentile lets miss of those queued.
+   The extra dynos are shed as soon as the jobs have started.
 13. Claims: a reason says the backlog finishes "within the deadline" or "in
    time" only when the dynos it keeps start every queued job by its start-by
    time alone, with no reinforcement and each job as old as it can be.
@@ -240,6 +249,14 @@ class DeadlineModel:
         size = fleet.size
         sizing = self._sizing(fleet, poll, self.log.ready_ages(obs.t, poll.ready), lo, hi)
         headroom, why_headroom = self._headroom(poll.lasting, hi)
+        race, why_race = self._race(fleet, obs.t, poll.ready, hi)
+        if race > max(sizing.ample, sizing.busy):
+            sizing = Sizing(
+                need=race if race > size else sizing.need,
+                ample=race,
+                busy=sizing.busy,
+                short=sizing.short,
+            )
         if headroom > sizing.ample:
             sizing = Sizing(
                 need=max(sizing.need, headroom),
@@ -277,6 +294,8 @@ class DeadlineModel:
             reason = self._down_or_hold_reason(size, desired, poll, sizing, hi, alone)
         if why_headroom and desired >= headroom and headroom > lo:
             reason += f" ({why_headroom})"
+        if why_race and desired >= race:
+            reason += f" ({why_race})"
         if self.job_time != self.role.processing:
             reason += (
                 f" (jobs take {seconds(self.job_time)} as measured from acks per consumer, "
@@ -562,6 +581,57 @@ class DeadlineModel:
         )
         return total, "headroom: " + " and ".join(parts) + f", as {late_why}"
 
+    def _race(self, fleet: Fleet, t: float, ready: int, hi: int) -> tuple[int, str]:
+        """Dynos to have so that queued jobs only an early boot can start in
+        time likely get one (module docstring, 14): (count, why) or (0, "")."""
+        boot = self.role.boot
+        if ready == 0 or boot <= 0 or (fleet.size >= hi and fleet.booting == 0):
+            return 0, ""
+        spread = BOOT_SPREAD * boot
+        new_from, new_to = APPLY_DELAY + boot - spread, APPLY_DELAY + boot + spread
+        # Booting dynos that have not landed land at any time left of their window.
+        old_from = max(0.0, fleet.booting_lands - spread)
+        old_to = max(old_from, fleet.booting_lands + spread)
+        soonest = min(new_from, old_from) if fleet.booting else new_from
+        nominal = min(self.now_lands, fleet.booting_lands) if fleet.booting else self.now_lands
+        pieces = self.log.ready_ages(t, ready)
+        due_by = self.role.deadline - self.role.processing
+        keep = Slots(fleet, Plan(fleet.size, fleet.size, 0.0, 0.0))
+
+        def short(tau: float) -> float:
+            return jobs_at_least_as_old(pieces, due_by - tau) - keep.at(tau)
+
+        lost = max(0.0, short(soonest))  # no boot, however early, saves these
+        taus = {soonest + (nominal - soonest) * i / 8 for i in range(8)}
+        taus.update(due_by - p.old for p in pieces)
+        taus.update(due_by - p.young for p in pieces)
+        target = self.role.percentile / 100.0
+        extra, worst, needed = 0, 0.0, 0
+        for at in sorted(x for x in taus if soonest <= x < nominal):
+            d = short(at) - lost
+            if d < 1e-6:
+                continue
+            k = math.ceil(d / self.role.concurrency - 1e-9)
+            q_old = _chance(at, old_from, old_to)
+            q_new = _chance(at, new_from, new_to)
+            n = extra
+            while _at_least(k, fleet.booting, q_old, n, q_new) < target:
+                if fleet.size + n >= hi or q_new == 0.0:
+                    break
+                n += 1
+            extra, worst, needed = max(extra, n), max(worst, d), max(needed, k)
+        # The percentile lets a share of jobs miss: a race for fewer than that
+        # share of what is queued costs more than the deadline asks.
+        allowed = (1.0 - target) * (ready + fleet.in_flight)
+        if worst <= allowed or (extra == 0 and fleet.booting == 0):
+            return 0, ""
+        why = (
+            f"racing the boot: {worst:,.0f} queued jobs start in time only if "
+            f"{'a dyno boots' if needed == 1 else f'{needed} dynos boot'} early, "
+            f"so {dynos(fleet.booting + extra)} boot at once"
+        )
+        return fleet.size + extra, why
+
     def _fleet(self, obs: Observation, lo: int, unacked: int) -> Fleet:
         size = obs.current
         if size is None:
@@ -689,6 +759,23 @@ class DeadlineModel:
         self.believed = count("believed")
         self.outgrown_t = number("outgrown_t")
         self.log = ArrivalLog.from_json(state.get("log"))
+
+
+def _chance(at: float, lo: float, to: float) -> float:
+    """Chance that a boot landing uniformly within [lo, to] has landed by `at`."""
+    return 0.0 if to <= lo else min(1.0, max(0.0, (at - lo) / (to - lo)))
+
+
+def _at_least(needed: int, n_a: int, q_a: float, n_b: int, q_b: float) -> float:
+    """Chance that at least `needed` of n_a + n_b independent trials succeed
+    (n_a with chance q_a each, n_b with q_b)."""
+    dist = [1.0]
+    for q in [q_a] * n_a + [q_b] * n_b:
+        dist = [
+            (dist[i] if i < len(dist) else 0.0) * (1 - q) + (dist[i - 1] * q if i else 0.0)
+            for i in range(len(dist) + 1)
+        ]
+    return sum(dist[needed:])
 
 
 def _smallest(lo: int, hi: int, ok: Callable[[int], bool]) -> int | None:
