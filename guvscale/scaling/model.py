@@ -80,7 +80,8 @@ The reasoning, in the order the code follows it:
    percentile, up to the maximum), and by keeping those booting while the
    jobs wait. Jobs are due here at the deadline less the mean run, not the
    slow run the plan uses, as what is at stake is each job's own chance. No
-   race is run for fewer jobs than the percentile lets miss of those queued.
+   race is run for fewer jobs than the percentile lets miss of those queued
+   and an hour's arrivals at the rate of the last hour or so (`volume`).
    The extra dynos are shed as soon as the jobs have started.
 13. Claims: a reason says the backlog finishes "within the deadline" or "in
    time" only when the dynos it keeps start every queued job by its start-by
@@ -131,6 +132,9 @@ INTERVAL_HISTORY = 6
 # After jobs were seen redelivered, no dyno is shed while jobs are in flight
 # for this long (module docstring, 6).
 REDELIVERY_MEMORY = 3600.0
+# A race for jobs only an early boot saves is run when more of them wait than
+# the percentile lets miss of about this many seconds of jobs (docstring, 14).
+RACE_HORIZON = 3600.0
 # Bursts this recent size the reserve of a role too slow to react (10).
 BURST_MEMORY = 1800.0
 # The measured job time replaces `processing` once this many acks of saturated
@@ -186,6 +190,7 @@ class DeadlineModel:
         self.acked = 0.0  # acks within them (faded)
         self.bursts: list[tuple[float, float]] = []  # (t, jobs beyond the lasting rate)
         self.ack_rate: float | None = None  # at the last poll
+        self.volume: float | None = None  # publish rate averaged over about RACE_HORIZON
 
     # -- what the observations say -----------------------------------------
 
@@ -452,6 +457,10 @@ class DeadlineModel:
         # Jobs we did not see arrive arrived at the latest since the last poll.
         self.log.account_for(ready, unseen_at=obs.t - self.interval)
         span = interval if interval else self.interval
+        if self.volume is None or not interval:
+            self.volume = rate if self.volume is None else self.volume
+        else:
+            self.volume += (rate - self.volume) * -math.expm1(-interval / RACE_HORIZON)
         self.rates = [*self.rates, rate][-RATE_HISTORY:]
         self.spans = [*self.spans, span][-RATE_HISTORY:]
         self.t, self.messages, self.ready = obs.t, messages, ready
@@ -621,8 +630,9 @@ class DeadlineModel:
                 n += 1
             extra, worst, needed = max(extra, n), max(worst, d), max(needed, k)
         # The percentile lets a share of jobs miss: a race for fewer than that
-        # share of what is queued costs more than the deadline asks.
-        allowed = (1.0 - target) * (ready + fleet.in_flight)
+        # share of the jobs of about an hour costs more than the deadline asks.
+        coming = (self.volume or 0.0) * RACE_HORIZON
+        allowed = (1.0 - target) * (ready + fleet.in_flight + coming)
         if worst <= allowed or (extra == 0 and fleet.booting == 0):
             return 0, ""
         why = (
@@ -723,6 +733,7 @@ class DeadlineModel:
             "ready": self.ready,
             "consumers": self.consumers,
             "ack_rate": self.ack_rate,
+            "volume": self.volume,
             "redelivered_t": self.redelivered_t,
             "busy_s": self.busy_s,
             "acked": self.acked,
@@ -751,6 +762,7 @@ class DeadlineModel:
         self.ready = count("ready")
         self.consumers = count("consumers")
         self.ack_rate = number("ack_rate")
+        self.volume = number("volume")
         self.redelivered_t = number("redelivered_t")
         self.busy_s = float(state.get("busy_s", 0.0) or 0.0)
         self.acked = float(state.get("acked", 0.0) or 0.0)
