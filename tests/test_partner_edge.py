@@ -1,6 +1,6 @@
 """Issue 6 at the partner API's edge: values the database could not hold or read
 back, uuids that could pass for our ids, and ambiguous JSON are refused with a
-clear 4xx and nothing stored."""
+clear 4xx and nothing stored; a stored state no release knows is answered too."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import uuid
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from guvscale.db.models import ProvisionJob, Resource, ResourceState
+from guvscale.db.models import Credentials, ProvisionJob, Resource, ResourceState
 from guvscale.db.scoping import unscoped
-from tests.factories import oauth_grant
-from tests.partner_helpers import counts, headers, provision_body
+from tests.factories import Tenant, add_tenant, oauth_grant, poison, tenant
+from tests.partner_helpers import count, counts, headers, provision_body
 
 RESOURCES = "/heroku/resources"
 
@@ -219,3 +221,102 @@ def test_rows_that_already_collide_are_looked_up_by_shape(
     assert r.status_code == 200, r.text
     assert r.json()["config"]["GUVSCALE_ID"] == first
     assert client.delete(path, headers=headers()).status_code == 204
+
+
+# --- a stored state no release knows (a newer release's, or a hand edit) -----
+
+UNKNOWN = "unknown resource state"  # tests.factories.POISONS: state = 'bogus'
+
+
+def stored_state(db: Session, rid: str) -> str:
+    """The raw column, as the database holds it."""
+    db.expire_all()
+    return str(db.scalar(text("SELECT state FROM resources WHERE id = :id"), {"id": rid}))
+
+
+def in_unknown_state(app: FastAPI, sessions: sessionmaker[Session]) -> Tenant:
+    """A provisioned tenant with credentials, its state then overwritten with 'bogus'."""
+    with sessions() as s:
+        made = tenant(s, app.state.vault, rules=None)
+    poison(sessions, made.id, UNKNOWN)
+    return made
+
+
+def test_a_state_no_release_knows_reads_as_unknown_and_is_never_written(
+    app: FastAPI, sessions: sessionmaker[Session], db: Session
+) -> None:
+    bad = in_unknown_state(app, sessions)
+    good = add_tenant(sessions)
+    unscoped(db)
+    states = {rid: state for rid, state in db.execute(select(Resource.id, Resource.state))}
+    assert states == {bad.id: ResourceState.unknown, good.id: ResourceState.provisioned}
+    # A change to another column leaves the stored value as it was.
+    row = db.get_one(Resource, bad.id)
+    row.name = "renamed"
+    db.commit()
+    assert stored_state(db, bad.id) == "bogus"
+    row.state = ResourceState.unknown
+    with pytest.raises(StatementError, match="never stored"):
+        db.commit()
+    db.rollback()
+    assert stored_state(db, bad.id) == "bogus"
+
+
+def test_deprovision_in_an_unknown_state_ends_the_add_on_and_keeps_no_secret(
+    client: TestClient, app: FastAPI, sessions: sessionmaker[Session], db: Session
+) -> None:
+    bad = in_unknown_state(app, sessions)
+    assert count(db, Credentials) == 1
+    path = f"{RESOURCES}/{bad.heroku_uuid}"
+    assert client.delete(path, headers=headers()).status_code == 204, path
+    assert stored_state(db, bad.id) == "deprovisioned"
+    row = db.get_one(Resource, bad.id)
+    assert row.api_token_hash is None and row.deprovisioned_at is not None
+    assert count(db, Credentials) == 0
+    assert client.delete(path, headers=headers()).status_code == 204  # a repeat
+
+
+def test_a_plan_change_in_an_unknown_state_is_422_and_changes_nothing(
+    client: TestClient, app: FastAPI, sessions: sessionmaker[Session], db: Session
+) -> None:
+    bad = in_unknown_state(app, sessions)
+    r = client.put(f"{RESOURCES}/{bad.id}", json={"plan": "test"}, headers=headers())
+    refused(r, 422, bad.id, "state this release does not know", "deprovisioned")
+    assert stored_state(db, bad.id) == "bogus"
+    unscoped(db)
+    assert db.get_one(Resource, bad.id).plan == "performance"
+
+
+def test_a_repeated_provision_in_an_unknown_state_is_422(
+    client: TestClient, app: FastAPI, sessions: sessionmaker[Session], db: Session
+) -> None:
+    bad = in_unknown_state(app, sessions)
+    before = counts(db)
+    body = provision_body(uuid=bad.heroku_uuid, oauth_grant=oauth_grant())
+    answer = refused(client.post(RESOURCES, json=body, headers=headers()), 422, bad.heroku_uuid)
+    assert answer["where"] == "uuid"
+    assert counts(db) == before
+    assert stored_state(db, bad.id) == "bogus"
+
+
+def test_one_tenant_in_an_unknown_state_leaves_the_others_served(
+    client: TestClient, app: FastAPI, sessions: sessionmaker[Session], db: Session
+) -> None:
+    before = add_tenant(sessions, plan="basic")
+    bad = in_unknown_state(app, sessions)
+    after = add_tenant(sessions, plan="basic")
+    for other in (before, after):
+        r = client.put(f"{RESOURCES}/{other.id}", json={"plan": "standard"}, headers=headers())
+        assert r.status_code == 200, r.text
+        config = r.json()["config"]
+        assert config["GUVSCALE_ID"] == other.id
+        # Its config API opens with the token the plan change answered; the bad one's does not.
+        auth = {"Authorization": f"Bearer {config['GUVSCALE_TOKEN']}"}
+        assert client.get(f"/config/{other.id}", headers=auth).status_code == 200
+    assert client.get(f"/config/{bad.id}", headers=bad.auth).status_code == 401
+    fresh = provision_body()
+    assert client.post(RESOURCES, json=fresh, headers=headers()).status_code == 201
+    assert client.delete(f"{RESOURCES}/{before.id}", headers=headers()).status_code == 204
+    assert stored_state(db, before.id) == "deprovisioned"
+    assert stored_state(db, after.id) == "provisioned"
+    assert stored_state(db, bad.id) == "bogus"

@@ -8,18 +8,65 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
 import secrets
 
-from sqlalchemy import Enum, ForeignKey, LargeBinary, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    Dialect,
+    Enum,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from guvscale.db.base import Base, Timestamps
+
+log = logging.getLogger(__name__)
 
 
 class ResourceState(enum.StrEnum):
     provisioning = "provisioning"
     provisioned = "provisioned"
     deprovisioned = "deprovisioned"
+    # Never stored: what a stored state this release does not know reads as
+    # (one a newer release wrote, or a hand edit). It is not provisioned, so
+    # nothing serves it; deprovision still ends it, anything else is refused.
+    unknown = "unknown"
+
+
+class ResourceStateColumn(TypeDecorator[ResourceState]):
+    """`resources.state`: VARCHAR(20), read tolerantly, written strictly.
+
+    SQLAlchemy's Enum raises LookupError on a value it does not know, which
+    made every query loading such a row fail (the partner API answered 500).
+    Here an unknown value reads as `ResourceState.unknown`, so the row loads
+    and the code decides; only known states can be written.
+    """
+
+    impl = String(20)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        state = ResourceState(value)  # ValueError for a name no release knows
+        if state is ResourceState.unknown:
+            raise ValueError("ResourceState.unknown is only ever read, never stored")
+        return state.value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> ResourceState | None:
+        if value is None:
+            return None
+        try:
+            return ResourceState(value)
+        except ValueError:
+            log.warning("resources.state %r is no state this release knows", value[:40])
+            return ResourceState.unknown
 
 
 def new_resource_id() -> str:
@@ -39,9 +86,7 @@ class Resource(Timestamps, Base):
     app_name: Mapped[str | None] = mapped_column(String(100))
     plan: Mapped[str] = mapped_column(String(40))
     region: Mapped[str] = mapped_column(String(100))
-    state: Mapped[ResourceState] = mapped_column(
-        Enum(ResourceState, name="resource_state", native_enum=False, length=20)
-    )
+    state: Mapped[ResourceState] = mapped_column(ResourceStateColumn())
     callback_url: Mapped[str | None] = mapped_column(String(500))
     # sha256 hex of GUVSCALE_TOKEN; the token itself is shown once, in config.
     api_token_hash: Mapped[str | None] = mapped_column(String(64))

@@ -179,6 +179,9 @@ def _attempt(
     try:
         if resource is None or resource.state == ResourceState.deprovisioned:
             raise _Stop(CANCELLED)
+        if resource.state == ResourceState.unknown:
+            # Failed like a row that cannot be read, before any grant is spent on it.
+            raise LookupError(f"the state of add-on {resource.id} is none this release knows")
         if resource.state == ResourceState.provisioned:
             _end(job, ProvisionJobState.done, None)
             return

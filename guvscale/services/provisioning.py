@@ -136,6 +136,14 @@ def _require_resource(session: Session, ident: str) -> Resource:
     return resource
 
 
+def _unknown_state(which: str, refused: str) -> str:
+    # 422 like every other refusal Heroku sends us (shared/heroku-addon-api.md).
+    return (
+        f"add-on {which} is in a state this release does not know, so it cannot be "
+        f"{refused}; it can still be deprovisioned"
+    )
+
+
 def _issue_config(resource: Resource, issuer: ConfigIssuer) -> dict[str, str]:
     """The resource's config, its token re-derived; the stored hash follows the token.
 
@@ -230,6 +238,8 @@ def _repeat(
             f"add-on {request.uuid} was deprovisioned and cannot be provisioned again",
             where="uuid",
         )
+    if resource.state == ResourceState.unknown:
+        raise Unprocessable(_unknown_state(request.uuid, "provisioned again"), where="uuid")
     plan = get_plan(resource.plan)
     if job_id is None:
         return Provisioned(
@@ -292,7 +302,10 @@ def _rearm(
 
 
 def deprovision(session: Session, ident: str, *, now: dt.datetime) -> Resource:
-    """Stop everything for the resource and keep none of its secrets; repeats are fine."""
+    """Stop everything for the resource and keep none of its secrets; repeats are fine.
+
+    A resource in a state this release does not know is deprovisioned too:
+    ending it is always safe, and refusing would leave its secrets stored."""
     unscoped(session)
     resource = _require_resource(session, ident)
     if resource.state != ResourceState.deprovisioned:
@@ -330,6 +343,8 @@ def change_plan(
     resource = _require_resource(session, ident)
     if resource.state == ResourceState.deprovisioned:
         raise Unprocessable(f"add-on {ident[:100]!r} is deprovisioned; its plan cannot change")
+    if resource.state == ResourceState.unknown:
+        raise Unprocessable(_unknown_state(repr(ident[:100]), "changed to another plan"))
     resource.plan = plan.name
     config = _issue_config(resource, issuer)
     session.flush()
