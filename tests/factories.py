@@ -3,44 +3,30 @@ and observations from here rather than importing another test module."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import datetime as dt
 import hashlib
-import hashlib as _hashlib
-import re as _re
-import secrets as _secrets
+import re
+import secrets
 import time
-import time as _time
 import uuid
-import uuid as _uuid
-from dataclasses import dataclass as _dataclass
-from typing import Any
-from typing import Protocol as _Protocol
-from urllib.parse import urlencode as _urlencode
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlencode
 
-from sqlalchemy import select as _select
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm import Session as _Session
-from sqlalchemy.orm import sessionmaker as _sessionmaker
 
-from guvscale.db.crypto import Vault as _Vault
-from guvscale.db.models import Credentials as _Credentials
-from guvscale.db.models import Resource as _Resource
-from guvscale.db.models import ResourceState as _ResourceState
-from guvscale.db.models import RulesVersion as _RulesVersion
-from guvscale.db.scoping import unscoped as _unscoped
+from guvscale.db.crypto import Vault
+from guvscale.db.models import Credentials, Resource, ResourceState, RulesVersion
+from guvscale.db.scoping import unscoped
 from guvscale.services import web_sessions
-from guvscale.services.config_vars import token_hash as _token_hash
+from guvscale.services.config_vars import token_hash
 from guvscale.web.auth import SESSION_LIFETIME_S
 
 # -- h4: resources with a GUVSCALE_TOKEN, for the config API -------------------
 
 
-# -- h4: resources with a GUVSCALE_TOKEN, for the config API -------------------
-
-
-@_dataclass(frozen=True)
+@dataclass(frozen=True)
 class Tenant:
     """A provisioned resource and the GUVSCALE_TOKEN that opens its config API."""
 
@@ -54,24 +40,24 @@ class Tenant:
 
 
 def add_tenant(
-    sessions: _sessionmaker[_Session],
+    sessions: sessionmaker[Session],
     *,
     heroku_uuid: str | None = None,
-    state: _ResourceState = _ResourceState.provisioned,
+    state: ResourceState = ResourceState.provisioned,
     plan: str = "basic",
     app_name: str = "acme-app",
 ) -> Tenant:
-    token = _secrets.token_urlsafe(32)
-    heroku_uuid = heroku_uuid or str(_uuid.uuid4())
+    token = secrets.token_urlsafe(32)
+    heroku_uuid = heroku_uuid or str(uuid.uuid4())
     with sessions() as session:
-        resource = _Resource(
+        resource = Resource(
             heroku_uuid=heroku_uuid,
             name=f"{app_name}-guvscale",
             app_name=app_name,
             plan=plan,
             region="amazon-web-services::us-east-1",
             state=state,
-            api_token_hash=_token_hash(token),
+            api_token_hash=token_hash(token),
         )
         session.add(resource)
         session.commit()
@@ -174,8 +160,8 @@ LOCAL_BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
 def tenant(
-    session: _Session,
-    vault: _Vault,
+    session: Session,
+    vault: Vault,
     *,
     rules: str | None,
     app: str = "acme-app",
@@ -189,22 +175,22 @@ def tenant(
 ) -> Tenant:
     """A provisioned resource with rules and credentials, ready for the worker (committed).
     `broker_source` (e.g. "CLOUDAMQP_URL") and `app_id` as a credentials save would set them."""
-    _unscoped(session)
-    api_token = _secrets.token_urlsafe(32)
-    resource = _Resource(
-        heroku_uuid=str(_uuid.uuid4()),
+    unscoped(session)
+    api_token = secrets.token_urlsafe(32)
+    resource = Resource(
+        heroku_uuid=str(uuid.uuid4()),
         name=f"{app}-guvscale",
         app_name=app,
         plan=plan,
         region="amazon-web-services::us-east-1",
-        state=_ResourceState.provisioned,
-        api_token_hash=_token_hash(api_token),
+        state=ResourceState.provisioned,
+        api_token_hash=token_hash(api_token),
         dry_run=dry_run,
     )
     session.add(resource)
     session.flush()
     session.add(
-        _Credentials(
+        Credentials(
             resource_id=resource.id,
             heroku_token_enc=vault.encrypt(token) if token else None,
             rabbitmq_url_enc=vault.encrypt(broker_url) if broker_url else None,
@@ -216,12 +202,12 @@ def tenant(
     )
     if rules is not None:
         session.add(
-            _RulesVersion(
+            RulesVersion(
                 resource_id=resource.id,
                 version=1,
                 yaml_text=rules,
                 author="api",
-                created_at=_dt.datetime.now(_dt.UTC),
+                created_at=dt.datetime.now(dt.UTC),
             )
         )
     session.commit()
@@ -238,20 +224,20 @@ def role_rules(queue: str, worker: str = "worker", **keys: object) -> str:
 # --- h6: sign-in, samples and events (dashboard, browser and CLI tests) -------
 
 
-class HasId(_Protocol):
+class HasId(Protocol):
     @property
     def id(self) -> str: ...
 
 
-class HasUuid(HasId, _Protocol):
+class HasUuid(HasId, Protocol):
     @property
     def heroku_uuid(self) -> str: ...
 
 
 def sso_fields(resource: HasUuid, salt: str, *, email: str = "dev@example.com") -> dict[str, str]:
     """Heroku's v3 SSO fields for `resource`, as its dashboard sends them."""
-    ts = str(int(_time.time()))
-    token = _hashlib.sha1(f"{resource.heroku_uuid}:{salt}:{ts}".encode()).hexdigest()
+    ts = str(int(time.time()))
+    token = hashlib.sha1(f"{resource.heroku_uuid}:{salt}:{ts}".encode()).hexdigest()
     return {
         "resource_id": resource.heroku_uuid,
         "resource_token": token,
@@ -264,11 +250,11 @@ def sso_fields(resource: HasUuid, salt: str, *, email: str = "dev@example.com") 
 
 def sso_link(base_url: str, resource: HasUuid, salt: str) -> str:
     """A GET sign-in link (what a browser test or `guvscale dev` opens)."""
-    return f"{base_url}/heroku/sso?{_urlencode(sso_fields(resource, salt))}"
+    return f"{base_url}/heroku/sso?{urlencode(sso_fields(resource, salt))}"
 
 
 def record_samples(
-    sessions: _sessionmaker[_Session],
+    sessions: sessionmaker[Session],
     resource: HasId,
     role: str,
     rows: list[dict[str, object]],
@@ -288,8 +274,8 @@ def record_samples(
     from guvscale.records.partitions import maintain
 
     kind = {"raw": RoleSample, "1m": RoleSampleMinute, "10m": RoleSampleTenMinutes}[table]
-    times = [r["at"] for r in rows if isinstance(r["at"], _dt.datetime)]
-    step = _dt.timedelta(hours=1 if table == "raw" else 24)
+    times = [r["at"] for r in rows if isinstance(r["at"], dt.datetime)]
+    step = dt.timedelta(hours=1 if table == "raw" else 24)
     with sessions.begin() as s:
         # maintain() makes the partitions around its `now`: walk it over the rows' span.
         moment = min(times)
@@ -298,7 +284,7 @@ def record_samples(
             moment += step
     with sessions.begin() as s:
         scope_to(s, resource.id)
-        series = s.scalars(_select(RoleSeries).where(RoleSeries.role == role)).first()
+        series = s.scalars(select(RoleSeries).where(RoleSeries.role == role)).first()
         if series is None:
             series = RoleSeries(resource_id=resource.id, role=role)
             s.add(series)
@@ -308,19 +294,19 @@ def record_samples(
             s.add(kind(series_id=series.id, **extra, **r))
 
 
-def record_event(sessions: _sessionmaker[_Session], resource: HasId, **fields: object) -> None:
+def record_event(sessions: sessionmaker[Session], resource: HasId, **fields: object) -> None:
     """A scaling event; defaults: now, role 'worker', 0 -> 1, applied."""
     from guvscale.db.worker_models import ScalingEvent
 
     values: dict[str, object] = {
-        "at": _dt.datetime.now(_dt.UTC),
+        "at": dt.datetime.now(dt.UTC),
         "role": "worker",
         "app": "acme-app",
         "process_type": fields.get("role", "worker"),
         "from_quantity": 0,
         "to_quantity": 1,
         "reason": "scaling up 0 → 1: backlog 10",
-        "request_id": "req-" + _secrets.token_hex(4),
+        "request_id": "req-" + secrets.token_hex(4),
         "outcome": "applied",
     }
     values.update(fields)
@@ -331,13 +317,13 @@ def record_event(sessions: _sessionmaker[_Session], resource: HasId, **fields: o
 # --- h9: the worker under test (tests/test_worker*.py) -------------------------
 
 
-@_dataclass(frozen=True)
+@dataclass(frozen=True)
 class WorkerWorld:
     """What a worker test drives: the worker factory, the database and the fake Heroku."""
 
     make_worker: Any
-    sessions: _sessionmaker[_Session]
-    vault: _Vault
+    sessions: sessionmaker[Session]
+    vault: Vault
     fake: Any  # tests.fake_heroku.fixtures.FakeHeroku
 
     def tenant(self, rules: str, formation: dict[str, Any], **kw: Any) -> Tenant:
@@ -374,34 +360,34 @@ def worker_rounds(make_worker: Any, count: int = 1, *, later: float = 0, **kw: A
 
     async def go() -> list[Report]:
         async with make_worker(**kw) as w:
-            start = utcnow() + _dt.timedelta(seconds=later)
-            return [await run_once(w, start + _dt.timedelta(seconds=30 * i)) for i in range(count)]
+            start = utcnow() + dt.timedelta(seconds=later)
+            return [await run_once(w, start + dt.timedelta(seconds=30 * i)) for i in range(count)]
 
     return asyncio.run(go())
 
 
-def scaling_events(sessions: _sessionmaker[_Session]) -> list[Any]:
+def scaling_events(sessions: sessionmaker[Session]) -> list[Any]:
     """Every scaling event, oldest first."""
     from guvscale.db.worker_models import ScalingEvent
 
     with sessions() as s:
-        _unscoped(s)
-        return list(s.scalars(_select(ScalingEvent).order_by(ScalingEvent.id)))
+        unscoped(s)
+        return list(s.scalars(select(ScalingEvent).order_by(ScalingEvent.id)))
 
 
-def worker_state(sessions: _sessionmaker[_Session], rid: str) -> Any:
+def worker_state(sessions: sessionmaker[Session], rid: str) -> Any:
     """The tenant's tenant_worker_state row (lease, memory, status)."""
     from guvscale.db.worker_models import TenantWorkerState
 
     with sessions() as s:
-        _unscoped(s)
+        unscoped(s)
         return s.scalars(
-            _select(TenantWorkerState).where(TenantWorkerState.resource_id == rid)
+            select(TenantWorkerState).where(TenantWorkerState.resource_id == rid)
         ).one()
 
 
 def csrf_of(page: str) -> str:
     """The CSRF token a dashboard page's forms carry (the hidden `csrf` field)."""
-    found = _re.search(r'name="csrf" value="([^"]+)"', page)
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
     assert found, "no CSRF field on the page"
     return found.group(1)
