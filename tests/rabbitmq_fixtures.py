@@ -1,7 +1,9 @@
 """The machine's RabbitMQ (127.0.0.1:5672, guest/guest; scripts/services starts it).
 
 Other runs share the broker, so every test gets its own vhost or queues
-(random names), removed after.
+(random names), removed after. `Broker` is the one place test queues are
+declared, filled and deleted; the `rabbit_queue` and `broker` fixtures are
+both made of it.
 """
 
 from __future__ import annotations
@@ -9,12 +11,16 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx
 import pika
 import pytest
+from pika.adapters.blocking_connection import BlockingChannel
+
+from tests.workload.publisher import publish
 
 ADMIN = httpx.BasicAuth("guest", "guest")
 MANAGEMENT = "http://127.0.0.1:15672"
@@ -77,27 +83,71 @@ def rabbitmq() -> str:
     pytest.fail(f"RabbitMQ at 127.0.0.1 (AMQP and management) does not answer: {problem}")
 
 
+class Broker:
+    """Queues of unique names on the default vhost, each deleted by `close()`.
+
+    Every call opens a connection of its own and closes it: a test that runs
+    for minutes never finds a held connection dropped by its heartbeat.
+    """
+
+    def __init__(self, url: str = AMQP_URL) -> None:
+        self.url = url
+        self.queues: list[str] = []
+
+    @contextmanager
+    def _channel(self) -> Iterator[BlockingChannel]:
+        connection = pika.BlockingConnection(pika.URLParameters(self.url))
+        try:
+            yield connection.channel()
+        finally:
+            connection.close()
+
+    def queue(self, prefix: str = "q", *, messages: int = 0) -> str:
+        """A new queue ("gvs-test-<prefix>-1a2b3c4d") holding `messages` jobs."""
+        name = f"gvs-test-{prefix}-{secrets.token_hex(4)}"
+        with self._channel() as channel:
+            channel.queue_declare(name)  # as the consumers and publisher do
+        self.queues.append(name)
+        self.publish(name, messages)
+        return name
+
+    def publish(self, queue: str, messages: int) -> None:
+        """`messages` jobs, each confirmed by the broker (tests.workload.publisher)."""
+        if messages:
+            publish(self.url, queue, messages)
+
+    def wait_visible(self, queue: str, ready: int, timeout: float = 20.0) -> None:
+        """Until the management API shows `ready` (it refreshes its stats every few seconds)."""
+        deadline = time.monotonic() + timeout
+        path = f"{MANAGEMENT}/api/queues/%2F/{quote(queue, safe='')}"
+        while time.monotonic() < deadline:
+            body = httpx.get(path, auth=ADMIN, timeout=10).json()
+            if body.get("messages_ready") == ready and "message_stats" in body:
+                return
+            time.sleep(0.25)
+        raise AssertionError(f"management API never showed {ready} ready in {queue}")
+
+    def close(self) -> None:
+        """Delete every queue made here."""
+        if self.queues:
+            with self._channel() as channel:
+                for name in self.queues:
+                    channel.queue_delete(name)
+            self.queues.clear()
+
+
 @pytest.fixture
 def rabbit_queue(rabbitmq: str) -> Iterator[Callable[[str], str]]:
     """Declares queues of unique names (`rabbit_queue("jobs")` -> "gvs-test-jobs-1a2b3c4d");
     deletes them after."""
-    made: list[str] = []
+    made = Broker(rabbitmq)
+    yield made.queue
+    made.close()
 
-    def make(prefix: str = "q") -> str:
-        name = f"gvs-test-{prefix}-{secrets.token_hex(4)}"
-        connection = pika.BlockingConnection(pika.URLParameters(rabbitmq))
-        try:
-            connection.channel().queue_declare(name)  # as the consumers and publisher do
-        finally:
-            connection.close()
-        made.append(name)
-        return name
 
-    yield make
-    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq))
-    try:
-        channel = connection.channel()
-        for name in made:
-            channel.queue_delete(name)
-    finally:
-        connection.close()
+@pytest.fixture
+def broker(rabbitmq: str) -> Iterator[Broker]:
+    """A `Broker` for the test: `broker.queue(messages=5)`, `broker.wait_visible(...)`."""
+    made = Broker(rabbitmq)
+    yield made
+    made.close()

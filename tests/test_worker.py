@@ -19,15 +19,15 @@ from guvscale.clock import utcnow
 from guvscale.db.worker_models import WorkerHeartbeat
 from guvscale.worker.run import Report, run_once
 from tests import factories
-from tests.worker_fixtures import Broker
+from tests.rabbitmq_fixtures import Broker
 
 BACKLOG = 300
 
 
 @pytest.fixture(scope="module")
-def backlog() -> Iterator[str]:
+def backlog(rabbitmq: str) -> Iterator[str]:
     """A queue holding BACKLOG ready messages, as the management API shows them."""
-    b = Broker()
+    b = Broker(rabbitmq)
     name = b.queue(messages=BACKLOG)
     b.wait_visible(name, BACKLOG)
     yield name

@@ -18,7 +18,7 @@ from guvscale.db.scoping import unscoped
 from guvscale.services import credentials as credentials_service
 from guvscale.worker import store
 from tests import factories
-from tests.worker_fixtures import MANAGEMENT, Broker
+from tests.rabbitmq_fixtures import MANAGEMENT, Broker
 
 ADMIN = ("guest", "guest")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from tests import factories
-from tests.worker_fixtures import Broker
+from tests.rabbitmq_fixtures import Broker
 
 
 def test_backlog_scales_up_with_one_batch_patch_and_records_it(
