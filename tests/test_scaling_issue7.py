@@ -242,3 +242,20 @@ def test_racing_the_boot_matches_the_fastest_on_a_few_jobs_an_hour() -> None:
         fastest = run_trace(Fastest(r), trace, r, seed=seed)
         assert ours_run.within >= fastest.within - 0.01, (seed, ours_run.within, fastest.within)
         assert ours_run.dyno_hours < fastest.dyno_hours
+
+
+# 5. A burst that lasts several polls is no `bursts` entry: its peak rate is
+# remembered, and a role too slow to react keeps dynos for it afterwards.
+def test_5_the_peak_of_minutes_of_higher_load_is_staffed_for_afterwards() -> None:
+    tight = role(processing=0.5, deadline=20, concurrency=4, minimum=1, maximum=8, boot=60)
+    tight = dataclasses.replace(tight, pollinterval=10.0)
+    base = [obs(10 * i, 0, unacked=2, current=2, publish_rate=5.0) for i in range(12)]
+    before = last(Scaler(tight), base)
+    scaler = Scaler(tight)
+    last(scaler, base)
+    # Three minutes at 6x, then back to the base rate.
+    last(scaler, [obs(120 + 10 * i, 0, unacked=8, current=8, publish_rate=30.0) for i in range(18)])
+    after = last(scaler, [obs(300 + 10 * i, 0, unacked=2, current=8, publish_rate=5.0)
+                          for i in range(12)])  # fmt: skip
+    assert after.desired > before.desired
+    assert "for a peak of 30 jobs/s in the last 30 min" in after.reason

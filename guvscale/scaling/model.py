@@ -191,6 +191,7 @@ class DeadlineModel:
         self.bursts: list[tuple[float, float]] = []  # (t, jobs beyond the lasting rate)
         self.ack_rate: float | None = None  # at the last poll
         self.volume: float | None = None  # publish rate averaged over about RACE_HORIZON
+        self.peaks: list[tuple[float, float]] = []  # (t, rate that lasted two intervals)
 
     # -- what the observations say -----------------------------------------
 
@@ -472,7 +473,17 @@ class DeadlineModel:
             # or slowed, which is believed at once (a rise must last first).
             lasting = rate
         self._note_burst(obs.t)
+        self._note_peak(obs.t)
         return lasting
+
+    def _note_peak(self, t: float) -> None:
+        """Keep the upper envelope of rates that lasted two intervals, for BURST_MEMORY."""
+        if len(self.rates) < 2:
+            return
+        risen = min(self.rates[-2:])
+        self.peaks = [(pt, r) for pt, r in self.peaks if t - pt <= BURST_MEMORY and r > risen]
+        if risen > 0:
+            self.peaks.append((t, risen))
 
     def _note_burst(self, t: float) -> None:
         """Remember a burst once it is over: the one or two intervals before
@@ -530,7 +541,7 @@ class DeadlineModel:
             None,
             None,
         )
-        self.rates, self.spans, self.bursts = [], [], []
+        self.rates, self.spans, self.bursts, self.peaks = [], [], [], []
         self.outgrown_t = self.redelivered_t = None
 
     def _overload_confirmed(self, poll: Poll, hi: int) -> bool:
@@ -557,6 +568,7 @@ class DeadlineModel:
             lasting = max(lasting, min(self.rates[-2:]))
         busy = lasting * jt  # slots a Poisson stream keeps busy on average
         noise = 0.0
+        peak_rate = 0.0
         quiet = self._quiet_now()
         # A stream so thin that no job comes within a reaction's time gets
         # reactions, not a dyno kept idle for it.
@@ -567,6 +579,13 @@ class DeadlineModel:
             # noise, which a window of that length shrinks by √(job time / slack).
             beta = self.z * min(1.0, math.sqrt(jt / slack))
             noise = busy + beta * math.sqrt(busy)
+            # Minutes of a higher rate come back (a burst that lasts several
+            # polls is no `bursts` entry, and reacting to it is too slow): the
+            # peak of the last BURST_MEMORY is staffed for too.
+            peak = max((r for _, r in self.peaks), default=0.0) * jt
+            if peak > busy:
+                noise = max(noise, peak + beta * math.sqrt(peak))
+                peak_rate = peak / jt
         # A burst of b jobs at once must start within the slack. Dynos asked
         # for at its first sight land `late` later at worst; whatever the
         # maximum could not start in the time left must find slots running.
@@ -579,7 +598,12 @@ class DeadlineModel:
         if total <= 0 or (noise == 0.0 and burst == 0.0):
             return 0, ""
         parts = []
-        if noise_dynos:
+        if noise_dynos and peak_rate:
+            parts.append(
+                f"{dynos(noise_dynos)} for a peak of {peak_rate:.3g} jobs/s "
+                f"in the last {BURST_MEMORY / 60:g} min"
+            )
+        elif noise_dynos:
             parts.append(f"{dynos(noise_dynos)} for the noise of {lasting:.3g} jobs/s")
         if total > noise_dynos:
             parts.append(f"{total - noise_dynos} for bursts like the last 30 min's ({b:,.0f} jobs)")
@@ -734,6 +758,7 @@ class DeadlineModel:
             "consumers": self.consumers,
             "ack_rate": self.ack_rate,
             "volume": self.volume,
+            "peaks": [list(p) for p in self.peaks],
             "redelivered_t": self.redelivered_t,
             "busy_s": self.busy_s,
             "acked": self.acked,
@@ -763,6 +788,7 @@ class DeadlineModel:
         self.consumers = count("consumers")
         self.ack_rate = number("ack_rate")
         self.volume = number("volume")
+        self.peaks = [(float(t), float(r)) for t, r in state.get("peaks", [])]
         self.redelivered_t = number("redelivered_t")
         self.busy_s = float(state.get("busy_s", 0.0) or 0.0)
         self.acked = float(state.get("acked", 0.0) or 0.0)
