@@ -647,10 +647,13 @@ class DeadlineModel:
             k = math.ceil(d / self.role.concurrency - 1e-9)
             q_old = _chance(at, old_from, old_to)
             q_new = _chance(at, new_from, new_to)
-            n = extra
-            while _at_least(k, fleet.booting, q_old, n, q_new) < target:
+            # Landed counts' chances, adding one new dyno at a time.
+            dist = _landed([1.0], q_old, fleet.booting)
+            n = 0
+            while n < extra or sum(dist[k:]) < target:
                 if fleet.size + n >= hi or q_new == 0.0:
                     break
+                dist = _landed(dist, q_new, 1)
                 n += 1
             extra, worst, needed = max(extra, n), max(worst, d), max(needed, k)
         # The percentile lets a share of jobs miss: a race for fewer than that
@@ -804,16 +807,15 @@ def _chance(at: float, lo: float, to: float) -> float:
     return 0.0 if to <= lo else min(1.0, max(0.0, (at - lo) / (to - lo)))
 
 
-def _at_least(needed: int, n_a: int, q_a: float, n_b: int, q_b: float) -> float:
-    """Chance that at least `needed` of n_a + n_b independent trials succeed
-    (n_a with chance q_a each, n_b with q_b)."""
-    dist = [1.0]
-    for q in [q_a] * n_a + [q_b] * n_b:
+def _landed(dist: list[float], q: float, trials: int) -> list[float]:
+    """`dist[i]`: chance that i dynos landed; the same after `trials` more,
+    each landing with chance q."""
+    for _ in range(trials):
         dist = [
             (dist[i] if i < len(dist) else 0.0) * (1 - q) + (dist[i - 1] * q if i else 0.0)
             for i in range(len(dist) + 1)
         ]
-    return sum(dist[needed:])
+    return dist
 
 
 def _smallest(lo: int, hi: int, ok: Callable[[int], bool]) -> int | None:
