@@ -259,3 +259,17 @@ def test_5_the_peak_of_minutes_of_higher_load_is_staffed_for_afterwards() -> Non
                           for i in range(12)])  # fmt: skip
     assert after.desired > before.desired
     assert "for a peak of 30 jobs/s in the last 30 min" in after.reason
+
+
+# When no dyno asked for now lands before a queued job's start-by, a rise is
+# believed at once: waiting for it to last queued every later job behind it.
+def test_a_rise_is_believed_at_once_when_no_boot_could_wait_for_it() -> None:
+    hopeless = role(processing=3.5, stddev=1.7, deadline=24, concurrency=8, minimum=1, maximum=10)
+    hopeless = dataclasses.replace(hopeless, boot=90.0, pollinterval=60.0)
+    polls = [
+        obs(0, 0, current=1, publish_rate=0.0),
+        obs(60, 197, unacked=8, current=1, publish_rate=5.7),
+    ]
+    decision = last(Scaler(hopeless), polls)
+    assert decision.desired > 1
+    assert "plus 5.7 jobs/s" in decision.reason

@@ -173,6 +173,7 @@ class DeadlineModel:
         self.now_lands = APPLY_DELAY + role.boot
         # Jobs due before a late boot lands are only saved by dynos we have.
         self.first_help = self.now_lands + BOOT_SPREAD * role.boot
+        self.soonest_landing = self.now_lands - BOOT_SPREAD * role.boot
         self.z = NormalDist().inv_cdf(role.percentile / 100.0)
         # State (see state()).
         self.log = ArrivalLog()
@@ -472,6 +473,11 @@ class DeadlineModel:
             # A fall past what Poisson noise explains: the stream has stopped
             # or slowed, which is believed at once (a rise must last first).
             lasting = rate
+        elif self.start_by <= self.soonest_landing and len(self.rates) >= 2:
+            # No dyno asked for now lands before a queued job's start-by: a
+            # rise that waits to be shown lasting has missed by then, and
+            # queues every later job behind its backlog.
+            lasting = max(lasting, rate)
         self._note_burst(obs.t)
         self._note_peak(obs.t)
         return lasting
