@@ -16,11 +16,13 @@ The reasoning, in the order the code follows it:
    concurrency dynos. A burst is not a lasting rate: a rate lasts only once
    it fills more than `LASTING_WINDOW` and three intervals, the two busiest
    left out (a burst across a poll boundary fills two; `arrivals.lasting_rate`).
-   A fall past Poisson noise is believed at once. Intervals are the real time
-   between observations; the longest of the last few is the plan's poll
-   interval, the worst case of when the next correction lands.
+   A fall past Poisson noise is believed at once, and so is a rise when no
+   dyno asked for now lands before a queued job's start-by (waiting for the
+   rise to last would queue every later job behind its backlog). Intervals
+   are the real time between observations; the longest of the last few is
+   the plan's poll interval, the worst case of when the next correction lands.
 4. Boot: a dyno asked for now starts jobs only after `boot`; jobs due before
-   that can only be served by the dynos we have (`plan.works`).
+   that can only be served by the dynos we have (`plan.reachable`).
 5. Cost: dynos are billed from the request, so the cheapest fleet keeps each
    dyno busy, and a busy fleet needs a queue: the deadline's slack is what
    lets one wait. We ask now only for what the jobs due before a later poll's
@@ -64,7 +66,9 @@ The reasoning, in the order the code follows it:
    √(job time / slack) as a queue that may wait absorbs most noise). And a
    burst like the last 30 minutes' biggest, which the maximum asked for at its
    first sight could not start in time, gets slots kept running for the part
-   it could not. Both are named in the reason.
+   it could not. Minutes of a higher rate are no such burst: the peak rate of
+   the last 30 minutes is staffed for like the stream. Each is named in the
+   reason.
 11. Measured job time: acks per consumer slot over intervals when every slot
    was busy measure the real job time; once `MEASURED_ACKS` back it and it
    differs from `processing` by over a quarter, it is used, and said.
