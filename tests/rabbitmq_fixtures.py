@@ -116,16 +116,25 @@ class Broker:
         if messages:
             publish(self.url, queue, messages)
 
-    def wait_visible(self, queue: str, ready: int, timeout: float = 20.0) -> None:
-        """Until the management API shows `ready` (it refreshes its stats every few seconds)."""
+    def wait_visible(self, queue: str, ready: int, timeout: float = 60.0) -> None:
+        """Until the management API shows `ready` (it refreshes its stats every few seconds).
+
+        The allowance is generous because on a loaded machine (CI beside a
+        benchmark) the broker's stats emission was seen to lag past 20 s.
+        """
         deadline = time.monotonic() + timeout
         path = f"{MANAGEMENT}/api/queues/%2F/{quote(queue, safe='')}"
+        seen: dict[str, object] = {}
         while time.monotonic() < deadline:
-            body = httpx.get(path, auth=ADMIN, timeout=10).json()
-            if body.get("messages_ready") == ready and "message_stats" in body:
+            seen = httpx.get(path, auth=ADMIN, timeout=10).json()
+            if seen.get("messages_ready") == ready and "message_stats" in seen:
                 return
             time.sleep(0.25)
-        raise AssertionError(f"management API never showed {ready} ready in {queue}")
+        shown = {k: seen.get(k) for k in ("messages_ready", "messages_unacknowledged", "consumers")}
+        raise AssertionError(
+            f"management API never showed {ready} ready in {queue} within {timeout:.0f} s; "
+            f"last seen {shown}, message_stats {'present' if 'message_stats' in seen else 'absent'}"
+        )
 
     def close(self) -> None:
         """Delete every queue made here."""

@@ -265,15 +265,17 @@ def test_app_name_recorded_only_when_given(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     resource = add_resource(sessions, app_name="old-app")
+    # Two distinct seconds, fixed up front: each token is single use, and taking
+    # "now" twice could land both sign-ins on the same second.
+    first = int(time.time())
     r = client.post(
         "/heroku/sso",
-        data=v3_form(resource, settings.sso_salt, app=None),
+        data=v3_form(resource, settings.sso_salt, ts=first, app=None),
         follow_redirects=False,
     )
     assert r.status_code == 302
     assert app_name_of(sessions, resource.id) == "old-app"
-    # Another second: the first token for this second is spent.
-    sign_in(client, resource, settings.sso_salt, ts=int(time.time()) - 1)
+    sign_in(client, resource, settings.sso_salt, ts=first - 1)
     assert app_name_of(sessions, resource.id) == "my-app"
 
 
