@@ -4,7 +4,7 @@ Time τ counts seconds from now. A job meets its deadline when it starts by its
 start-by time (the deadline less its run, see `common.start_by`). The queue is
 FIFO, so what matters at each checkpoint τ is how many jobs must have started by then
 (`Demand`, from the queued jobs' ages and the arrivals we expect) against how
-many job slots have come free by then (`starts`).
+many job slots have come free by then (`Slots`).
 
 Slots come free like this: a dyno has `concurrency` slots; each busy slot
 frees about once per `processing` seconds; a dyno that lands (boots) brings
@@ -107,9 +107,9 @@ class Slots:
         return total
 
 
-def starts(fleet: Fleet, plan: Plan, tau: float) -> float:
-    """Job slots come free by τ under the plan (jobs that can have started)."""
-    return Slots(fleet, plan).at(tau)
+def kept(fleet: Fleet) -> Slots:
+    """The slot curve of the fleet as it is: no dyno added, none shed."""
+    return Slots(fleet, Plan(fleet.size, fleet.size, 0.0, 0.0))
 
 
 def reachable(fleet: Fleet, demand: Demand, first_help: float) -> Demand:
@@ -119,7 +119,7 @@ def reachable(fleet: Fleet, demand: Demand, first_help: float) -> Demand:
     (boot times vary): no number of new dynos can save them, so they only
     forbid shedding capacity they still rely on.
     """
-    keep = Slots(fleet, Plan(fleet.size, fleet.size, 0.0, 0.0))
+    keep = kept(fleet)
     due = tuple(
         min(d, keep.at(tau)) if tau < first_help else d
         for tau, d in zip(demand.checkpoints, demand.due, strict=True)
@@ -133,8 +133,3 @@ def covers(fleet: Fleet, plan: Plan, demand: Demand) -> bool:
     return all(
         slots.at(tau) >= due - 1e-6 for tau, due in zip(demand.checkpoints, demand.due, strict=True)
     )
-
-
-def works(fleet: Fleet, plan: Plan, demand: Demand, first_help: float) -> bool:
-    """Does the plan start every checkpoint's due jobs in time? (`reachable`)"""
-    return covers(fleet, plan, reachable(fleet, demand, first_help))
