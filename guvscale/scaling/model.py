@@ -97,14 +97,14 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 from typing import Any
 
 from guvscale.rules.types import Role
 from guvscale.scaling.arrivals import ArrivalLog, Piece, jobs_at_least_as_old, lasting_rate
 from guvscale.scaling.common import bounds, clamp, dynos, seconds, start_by
-from guvscale.scaling.plan import Demand, Fleet, Plan, Slots, covers, reachable
+from guvscale.scaling.plan import Demand, Fleet, Plan, covers, kept, reachable
 from guvscale.scaling.types import Decision, Observation
 
 # Boot times vary about ±30 % around the configured `boot`.
@@ -262,19 +262,9 @@ class DeadlineModel:
         headroom, why_headroom = self._headroom(poll.lasting, hi)
         race, why_race = self._race(fleet, obs.t, poll.ready, hi)
         if race > max(sizing.ample, sizing.busy):
-            sizing = Sizing(
-                need=race if race > size else sizing.need,
-                ample=race,
-                busy=sizing.busy,
-                short=sizing.short,
-            )
+            sizing = replace(sizing, need=race if race > size else sizing.need, ample=race)
         if headroom > sizing.ample:
-            sizing = Sizing(
-                need=max(sizing.need, headroom),
-                ample=headroom,
-                busy=sizing.busy,
-                short=sizing.short,
-            )
+            sizing = replace(sizing, need=max(sizing.need, headroom), ample=headroom)
         if obs.current is None:
             # We cannot see the formation: add if needed, never shed.
             desired = max(sizing.need, clamp(size, lo, hi))
@@ -426,11 +416,7 @@ class DeadlineModel:
         if self.budget <= 0:
             return False
         demand = self._demand(pieces, 0.0, 0.0, self.budget)
-        slots = Slots(fleet, Plan(k, k, self.now_lands, self.later_lands))
-        return all(
-            slots.at(tau) >= due - 1e-6
-            for tau, due in zip(demand.checkpoints, demand.due, strict=True)
-        )
+        return covers(fleet, Plan(k, k, self.now_lands, self.later_lands), demand)
 
     # -- pieces -----------------------------------------------------------
 
@@ -463,9 +449,9 @@ class DeadlineModel:
         # Jobs we did not see arrive arrived at the latest since the last poll.
         self.log.account_for(ready, unseen_at=obs.t - self.interval)
         span = interval if interval else self.interval
-        if self.volume is None or not interval:
-            self.volume = rate if self.volume is None else self.volume
-        else:
+        if self.volume is None:
+            self.volume = rate
+        elif interval:
             self.volume += (rate - self.volume) * -math.expm1(-interval / RACE_HORIZON)
         self.rates = [*self.rates, rate][-RATE_HISTORY:]
         self.spans = [*self.spans, span][-RATE_HISTORY:]
@@ -592,10 +578,10 @@ class DeadlineModel:
             # Minutes of a higher rate come back (a burst that lasts several
             # polls is no `bursts` entry, and reacting to it is too slow): the
             # peak of the last BURST_MEMORY is staffed for too.
-            peak = max((r for _, r in self.peaks), default=0.0) * jt
-            if peak > busy:
-                noise = max(noise, peak + beta * math.sqrt(peak))
-                peak_rate = peak / jt
+            top = max((r for _, r in self.peaks), default=0.0)
+            if top * jt > busy:
+                peak_rate = top
+                noise = max(noise, top * jt + beta * math.sqrt(top * jt))
         # A burst of b jobs at once must start within the slack. Dynos asked
         # for at its first sight land `late` later at worst; whatever the
         # maximum could not start in the time left must find slots running.
@@ -631,7 +617,7 @@ class DeadlineModel:
         if ready == 0 or boot <= 0 or (fleet.size >= hi and fleet.booting == 0):
             return 0, ""
         spread = BOOT_SPREAD * boot
-        new_from, new_to = APPLY_DELAY + boot - spread, APPLY_DELAY + boot + spread
+        new_from, new_to = self.soonest_landing, self.first_help
         # Booting dynos that have not landed land at any time left of their window.
         old_from = max(0.0, fleet.booting_lands - spread)
         old_to = max(old_from, fleet.booting_lands + spread)
@@ -639,7 +625,9 @@ class DeadlineModel:
         nominal = min(self.now_lands, fleet.booting_lands) if fleet.booting else self.now_lands
         pieces = self.log.ready_ages(t, ready)
         due_by = self.role.deadline - self.role.processing
-        keep = Slots(fleet, Plan(fleet.size, fleet.size, 0.0, 0.0))
+        if due_by - max((p.old for p in pieces), default=0.0) >= nominal:
+            return 0, ""  # every queued job is due after the next dynos land
+        keep = kept(fleet)
 
         def short(tau: float) -> float:
             return jobs_at_least_as_old(pieces, due_by - tau) - keep.at(tau)
