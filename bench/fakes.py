@@ -3,10 +3,17 @@
     python bench/fakes.py PORT ROLES
 
 Plain ASGI (no framework) so the fakes cost little next to the worker they
-serve. Every vhost has queues q0..q{ROLES-1} whose depth wanders with time
-(so decisions change now and then) and whose publish/ack counters grow.
-Heroku: any app has process types role0..role{ROLES-1}; a batch PATCH sets
-them. Nothing leaves 127.0.0.1.
+serve. Every vhost vh{i} has queues q0..q{ROLES-1}, each a small queue
+simulation served by app-{i}'s formation: jobs arrive at a rate that wanders
+around 5/s (period about an hour, its own phase per queue), role{r}'s dynos
+consume them (the bench's rules: concurrency 2, 1 s per job), consumers are
+the dynos, and the publish and ack counters are what arrived and what was
+served. So decisions change as a real role's do: when the rate moves. (Before,
+consumers were stuck at 2 and the depth ignored the dynos, so the model
+flapped and half of all ticks PATCHed.) Heroku: any app has process types
+role0..role{ROLES-1}, one dyno each at first; a batch PATCH sets them.
+`GET /_bench/counts` says how many of each call were answered. Nothing
+leaves 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -22,29 +29,42 @@ from typing import Any
 import uvicorn
 
 ROLES = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+JOBS_PER_DYNO = 2.0  # the bench's rules: concurrency 2, processing 1 s
 formations: dict[str, dict[str, int]] = {}
-START = time.time()
+# (vhost, queue index) -> [last read time, ready, published, acked]
+simulated: dict[tuple[str, int], list[float]] = {}
+counts: dict[str, int] = {"queues": 0, "formation_get": 0, "formation_patch": 0}
+
+
+def _dynos(app: str) -> dict[str, int]:
+    return formations.setdefault(app, {f"role{r}": 1 for r in range(ROLES)})
 
 
 def queues(vhost: str) -> list[dict[str, Any]]:
-    t = time.time() - START
+    now = time.time()
+    dynos = _dynos("app-" + vhost.removeprefix("vh"))
     seed = zlib.crc32(vhost.encode())
     out = []
     for r in range(ROLES):
         phase = (seed % 997) / 997 * 6.28 + r
-        rate = 5 + 5 * math.sin(t / 6000 + phase)
-        ready = max(0, int(100 * math.sin(t / 3000 + phase)))
+        rate = 5 + 4 * math.sin(now / 600 + phase)
+        consumers = dynos.get(f"role{r}", 0)
+        state = simulated.setdefault((vhost, r), [now, 0.0, 0.0, 0.0])
+        elapsed = max(0.0, now - state[0])
+        arrived = rate * elapsed
+        served = min(state[1] + arrived, consumers * JOBS_PER_DYNO * elapsed)
+        state[:] = [now, state[1] + arrived - served, state[2] + arrived, state[3] + served]
         out.append(
             {
                 "name": f"q{r}",
-                "messages_ready": ready,
-                "messages_unacknowledged": ready // 10,
-                "consumers": 2,
+                "messages_ready": int(state[1]),
+                "messages_unacknowledged": min(int(state[1]), consumers * 2),
+                "consumers": consumers,
                 "message_stats": {
-                    "publish": int(5 * t - 30000 * math.cos(t / 6000 + phase)) + 10000,
-                    "ack": int(5 * t) + 1000,
+                    "publish": int(state[2]),
+                    "ack": int(state[3]),
                     "publish_details": {"rate": rate},
-                    "ack_details": {"rate": rate},
+                    "ack_details": {"rate": served / elapsed if elapsed else 0.0},
                 },
             }
         )
@@ -52,7 +72,7 @@ def queues(vhost: str) -> list[dict[str, Any]]:
 
 
 def formation(app: str) -> list[dict[str, Any]]:
-    kinds = formations.setdefault(app, {f"role{r}": 1 for r in range(ROLES)})
+    kinds = _dynos(app)
     return [
         {
             "app": {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, app)), "name": app},
@@ -82,14 +102,20 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     method: str = scope["method"]
     status, payload = 404, {"id": "not_found", "message": path}
     if path.startswith("/api/queues/"):
+        counts["queues"] += 1
         status, payload = 200, queues(path.split("/")[3])
     elif path.startswith("/apps/") and path.endswith("/formation"):
         name = path.split("/")[2]
         if method == "PATCH":
-            kinds = formations.setdefault(name, {f"role{r}": 1 for r in range(ROLES)})
+            counts["formation_patch"] += 1
+            kinds = _dynos(name)
             for update in json.loads(body)["updates"]:
                 kinds[update["type"]] = update["quantity"]
+        else:
+            counts["formation_get"] += 1
         status, payload = 200, formation(name)
+    elif path == "/_bench/counts":
+        status, payload = 200, dict(counts)
     data = json.dumps(payload).encode()
     headers = [
         (b"content-type", b"application/json"),

@@ -129,6 +129,12 @@ def seed(database_url: str, key: str, fakes_url: str, tenants: int, roles: int) 
     engine.dispose()
 
 
+def fake_counts(fakes_url: str) -> dict[str, int]:
+    """How many queue reads, formation reads and PATCHes the fakes have answered."""
+    answer: dict[str, int] = httpx.get(fakes_url + "/_bench/counts", timeout=10).json()
+    return answer
+
+
 def child(args: argparse.Namespace) -> None:
     """One worker process in real time: rounds for warm-up + measure seconds; prints counts."""
     from guvscale import wiring
@@ -155,6 +161,7 @@ def child(args: argparse.Namespace) -> None:
                 if time.monotonic() >= measure_from:
                     if cpu_at is None:  # the first round inside the window starts it
                         cpu_at, wall_at = time.process_time(), time.monotonic()
+                        calls_at = fake_counts(args.fakes)
                         continue
                     counted["decisions"] += report.counters.decisions
                     counted["errors"] += sum(report.counters.errors.values())
@@ -164,6 +171,9 @@ def child(args: argparse.Namespace) -> None:
             if cpu_at is not None:
                 counted["seconds"] = time.monotonic() - wall_at
                 counted["cpu"] = time.process_time() - cpu_at
+                # Every process sees all processes' calls: the parent takes one window's.
+                ended = fake_counts(args.fakes)
+                counted.update({k: ended[k] - calls_at[k] for k in ended})
             return counted
 
     profile = os.environ.get("GVS_BENCH_PROFILE")
@@ -290,6 +300,10 @@ def main() -> None:
             wall = max(r["seconds"] for r in results)
             total = sum(r["decisions"] for r in results)
             errors = sum(r["errors"] for r in results)
+            # Tenant ticks in the window, each one queue read; the windows overlap.
+            reads = max(r.get("queues", 0) for r in results) or 1
+            patches = max(r.get("formation_patch", 0) for r in results)
+            rereads = max(r.get("formation_get", 0) for r in results)
             per_cpu = [r["decisions"] / r["cpu"] if r["cpu"] else 0.0 for r in results]
             print(
                 f"{count} process(es): {total / wall:,.0f} decisions/s total; per process "
@@ -298,6 +312,8 @@ def main() -> None:
                 + ", ".join(f"{p:,.0f}" for p in per_cpu)
                 + f"); {total:,.0f} decisions, {errors:,.0f} errors, "
                 f"{sum(r.get('heroku_calls', 0) for r in results):,.0f} Heroku calls"
+                f"\n  tenant ticks that PATCHed a formation: {patches / reads:.1%}, "
+                f"that re-read one: {rereads / reads:.1%}"
             )
         sizes = storage(database_url, args.storage_roles)
     raw, minute, ten = sizes["role_samples"], sizes["role_samples_1m"], sizes["role_samples_10m"]
