@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from tests import factories
 from tests.rabbitmq_fixtures import Broker
@@ -37,3 +37,30 @@ def test_backlog_scales_up_with_one_batch_patch_and_records_it(
     assert st.memory["roles"]["worker"]["scaler"]["model"] == "guvscale"
     with world.sessions() as s:
         assert s.execute(text("SELECT count(*) FROM role_samples")).scalar() == 1
+
+
+def test_series_ids_are_kept_in_memory_so_later_ticks_ask_nothing_about_them(
+    world: factories.WorkerWorld,
+    broker: Broker,
+) -> None:
+    queue = broker.queue(messages=3)
+    broker.wait_visible(queue, 3)
+    r = world.tenant(factories.role_rules(queue), {"worker": 1})
+    world.rounds()
+    [series_id] = world.state(r.id).memory["series"].values()
+    seen: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    engine = world.sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        world.rounds(later=30)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert not [s for s in seen if "role_series" in s], seen
+    assert world.state(r.id).memory["series"] == {"worker": series_id}
+    with world.sessions() as s:
+        ids = s.execute(text("SELECT DISTINCT series_id FROM role_samples")).scalars().all()
+    assert ids == [series_id]

@@ -124,7 +124,8 @@ def _job(
 
 
 def _number_series(session: Session, jobs: list[TenantJob]) -> None:
-    """role_series ids for every role, remembered in the tenant's memory after the first tick."""
+    """role_series ids for every role, remembered in the tenant's memory after the first tick
+    (the memory is saved with the tick), so a steady tenant costs no query here."""
     missing: list[dict[str, str]] = []
     for job in jobs:
         known: dict[str, int] = job.claim.memory.get("series", {})
@@ -134,19 +135,21 @@ def _number_series(session: Session, jobs: list[TenantJob]) -> None:
             for r in job.roles
             if r.name not in job.series
         ]
-    if not missing:
-        return
-    session.execute(insert(RoleSeries).values(missing).on_conflict_do_nothing())
-    pairs = {(m["resource_id"], m["role"]) for m in missing}
-    found = session.execute(
-        select(RoleSeries.resource_id, RoleSeries.role, RoleSeries.id).where(
-            RoleSeries.resource_id.in_({p[0] for p in pairs})
+    if missing:
+        session.execute(insert(RoleSeries).values(missing).on_conflict_do_nothing())
+        pairs = {(m["resource_id"], m["role"]) for m in missing}
+        found = session.execute(
+            select(RoleSeries.resource_id, RoleSeries.role, RoleSeries.id).where(
+                RoleSeries.resource_id.in_({p[0] for p in pairs})
+            )
         )
-    )
-    by_tenant = {job.resource_id: job for job in jobs}
-    for rid, role, sid in found:
-        if (rid, role) in pairs:
-            by_tenant[rid].series[role] = sid
+        by_tenant = {job.resource_id: job for job in jobs}
+        for rid, role, sid in found:
+            if (rid, role) in pairs:
+                by_tenant[rid].series[role] = sid
+    for job in jobs:
+        # Only the roles in force: a role dropped from the rules is forgotten.
+        job.claim.memory["series"] = dict(job.series)
 
 
 _SAVE = text(
