@@ -102,7 +102,13 @@ from statistics import NormalDist
 from typing import Any
 
 from guvscale.rules.types import Role
-from guvscale.scaling.arrivals import ArrivalLog, Piece, jobs_at_least_as_old, lasting_rate
+from guvscale.scaling.arrivals import (
+    ArrivalLog,
+    Piece,
+    jobs_at_least_as_old,
+    jobs_at_least_as_old_each,
+    lasting_rate,
+)
 from guvscale.scaling.common import bounds, clamp, dynos, seconds, start_by
 from guvscale.scaling.plan import Demand, Fleet, Plan, covers, kept, reachable
 from guvscale.scaling.types import Decision, Observation
@@ -717,9 +723,12 @@ class DeadlineModel:
         for p in pieces:
             taus.update((budget - p.old, budget - p.young))
         checkpoints = tuple(sorted(t for t in taus if 0.0 <= t <= end))
+        queued = jobs_at_least_as_old_each(pieces, [budget - tau for tau in checkpoints])
+        if rate == 0.0:
+            return Demand(checkpoints, tuple(queued))
         due = tuple(
-            jobs_at_least_as_old(pieces, budget - tau) + rate * min(max(0.0, tau - budget), horizon)
-            for tau in checkpoints
+            q + rate * min(max(0.0, tau - budget), horizon)
+            for q, tau in zip(queued, checkpoints, strict=True)
         )
         return Demand(checkpoints, due)
 

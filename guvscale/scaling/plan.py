@@ -106,6 +106,22 @@ class Slots:
             total -= self._killed
         return total
 
+    def meets(self, demand: Demand) -> bool:
+        """`at(τ) >= due` at every checkpoint. `at` written out in one loop, the
+        same sums in the same order: this runs about a thousand times a decision."""
+        base, slope, per_slot = self._base, self._slope, self._per_slot
+        landings, killed, grace = self._landings, self._killed, self._grace
+        for tau, due in zip(demand.checkpoints, demand.due, strict=True):
+            total = base + slope * tau
+            for slots, at in landings:
+                if tau >= at:
+                    total += slots * (1.0 + per_slot * (tau - at))
+            if killed and tau >= grace:
+                total -= killed
+            if total < due - 1e-6:
+                return False
+        return True
+
 
 def kept(fleet: Fleet) -> Slots:
     """The slot curve of the fleet as it is: no dyno added, none shed."""
@@ -129,7 +145,4 @@ def reachable(fleet: Fleet, demand: Demand, first_help: float) -> Demand:
 
 def covers(fleet: Fleet, plan: Plan, demand: Demand) -> bool:
     """Does the plan start every checkpoint's due jobs (a `reachable` demand) in time?"""
-    slots = Slots(fleet, plan)
-    return all(
-        slots.at(tau) >= due - 1e-6 for tau, due in zip(demand.checkpoints, demand.due, strict=True)
-    )
+    return Slots(fleet, plan).meets(demand)
