@@ -112,16 +112,18 @@ class Broker:
         return name
 
     def publish(self, queue: str, messages: int) -> None:
-        """`messages` jobs, each confirmed by the broker (tests.workload.publisher)."""
+        """`messages` jobs, each confirmed by the broker (tests.workload.publisher);
+        the connection stays open until the queue's publish counter shows them."""
         if messages:
-            publish(self.url, queue, messages)
+            publish(self.url, queue, messages, linger_until=lambda: self._stats(queue) is not None)
+
+    def _stats(self, queue: str) -> dict[str, object] | None:
+        path = f"{MANAGEMENT}/api/queues/%2F/{quote(queue, safe='')}"
+        stats = httpx.get(path, auth=ADMIN, timeout=10).json().get("message_stats")
+        return stats if isinstance(stats, dict) and "publish" in stats else None
 
     def wait_visible(self, queue: str, ready: int, timeout: float = 60.0) -> None:
-        """Until the management API shows `ready` (it refreshes its stats every few seconds).
-
-        The allowance is generous because on a loaded machine (CI beside a
-        benchmark) the broker's stats emission was seen to lag past 20 s.
-        """
+        """Until the management API shows `ready` (it refreshes its stats every few seconds)."""
         deadline = time.monotonic() + timeout
         path = f"{MANAGEMENT}/api/queues/%2F/{quote(queue, safe='')}"
         seen: dict[str, object] = {}

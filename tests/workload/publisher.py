@@ -26,9 +26,11 @@ def publish(
     durable: bool = False,
     processing: float | Callable[[int], float] | None = None,
     first: int = 0,
+    linger_until: Callable[[], bool] | None = None,
 ) -> int:
     """Publish `count` jobs (all at once, or `rate` a second); returns how many were sent.
-    `processing` (seconds), fixed or drawn per job, overrides the consumer's own."""
+    `processing` (seconds), fixed or drawn per job, overrides the consumer's own.
+    `linger_until`: keep the connection open until it returns true (at most 30 s)."""
     connection = pika.BlockingConnection(pika.URLParameters(url))
     try:
         channel = connection.channel()
@@ -55,6 +57,12 @@ def publish(
                     delivery_mode=2 if durable else 1,
                 ),
             )
+        # The broker counts a channel's publishes in its queue statistics when
+        # the channel next reports (every few seconds); closing it first was
+        # seen to lose them, leaving a queue with no message_stats at all.
+        until = time.monotonic() + 30
+        while linger_until is not None and not linger_until() and time.monotonic() < until:
+            connection.sleep(0.25)
         return count
     finally:
         connection.close()
