@@ -8,7 +8,6 @@ the current quantity.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import random
 import re
@@ -81,7 +80,7 @@ class _Role:
 async def tick(
     job: TenantJob, ctx: Context, now: dt.datetime, deadline: float, progress: Progress
 ) -> TenantResult:
-    memory = copy.deepcopy(job.claim.memory)
+    memory = _copied(job.claim.memory)  # the claim's stays as loaded, for a tick cut short
     result = TenantResult(
         job.resource_id, job.claim.epoch, next_due(job, now), memory, {"error": None, "roles": []}
     )
@@ -438,6 +437,16 @@ def _sample(x: _Role, job: TenantJob, reading: Reading, at: dt.datetime) -> dict
         "desired": x.desired,
         "partial": bool(s["partial"]) or s["ready"] is None,
     }
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (what the memory is, read from jsonb):
+    copy.deepcopy's memo and dispatch cost ~3 % of the worker's CPU."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value
 
 
 class LeaseLost(Exception):
