@@ -138,7 +138,7 @@ def fake_counts(fakes_url: str) -> dict[str, int]:
 def child(args: argparse.Namespace) -> None:
     """One worker process in real time: rounds for warm-up + measure seconds; prints counts."""
     from guvscale import wiring
-    from guvscale.worker.run import run_once
+    from guvscale.worker.run import run_loop, run_once
 
     settings = Settings(
         database_url=args.db,
@@ -181,10 +181,10 @@ def child(args: argparse.Namespace) -> None:
         import cProfile
 
         with cProfile.Profile() as prof:
-            result = asyncio.run(main())
+            result = run_loop(main())
         prof.dump_stats(profile)
     else:
-        result = asyncio.run(main())
+        result = run_loop(main())
     print(json.dumps(result))
 
 
