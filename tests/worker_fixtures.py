@@ -36,9 +36,6 @@ def vault(worker_settings: Settings) -> Vault:
     return wiring.vault(worker_settings)
 
 
-MakeWorker = Callable[..., "asynccontextmanager[Worker]"]
-
-
 @pytest.fixture
 def make_worker(
     worker_settings: Settings, engine: Engine, sessions: object
