@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -51,15 +52,21 @@ class Counts:
     consumers: int
 
 
-def queue_counts(queue: str) -> Counts:
-    """The management API's view of one queue on the default vhost."""
+def queue_body(queue: str) -> dict[str, Any]:
+    """The management API's answer for one queue on the default vhost."""
     answer = httpx.get(
         f"{MANAGEMENT}/api/queues/%2F/{quote(queue, safe='')}",
         auth=ADMIN,
         timeout=10,
     )
     answer.raise_for_status()
-    body = answer.json()
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def queue_counts(queue: str) -> Counts:
+    """The management API's view of one queue on the default vhost."""
+    body = queue_body(queue)
     return Counts(
         body.get("messages_ready", 0),
         body.get("messages_unacknowledged", 0),
@@ -118,17 +125,15 @@ class Broker:
             publish(self.url, queue, messages, linger_until=lambda: self._stats(queue) is not None)
 
     def _stats(self, queue: str) -> dict[str, object] | None:
-        path = f"{MANAGEMENT}/api/queues/%2F/{quote(queue, safe='')}"
-        stats = httpx.get(path, auth=ADMIN, timeout=10).json().get("message_stats")
+        stats = queue_body(queue).get("message_stats")
         return stats if isinstance(stats, dict) and "publish" in stats else None
 
     def wait_visible(self, queue: str, ready: int, timeout: float = 60.0) -> None:
         """Until the management API shows `ready` (it refreshes its stats every few seconds)."""
         deadline = time.monotonic() + timeout
-        path = f"{MANAGEMENT}/api/queues/%2F/{quote(queue, safe='')}"
-        seen: dict[str, object] = {}
+        seen: dict[str, Any] = {}
         while time.monotonic() < deadline:
-            seen = httpx.get(path, auth=ADMIN, timeout=10).json()
+            seen = queue_body(queue)
             if seen.get("messages_ready") == ready and "message_stats" in seen:
                 return
             time.sleep(0.25)
