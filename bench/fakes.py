@@ -10,7 +10,7 @@ consume them (the bench's rules: concurrency 2, 1 s per job), consumers are
 the dynos, and the publish and ack counters are what arrived and what was
 served. So decisions change as a real role's do: when the rate moves. (Before,
 consumers were stuck at 2 and the depth ignored the dynos, so the model
-flapped and half of all ticks PATCHed.) Heroku: any app has process types
+flapped and a third to over half of all ticks PATCHed.) Heroku: any app has process types
 role0..role{ROLES-1}, one dyno each at first; a batch PATCH sets them.
 `GET /_bench/counts` says how many of each call were answered. Nothing
 leaves 127.0.0.1.
@@ -29,7 +29,8 @@ from typing import Any
 import uvicorn
 
 ROLES = int(sys.argv[2]) if len(sys.argv) > 2 else 4
-JOBS_PER_DYNO = 2.0  # the bench's rules: concurrency 2, processing 1 s
+CONCURRENCY = 2  # the bench's rules: concurrency 2, processing 1 s
+JOBS_PER_DYNO = CONCURRENCY / 1.0
 formations: dict[str, dict[str, int]] = {}
 # (vhost, queue index) -> [last read time, ready, published, acked]
 simulated: dict[tuple[str, int], list[float]] = {}
@@ -58,7 +59,7 @@ def queues(vhost: str) -> list[dict[str, Any]]:
             {
                 "name": f"q{r}",
                 "messages_ready": int(state[1]),
-                "messages_unacknowledged": min(int(state[1]), consumers * 2),
+                "messages_unacknowledged": min(int(state[1]), consumers * CONCURRENCY),
                 "consumers": consumers,
                 "message_stats": {
                     "publish": int(state[2]),
