@@ -22,6 +22,7 @@ from guvscale.db.engine import make_engine, make_sessionmaker
 from guvscale.heroku.identity import HerokuIdentity
 from guvscale.heroku.platform import HerokuPlatform
 from guvscale.heroku.platform_async import AsyncHerokuPlatform
+from guvscale.httpclient import async_client
 from guvscale.rabbitmq import passive_declare
 from guvscale.services.config_vars import ConfigIssuer
 from guvscale.settings import Settings
@@ -80,11 +81,12 @@ async def worker(
     """A ready Worker with its engine and HTTP clients; all closed on exit."""
     own_engine = engine is None
     engine = engine or make_engine(settings)
-    # httpcore's pool scans every connection per request: keep it near the concurrency.
-    limits = httpx.Limits(max_connections=settings.worker_concurrency + 10)
     async with contextlib.AsyncExitStack() as stack:
+        # httpcore's pool scans every connection per request: keep it near the concurrency.
         http = await stack.enter_async_context(
-            httpx.AsyncClient(timeout=settings.http_timeout, limits=limits)
+            async_client(
+                timeout=settings.http_timeout, max_connections=settings.worker_concurrency + 10
+            )
         )
         # The broker URL's re-read (rare) uses the sync adapter the config API uses.
         sync_http = stack.enter_context(httpx.Client(timeout=settings.http_timeout))
