@@ -8,9 +8,10 @@ and walking the log back from now gives their ages.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from itertools import accumulate, pairwise
+from typing import Any, NamedTuple
 
 
 def lasting_rate(rates: list[float], spans: list[float], window: float) -> float:
@@ -34,22 +35,21 @@ def lasting_rate(rates: list[float], spans: list[float], window: float) -> float
     return sum(calm) / len(calm)
 
 
-@dataclass(frozen=True)
-class Segment:
-    """`count` jobs published evenly between `start` and `end` (a point if equal)."""
+class Segment(NamedTuple):
+    """`jobs` published evenly between `start` and `end` (a point if equal).
+    (Tuples, not frozen dataclasses: a decision makes and reads hundreds.)"""
 
     start: float
     end: float
-    count: float
+    jobs: float
 
 
-@dataclass(frozen=True)
-class Piece:
-    """`count` jobs whose ages spread evenly over [young, old] (a point if equal)."""
+class Piece(NamedTuple):
+    """`jobs` whose ages spread evenly over [young, old] (a point if equal)."""
 
     young: float
     old: float
-    count: float
+    jobs: float
 
 
 class ArrivalLog:
@@ -75,7 +75,7 @@ class ArrivalLog:
         Jobs the log cannot account for (we just started, or the rates
         undercounted) are put before everything logged, or at `unseen_at`.
         """
-        missing = ready - sum(s.count for s in self.segments)
+        missing = ready - sum(s.jobs for s in self.segments)
         if missing > 0:
             at = min([s.start for s in self.segments] + [unseen_at])
             self.segments.insert(0, Segment(at, at, float(missing)))
@@ -87,9 +87,9 @@ class ArrivalLog:
         left waiting that long is late, and must not look young for want of
         its interval.
         """
-        held = sum(s.count for s in self.segments)
-        while self.segments and self.segments[0].end < t and held - self.segments[0].count >= keep:
-            held -= self.segments.pop(0).count
+        held = sum(s.jobs for s in self.segments)
+        while self.segments and self.segments[0].end < t and held - self.segments[0].jobs >= keep:
+            held -= self.segments.pop(0).jobs
 
     def mean_rate(self, now: float) -> float:
         """Jobs published per second over the logged intervals up to `now`.
@@ -101,7 +101,7 @@ class ArrivalLog:
         logged = [s for s in self.segments if s.end > s.start]
         if not logged or now <= logged[0].start:
             return 0.0
-        return sum(s.count for s in logged) / (now - logged[0].start)
+        return sum(s.jobs for s in logged) / (now - logged[0].start)
 
     def ready_ages(self, now: float, ready: int, worst: bool = False) -> list[Piece]:
         """Ages of the `ready` newest jobs, youngest first (see `account_for`).
@@ -115,17 +115,17 @@ class ArrivalLog:
             if left <= 0:
                 break
             young, old = now - seg.end, now - seg.start
-            take = min(left, seg.count)
+            take = min(left, seg.jobs)
             if worst:
                 pieces.append(Piece(old, old, take))
             else:
                 # The newest `take` of the segment's evenly spread jobs.
-                pieces.append(Piece(young, young + (old - young) * take / seg.count, take))
+                pieces.append(Piece(young, young + (old - young) * take / seg.jobs, take))
             left -= take
         return pieces
 
     def to_json(self) -> list[list[float]]:
-        return [[s.start, s.end, s.count] for s in self.segments]
+        return [[s.start, s.end, s.jobs] for s in self.segments]
 
     @classmethod
     def from_json(cls, data: Any) -> ArrivalLog:
@@ -140,17 +140,44 @@ def jobs_at_least_as_old(pieces: list[Piece], age: float) -> float:
 
 
 def jobs_at_least_as_old_each(pieces: list[Piece], ages: Iterable[float]) -> list[float]:
-    """`jobs_at_least_as_old` for many ages at once (the model asks for ~70 a demand)."""
+    """`jobs_at_least_as_old` for many ages at once (the model asks for ~70 a demand,
+    of logs up to a deadline long: hundreds of pieces)."""
+    ages = list(ages)
     if not pieces:
         return [0.0 for _ in ages]
-    spans = [(p.young, p.old, p.count) for p in pieces]
-    counts = []
+    youngs = [p.young for p in pieces]
+    olds = [p.old for p in pieces]
+    counts = [p.jobs for p in pieces]
+    if any(a > b for a, b in pairwise(youngs)):
+        return [_at_least_as_old(youngs, olds, counts, age) for age in ages]
+    # Youngest first, as `ready_ages` gives them: the jobs at least `age` old are
+    # those of the pieces from the first no younger than it on, and some of the
+    # younger pieces that reach past it (older ends are in order too, but for
+    # rounding: the scan stops where no piece so far reaches past `age`).
+    older = [0.0] * (len(counts) + 1)
+    for i in range(len(counts) - 1, -1, -1):
+        older[i] = older[i + 1] + counts[i]
+    reach = list(accumulate(olds, max))
+    found = []
     for age in ages:
+        j = bisect_left(youngs, age)
         total = 0.0
-        for young, old, count in spans:
-            if young >= age:
-                total += count
-            elif old > age:
-                total += count * (old - age) / (old - young)
-        counts.append(total)
-    return counts
+        i = j - 1
+        while i >= 0 and reach[i] > age:
+            if olds[i] > age:
+                total += counts[i] * (olds[i] - age) / (olds[i] - youngs[i])
+            i -= 1
+        found.append(total + older[j])
+    return found
+
+
+def _at_least_as_old(
+    youngs: list[float], olds: list[float], counts: list[float], age: float
+) -> float:
+    total = 0.0
+    for young, old, count in zip(youngs, olds, counts, strict=True):
+        if young >= age:
+            total += count
+        elif old > age:
+            total += count * (old - age) / (old - young)
+    return total

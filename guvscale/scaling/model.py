@@ -324,17 +324,21 @@ class DeadlineModel:
         # After an overload, no job is let wait: the slack is kept for the next one.
         budget = 0.0 if self._outgrown() else self.budget * self._slack_share(poll.lasting, hi)
 
+        demands: dict[float, Demand] = {}  # per late_by: the roomy and alone sizings share one
+
         def fewest(start: int, late_by: float, alone: bool = False) -> int | None:
             """Fewest dynos whose plan works if reinforcements land `late_by` late
             (`alone`: with none at all)."""
             later_lands = self.later_lands + late_by
             # Arrivals are planned for until the reinforcements land and one
             # budget beyond, so they must also work off what waits by then.
-            demand = reachable(
-                fleet,
-                self._demand(pieces, poll.lasting, later_lands + budget, budget),
-                self.first_help,
-            )
+            demand = demands.get(late_by)
+            if demand is None:
+                demand = demands[late_by] = reachable(
+                    fleet,
+                    self._demand(pieces, poll.lasting, later_lands + budget, budget),
+                    self.first_help,
+                )
 
             def works_with(k: int) -> bool:
                 plan = Plan(k, k if alone else max(k, reserve), self.now_lands, later_lands)
@@ -719,16 +723,18 @@ class DeadlineModel:
         # are still planned for (with no slack they are all due at once).
         end = max(budget + horizon, self.first_help + self.interval)
         taus = {0.0, budget, end, self.now_lands, self.first_help, self.later_lands}
-        taus.update(end * i / GRID_POINTS for i in range(GRID_POINTS))
-        for p in pieces:
-            taus.update((budget - p.old, budget - p.young))
-        checkpoints = tuple(sorted(t for t in taus if 0.0 <= t <= end))
+        taus.update([end * i / GRID_POINTS for i in range(GRID_POINTS)])
+        taus.update([budget - p.old for p in pieces])
+        taus.update([budget - p.young for p in pieces])
+        checkpoints = tuple(sorted([t for t in taus if 0.0 <= t <= end]))
         queued = jobs_at_least_as_old_each(pieces, [budget - tau for tau in checkpoints])
         if rate == 0.0:
             return Demand(checkpoints, tuple(queued))
         due = tuple(
-            q + rate * min(max(0.0, tau - budget), horizon)
-            for q, tau in zip(queued, checkpoints, strict=True)
+            [
+                q + rate * min(max(0.0, tau - budget), horizon)
+                for q, tau in zip(queued, checkpoints, strict=True)
+            ]
         )
         return Demand(checkpoints, due)
 

@@ -137,8 +137,10 @@ def reachable(fleet: Fleet, demand: Demand, first_help: float) -> Demand:
     """
     keep = kept(fleet)
     due = tuple(
-        min(d, keep.at(tau)) if tau < first_help else d
-        for tau, d in zip(demand.checkpoints, demand.due, strict=True)
+        [
+            min(d, keep.at(tau)) if tau < first_help else d
+            for tau, d in zip(demand.checkpoints, demand.due, strict=True)
+        ]
     )
     return Demand(demand.checkpoints, due)
 

@@ -1,0 +1,63 @@
+"""guvscale.scaling.arrivals: ages of the queued jobs, counted per checkpoint."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from guvscale.scaling.arrivals import (
+    ArrivalLog,
+    Piece,
+    jobs_at_least_as_old,
+    jobs_at_least_as_old_each,
+)
+
+PIECES = [Piece(0.0, 10.0, 100.0), Piece(10.0, 10.0, 50.0), Piece(10.0, 30.0, 20.0)]
+
+
+@pytest.mark.parametrize(
+    ("age", "expected"),
+    [
+        (-1.0, 170.0),  # every job
+        (0.0, 170.0),
+        (5.0, 50.0 + 50.0 + 20.0),  # half the first piece
+        (10.0, 50.0 + 20.0),  # the point piece counts at its own age
+        (20.0, 10.0),
+        (30.0, 0.0),
+        (99.0, 0.0),
+    ],
+)
+def test_jobs_at_least_as_old(age: float, expected: float) -> None:
+    assert jobs_at_least_as_old(PIECES, age) == pytest.approx(expected)
+
+
+def _by_definition(pieces: list[Piece], age: float) -> float:
+    total = 0.0
+    for p in pieces:
+        if p.young >= age:
+            total += p.jobs
+        elif p.old > age:
+            total += p.jobs * (p.old - age) / (p.old - p.young)
+    return total
+
+
+def _logged(rng: random.Random) -> tuple[list[Piece], float]:
+    log, t = ArrivalLog(), 0.0
+    for _ in range(rng.randrange(1, 90)):
+        span = rng.uniform(5, 60)
+        log.record(t, t + span, rng.choice([0.0, 3.0, 400.0]) * rng.random(), rng.uniform(-1, 50))
+        t += span
+    log.account_for(rng.randrange(0, 5000), unseen_at=t - 10)
+    return log.ready_ages(t, rng.randrange(0, 5000), worst=rng.random() < 0.5), t
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_counting_every_checkpoint_at_once_agrees_with_the_definition(seed: int) -> None:
+    rng = random.Random(seed)
+    pieces, t = _logged(rng)
+    ages = [rng.uniform(-10, t + 10) for _ in range(70)] + [p.young for p in pieces]
+    if seed % 4 == 0:
+        rng.shuffle(pieces)  # out of order: the slow path, same answers
+    found = jobs_at_least_as_old_each(pieces, ages)
+    assert found == pytest.approx([_by_definition(pieces, a) for a in ages], rel=1e-12, abs=1e-9)
