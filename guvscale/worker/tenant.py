@@ -195,12 +195,7 @@ async def _formations(
     found: dict[str, dict[str, int] | str] = {}
     for app in sorted(apps):
         cached = cache.get(app)
-        fresh = (
-            cached is not None
-            and not cached.get("stale")
-            and epoch(at) - float(cached.get("read_at", 0)) < FORMATION_TTL
-        )
-        if cached is not None and fresh:
+        if cached is not None and fresh(cached, epoch(at)):
             found[app] = dict(cached["types"])
             continue
 
@@ -222,9 +217,22 @@ async def _formations(
             found[app] = f"cannot read the formation: {exc.message}"
             continue
         types = {f.type: f.quantity for f in listed.value}
-        cache[app] = {"read_at": epoch(at), "types": types}
+        cache[app] = {"read_at": epoch(at), "ttl": trusted_for(ctx.rng), "types": types}
         found[app] = dict(types)
     return found
+
+
+def trusted_for(rng: random.Random) -> float:
+    """Seconds a formation read is trusted: drawn per read from the last quarter of
+    FORMATION_TTL, so tenants that started together (a deploy, a takeover) do not
+    all re-read Heroku in the same tick every few minutes."""
+    return round(FORMATION_TTL * (0.75 + 0.25 * rng.random()), 1)
+
+
+def fresh(cached: dict[str, Any], now: float) -> bool:
+    """May a cached formation read stand in for Heroku's at `now`?"""
+    age = now - float(cached.get("read_at", 0))
+    return not cached.get("stale") and age < float(cached.get("ttl", FORMATION_TTL))
 
 
 def _decide(
@@ -439,13 +447,25 @@ def _sample(x: _Role, job: TenantJob, reading: Reading, at: dt.datetime) -> dict
     }
 
 
-def _copied(value: Any) -> Any:
-    """A deep copy of JSON-shaped data (what the memory is, read from jsonb):
-    copy.deepcopy's memo and dispatch cost ~3 % of the worker's CPU."""
+def _copied(memory: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of the memory, but for each role's scaler state, by far its
+    largest part, which a tick only ever replaces whole (`_decide`), so it is shared."""
+    copy = {k: _json_copy(v) for k, v in memory.items() if k != "roles"}
+    if "roles" in memory:
+        copy["roles"] = {
+            name: {k: v if k == "scaler" else _json_copy(v) for k, v in kept.items()}
+            for name, kept in memory["roles"].items()
+        }
+    return copy
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (read from jsonb): copy.deepcopy's memo
+    and dispatch cost ~3 % of the worker's CPU."""
     if isinstance(value, dict):
-        return {k: _copied(v) for k, v in value.items()}
+        return {k: _json_copy(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copied(v) for v in value]
+        return [_json_copy(v) for v in value]
     return value
 
 
