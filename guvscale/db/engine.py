@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from guvscale.db import jsonb
 from guvscale.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,8 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
         max_overflow=10,
         # libpq's own timeout (whole seconds, at least 2); none by default.
         connect_args={"connect_timeout": settings.database_connect_timeout},
+        json_serializer=jsonb.dumps,
+        json_deserializer=jsonb.loads,
     )
 
 

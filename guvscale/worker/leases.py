@@ -12,11 +12,11 @@ a change after it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from guvscale.db import jsonb
 from guvscale.worker.types import Claim, EventRow
 
 # Rows for provisioned tenants that have rules and a Heroku token; rows of
@@ -124,7 +124,7 @@ def fence(
         return None
     conn.execute(
         text("UPDATE tenant_worker_state SET memory = CAST(:memory AS jsonb) WHERE id = :id"),
-        {"memory": json.dumps(memory), "id": held.id},
+        {"memory": jsonb.dumps(memory), "id": held.id},
     )
     return insert_events(conn, claim.resource_id, events)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -21,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from guvscale import rules
+from guvscale.db import jsonb
 from guvscale.db.crypto import DecryptionError, Vault
 from guvscale.db.models import Resource, RulesVersion
 from guvscale.db.worker_models import RoleSample, RoleSeries
@@ -186,7 +186,7 @@ def save(
         }
         for r in results
     ]
-    kept = set(conn.execute(_SAVE, {"rows": json.dumps(rows), "owner": owner}).scalars())
+    kept = set(conn.execute(_SAVE, {"rows": jsonb.dumps(rows), "owner": owner}).scalars())
     samples = [s for r in results if r.resource_id in kept for s in r.samples]
     if samples:
         try:
@@ -256,6 +256,6 @@ def heartbeat(
         "calls": counters.heroku_calls,
         "takeovers": counters.takeovers,
         "lowest": counters.lowest_remaining,
-        "errors": json.dumps(dict(counters.errors)),
+        "errors": jsonb.dumps(dict(counters.errors)),
     }
     conn.execute(_BEAT, params)
