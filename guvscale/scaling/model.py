@@ -344,7 +344,7 @@ class DeadlineModel:
                 plan = Plan(k, k if alone else max(k, reserve), self.now_lands, later_lands)
                 return covers(fleet, plan, demand)
 
-            return _smallest(start, hi, works_with)
+            return _smallest(start, hi, works_with, hint=fleet.size)
 
         # A lasting rate beyond what the maximum sustains: no later poll can
         # catch up, so every dyno we may have is needed now.
@@ -831,10 +831,22 @@ def _landed(dist: list[float], q: float, trials: int) -> list[float]:
     return dist
 
 
-def _smallest(lo: int, hi: int, ok: Callable[[int], bool]) -> int | None:
-    """The smallest k in [lo, hi] with ok(k), for an ok that stays true once true."""
+def _smallest(lo: int, hi: int, ok: Callable[[int], bool], hint: int | None = None) -> int | None:
+    """The smallest k in [lo, hi] with ok(k), for an ok that stays true once true.
+
+    `hint`, a likely answer (the dynos running: most polls hold), is tried
+    first with the one below it: two checks instead of a bisection's five
+    when it is the answer, and a bisection of what is left when it is not.
+    """
     if lo > hi:
         return None
+    if hint is not None and lo <= hint <= hi:
+        if not ok(hint):
+            lo = hint + 1
+        elif hint == lo or not ok(hint - 1):
+            return hint
+        else:
+            hi = hint - 1  # ok there: the answer is at most that
     candidates = range(lo, hi + 1)
     i = bisect_left(candidates, True, key=ok)
     return candidates[i] if i < len(candidates) else None
