@@ -136,7 +136,13 @@ class ArrivalLog:
 
 def jobs_at_least_as_old(pieces: list[Piece], age: float) -> float:
     """How many of the pieces' jobs are `age` seconds old or older."""
-    return jobs_at_least_as_old_each(pieces, (age,))[0]
+    total = 0.0
+    for p in pieces:
+        if p.young >= age:
+            total += p.jobs
+        elif p.old > age:
+            total += p.jobs * (p.old - age) / (p.old - p.young)
+    return total
 
 
 def jobs_at_least_as_old_each(pieces: list[Piece], ages: Iterable[float]) -> list[float]:
@@ -149,7 +155,7 @@ def jobs_at_least_as_old_each(pieces: list[Piece], ages: Iterable[float]) -> lis
     olds = [p.old for p in pieces]
     counts = [p.jobs for p in pieces]
     if any(a > b for a, b in pairwise(youngs)):
-        return [_at_least_as_old(youngs, olds, counts, age) for age in ages]
+        return [jobs_at_least_as_old(pieces, age) for age in ages]
     # Youngest first, as `ready_ages` gives them: the jobs at least `age` old are
     # those of the pieces from the first no younger than it on, and some of the
     # younger pieces that reach past it (older ends are in order too, but for
@@ -169,15 +175,3 @@ def jobs_at_least_as_old_each(pieces: list[Piece], ages: Iterable[float]) -> lis
             i -= 1
         found.append(total + older[j])
     return found
-
-
-def _at_least_as_old(
-    youngs: list[float], olds: list[float], counts: list[float], age: float
-) -> float:
-    total = 0.0
-    for young, old, count in zip(youngs, olds, counts, strict=True):
-        if young >= age:
-            total += count
-        elif old > age:
-            total += count * (old - age) / (old - young)
-    return total
