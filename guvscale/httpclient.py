@@ -1,116 +1,315 @@
-"""The worker's httpx client, on a connection pool whose idle check is cheap.
+"""The worker's httpx client, on an HTTP/1.1 transport of our own over asyncio streams.
 
-httpcore's pool checks every pooled connection on every request ("has the
-server closed it?"), and its anyio stream answers that by building a dict of
-the socket's typed attributes each time: with the worker's ~60 connections
-that was 7.5 % of the worker's CPU (py-spy, bench/worker.py). The stream here
-keeps anyio's reads, writes and TLS and answers the check from the socket it
-looked up once.
+httpx's own transport (httpcore over anyio, parsing with h11) cost the
+worker about a quarter of its CPU (py-spy, bench/worker.py): locks, cancel
+scopes and an event-driven parser per request, and a pool that reassigned
+its connections twice per request, scanning all of them each time (checking
+each for a server-side close, counting them once per idle one). The worker
+sends small GETs and PATCHes and reads small JSON answers, so this
+transport does only that, plainly:
+
+- a keep-alive pool per origin (scheme, host, port, TLS name), at most
+  `max_connections` requests at once; an idle connection is dropped after
+  `keepalive_expiry` seconds, or when the server closed it (EOF waiting);
+- TLS through the given context, with httpx's `sni_hostname` extension (the
+  management client connects to an address it checked, under the host's name);
+- httpx's timeouts: `pool` to wait for a slot, `connect`, `write` for the
+  request, `read` for the whole answer (not per read: a server that trickles
+  bytes cannot hold a tenant beyond it);
+- answers bounded: a head of at most 64 KiB, a body of at most `max_body`
+  bytes; anything malformed is httpx's RemoteProtocolError, never a hang;
+- httpx's exceptions (ConnectError, ReadTimeout, ...), so callers and their
+  error handling stay as they were.
+
+The body is read whole before the answer is returned; content decoding
+(gzip), redirects, auth and cookies stay httpx's. No proxies: the worker
+talks to brokers and Heroku directly.
 """
 
 from __future__ import annotations
 
-import select
-import socket
+import asyncio
 import ssl
-from collections.abc import Iterable
-from typing import Any
+import time
+from collections import deque
+from typing import NamedTuple
 
-import httpcore
 import httpx
 
-_SocketOption = (
-    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
-)
+HEAD_LIMIT = 64 * 1024
+MAX_BODY = 64 * 1024 * 1024
+_NO_BODY = {204, 304}
 
 
 def async_client(
     *, timeout: float, max_connections: int, verify: ssl.SSLContext | None = None
 ) -> httpx.AsyncClient:
-    """An AsyncClient like `httpx.AsyncClient(timeout=, limits=)`, on the pool below;
-    `verify` replaces the system's trusted certificates (tests)."""
-    limits = httpx.Limits(max_connections=max_connections)
-    return httpx.AsyncClient(timeout=timeout, transport=_Transport(limits, verify))
+    """An AsyncClient like `httpx.AsyncClient(timeout=, limits=)`, on the transport
+    below; `verify` replaces the system's trusted certificates (tests)."""
+    transport = Transport(
+        ssl_context=verify or httpx.create_ssl_context(), max_connections=max_connections
+    )
+    return httpx.AsyncClient(timeout=timeout, transport=transport)
 
 
-class _Transport(httpx.AsyncHTTPTransport):
-    def __init__(self, limits: httpx.Limits, verify: ssl.SSLContext | None) -> None:
-        context = verify or httpx.create_ssl_context()
-        super().__init__(verify=context, limits=limits)
-        # httpx builds its pool with anyio's backend and takes no other: the same
-        # pool, with ours (httpx's request mapping and errors stay as they are).
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_Backend(),
+class _Origin(NamedTuple):
+    scheme: str
+    host: str
+    port: int
+    sni: str | None
+
+
+class _Connection:
+    __slots__ = ("idle_until", "reader", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.idle_until = 0.0
+
+    def usable(self, now: float) -> bool:
+        # A server that closed an idle connection left EOF (or bytes) in the reader.
+        return (
+            now < self.idle_until
+            and not self.writer.is_closing()
+            and not self.reader.at_eof()
+            # Bytes nobody asked for make the connection's state unknown.
+            and not getattr(self.reader, "_buffer", b"")
         )
 
+    def close(self) -> None:
+        self.writer.close()
 
-class _Backend(httpcore.AsyncNetworkBackend):
-    def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(
+class Transport(httpx.AsyncBaseTransport):
+    def __init__(
         self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[_SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _Stream(stream)
+        *,
+        ssl_context: ssl.SSLContext,
+        max_connections: int,
+        keepalive_expiry: float = 5.0,
+        max_body: int = MAX_BODY,
+    ) -> None:
+        self._ssl = ssl_context
+        self._slots = asyncio.Semaphore(max_connections)
+        self._keep = max_connections
+        self._expiry = keepalive_expiry
+        self._max_body = max_body
+        self._idle: dict[_Origin, deque[_Connection]] = {}
+        self._idle_count = 0
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[_SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.connect_unix_socket(path, timeout, socket_options))
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _Stream(httpcore.AsyncNetworkStream):
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts = request.extensions.get("timeout", {})
+        url = request.url
+        if url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"unsupported scheme {url.scheme!r}", request=request)
+        origin = _Origin(
+            url.scheme,
+            url.host,
+            url.port or (443 if url.scheme == "https" else 80),
+            request.extensions.get("sni_hostname"),
+        )
+        body = await request.aread()
+        try:
+            async with asyncio.timeout(timeouts.get("pool")):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise httpx.PoolTimeout("no connection free in time", request=request) from None
+        try:
+            connection = self._take(origin) or await self._connect(origin, request, timeouts)
+            try:
+                status, headers, content, reusable = await self._exchange(
+                    connection, request, body, timeouts
+                )
+            except BaseException:
+                connection.close()
+                raise
+            if reusable:
+                self._put(origin, connection)
+            else:
+                connection.close()
+        finally:
+            self._slots.release()
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=httpx.ByteStream(content),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        for queue in self._idle.values():
+            for connection in queue:
+                connection.close()
+        self._idle.clear()
+        self._idle_count = 0
 
-    async def start_tls(
+    # -- the pool -------------------------------------------------------------
+
+    def _take(self, origin: _Origin) -> _Connection | None:
+        queue = self._idle.get(origin)
+        now = time.monotonic()
+        while queue:
+            connection = queue.pop()  # the most recently used: least likely closed
+            self._idle_count -= 1
+            if connection.usable(now):
+                return connection
+            connection.close()
+        return None
+
+    def _put(self, origin: _Origin, connection: _Connection) -> None:
+        connection.idle_until = time.monotonic() + self._expiry
+        self._idle.setdefault(origin, deque()).append(connection)
+        self._idle_count += 1
+        if self._idle_count > self._keep:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        """Close expired idle connections, then the oldest beyond the limit."""
+        now = time.monotonic()
+        for origin in list(self._idle):
+            queue = self._idle[origin]
+            while queue and not queue[0].usable(now):
+                queue.popleft().close()
+                self._idle_count -= 1
+            if not queue:
+                del self._idle[origin]
+        while self._idle_count > self._keep:
+            origin = min(self._idle, key=lambda o: self._idle[o][0].idle_until)
+            self._idle[origin].popleft().close()
+            self._idle_count -= 1
+            if not self._idle[origin]:
+                del self._idle[origin]
+
+    async def _connect(
+        self, origin: _Origin, request: httpx.Request, timeouts: dict[str, float | None]
+    ) -> _Connection:
+        tls = origin.scheme == "https"
+        try:
+            async with asyncio.timeout(timeouts.get("connect")):
+                reader, writer = await asyncio.open_connection(
+                    origin.host,
+                    origin.port,
+                    ssl=self._ssl if tls else None,
+                    server_hostname=(origin.sni or origin.host) if tls else None,
+                    limit=HEAD_LIMIT,
+                )
+        except TimeoutError:
+            raise httpx.ConnectTimeout("connect timed out", request=request) from None
+        except (OSError, ssl.SSLError) as exc:  # SSLError is an OSError; named for the reader
+            raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from None
+        return _Connection(reader, writer)
+
+    # -- one request and its answer -------------------------------------------
+
+    async def _exchange(
         self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+        connection: _Connection,
+        request: httpx.Request,
+        body: bytes,
+        timeouts: dict[str, float | None],
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
+        lines = [b"%s %s HTTP/1.1" % (request.method.encode(), request.url.raw_path)]
+        lines += [b"%s: %s" % (name, value) for name, value in request.headers.raw]
+        if "transfer-encoding" in request.headers:  # a streamed body, read whole above
+            body = (b"%x\r\n%s\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
+        try:
+            async with asyncio.timeout(timeouts.get("write")):
+                connection.writer.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+                await connection.writer.drain()
+        except TimeoutError:
+            raise httpx.WriteTimeout("write timed out", request=request) from None
+        except OSError as exc:
+            raise httpx.WriteError(str(exc) or type(exc).__name__, request=request) from None
+        try:
+            async with asyncio.timeout(timeouts.get("read")):
+                return await self._answer(connection.reader, request)
+        except TimeoutError:
+            raise httpx.ReadTimeout("read timed out", request=request) from None
+        except asyncio.IncompleteReadError:
+            raise httpx.RemoteProtocolError(
+                "server disconnected before the answer ended", request=request
+            ) from None
+        except (asyncio.LimitOverrunError, ValueError) as exc:
+            # LimitOverrunError: a head over the limit; ValueError: a line past it.
+            raise httpx.RemoteProtocolError(f"malformed answer: {exc}", request=request) from None
+        except OSError as exc:
+            raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from None
 
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return _readable(self._socket)
-        if info == "socket":
-            return self._socket
-        return self._inner.get_extra_info(info)
+    async def _answer(
+        self, reader: asyncio.StreamReader, request: httpx.Request
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            version, status, headers = _head(head, request)
+            if not 100 <= status < 200:
+                break  # 1xx answers (103 Early Hints) precede the real one
+        fields: dict[bytes, bytes] = {}
+        for name, value in headers:
+            key = name.lower()
+            if key in fields and key == b"content-length" and fields[key] != value:
+                raise httpx.RemoteProtocolError("conflicting Content-Length", request=request)
+            fields[key] = value if key not in fields else fields[key] + b", " + value
+        close = b"close" in fields.get(b"connection", b"").lower() or version == b"HTTP/1.0"
+        close = close or b"close" in request.headers.get("connection", "").lower().encode()
+        if request.method == "HEAD" or status in _NO_BODY:
+            return status, headers, b"", not close
+        coding = fields.get(b"transfer-encoding", b"").lower()
+        if coding:
+            if coding.rsplit(b",", 1)[-1].strip() != b"chunked":
+                raise httpx.RemoteProtocolError("unsupported Transfer-Encoding", request=request)
+            return status, headers, await self._chunked(reader, request), not close
+        length = fields.get(b"content-length")
+        if length is not None:
+            size = _length(length, request)
+            if size > self._max_body:
+                raise httpx.RemoteProtocolError("answer too large", request=request)
+            return status, headers, await reader.readexactly(size), not close
+        # Neither: the body runs to the end of the connection.
+        content = await reader.read(self._max_body + 1)
+        while content and len(content) <= self._max_body:
+            more = await reader.read(self._max_body + 1 - len(content))
+            if not more:
+                break
+            content += more
+        if len(content) > self._max_body:
+            raise httpx.RemoteProtocolError("answer too large", request=request)
+        return status, headers, content, False
+
+    async def _chunked(self, reader: asyncio.StreamReader, request: httpx.Request) -> bytes:
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            line = await reader.readuntil(b"\r\n")
+            size = int(line.split(b";", 1)[0].strip() or b"x", 16)  # ValueError: malformed
+            if size == 0:
+                while await reader.readuntil(b"\r\n") != b"\r\n":
+                    pass  # trailers, ignored
+                return b"".join(parts)
+            total += size
+            if size < 0 or total > self._max_body:
+                raise httpx.RemoteProtocolError("answer too large", request=request)
+            parts.append(await reader.readexactly(size))
+            if await reader.readexactly(2) != b"\r\n":
+                raise httpx.RemoteProtocolError("malformed chunk", request=request)
 
 
-def _readable(sock: socket.socket | None) -> bool:
-    """What httpcore asks of an idle connection: data or EOF waiting means the
-    server closed it (a socket already gone counts as closed too)."""
-    fd = -1 if sock is None else sock.fileno()
-    if fd < 0:
-        return True
-    poll = select.poll()
-    poll.register(fd, select.POLLIN)
-    return bool(poll.poll(0))
+def _head(head: bytes, request: httpx.Request) -> tuple[bytes, int, list[tuple[bytes, bytes]]]:
+    lines = head[:-4].split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    if len(parts) < 2 or parts[0] not in (b"HTTP/1.1", b"HTTP/1.0") or not parts[1].isdigit():
+        raise httpx.RemoteProtocolError("not an HTTP/1.1 status line", request=request)
+    headers = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name != name.strip() or line[:1] in (b" ", b"\t"):
+            raise httpx.RemoteProtocolError("malformed header line", request=request)
+        headers.append((name, value.strip()))
+    return parts[0], int(parts[1]), headers
+
+
+def _length(value: bytes, request: httpx.Request) -> int:
+    # A list of equal lengths ("5, 5") is one length (RFC 9110, 8.6).
+    values = {v.strip() for v in value.split(b",")}
+    if len(values) != 1 or not next(iter(values)).isdigit():
+        raise httpx.RemoteProtocolError("malformed Content-Length", request=request)
+    return int(values.pop())

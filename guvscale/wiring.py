@@ -82,7 +82,7 @@ async def worker(
     own_engine = engine is None
     engine = engine or make_engine(settings)
     async with contextlib.AsyncExitStack() as stack:
-        # httpcore's pool scans every connection per request: keep it near the concurrency.
+        # As many connections as tenants in flight, and a few for Heroku beside them.
         http = await stack.enter_async_context(
             async_client(
                 timeout=settings.http_timeout, max_connections=settings.worker_concurrency + 10

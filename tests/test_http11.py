@@ -1,0 +1,198 @@
+"""The worker transport's HTTP/1.1 (guvscale.httpclient.Transport) against a raw
+local server that sends scripted answers: bodies by length, chunks and end of
+connection, keep-alive and close, 1xx, gzip, request bodies, limits and
+malformed answers. tests/test_httpclient.py has TLS, timeouts and a
+connection the server closed."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from guvscale.httpclient import Transport
+from tests.live_server import free_port
+
+Script = Callable[[bytes, int], bytes | None]  # (request head + body, request number) -> answer
+
+
+class Raw:
+    """Answers each request with `script(request, n)`; None closes the connection,
+    as does every answer with `close_after`."""
+
+    def __init__(self, script: Script, close_after: bool = False) -> None:
+        self.script, self.close_after = script, close_after
+        self.connections = 0
+        self.requests: list[bytes] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                request = head + await reader.readexactly(length)
+                self.requests.append(request)
+                answer = self.script(request, len(self.requests))
+                if answer is None:
+                    break
+                writer.write(answer)
+                await writer.drain()
+                if self.close_after:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+def _client(**kw: object) -> httpx.AsyncClient:
+    transport = Transport(ssl_context=httpx.create_ssl_context(), max_connections=4, **kw)  # type: ignore[arg-type]
+    return httpx.AsyncClient(timeout=2, transport=transport)
+
+
+def _run(
+    script: Script, requests: int = 1, close_after: bool = False, **kw: object
+) -> tuple[list[httpx.Response | Exception], Raw]:
+    async def go() -> list[httpx.Response | Exception]:
+        raw = Raw(script, close_after)
+        port = free_port()
+        server = await asyncio.start_server(raw.handle, "127.0.0.1", port)
+        answers: list[httpx.Response | Exception] = []
+        async with server, _client(**kw) as client:
+            for _ in range(requests):
+                try:
+                    answers.append(
+                        await client.patch(
+                            f"http://127.0.0.1:{port}/apps/a/formation?x=1", json={"q": 1}
+                        )
+                    )
+                except httpx.HTTPError as exc:
+                    answers.append(exc)
+                await asyncio.sleep(0.02)  # a close reaches the client before the next request
+        runs.append(raw)
+        return answers
+
+    runs: list[Raw] = []
+    return asyncio.run(go()), runs[0]
+
+
+def ok(body: bytes = b'{"ok":1}', extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n%s\r\n%s" % (len(body), extra, body)
+
+
+def test_a_request_goes_out_whole_and_keep_alive_reuses_the_connection() -> None:
+    answers, raw = _run(lambda req, n: ok(), requests=3)
+    assert [a.json() for a in answers if isinstance(a, httpx.Response)] == [{"ok": 1}] * 3
+    assert raw.connections == 1
+    first = raw.requests[0]
+    assert first.startswith(b"PATCH /apps/a/formation?x=1 HTTP/1.1\r\n")
+    assert b"\r\nhost: 127.0.0.1:" in first.lower() and first.endswith(b'{"q":1}')
+
+
+@pytest.mark.parametrize(
+    ("answer", "body"),
+    [
+        (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+            b'4\r\n{"a"\r\n3;x=y\r\n:1}\r\n0\r\nt: 1\r\n\r\n',
+            b'{"a":1}',
+        ),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}", b"{}"),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", b""),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 2, 2\r\n\r\n[]", b"[]"),
+        (
+            b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s"
+            % (len(gzip.compress(b'{"z":2}')), gzip.compress(b'{"z":2}')),
+            b'{"z":2}',
+        ),
+    ],
+    ids=["chunked", "1xx first", "no content", "repeated length", "gzip"],
+)
+def test_bodies_are_read_by_their_framing(answer: bytes, body: bytes) -> None:
+    answers, raw = _run(lambda req, n: answer, requests=2)
+    assert all(isinstance(a, httpx.Response) and a.content == body for a in answers), answers
+    assert raw.connections == 1  # each framing leaves the connection reusable
+
+
+def test_a_close_or_an_unframed_body_opens_a_new_connection_next_time() -> None:
+    closing = ok(extra=b"connection: close\r\n")
+    answers, raw = _run(lambda req, n: closing if n == 1 else ok(), requests=2)
+    assert [a.status_code for a in answers if isinstance(a, httpx.Response)] == [200, 200]
+    assert raw.connections == 2
+
+    def unframed(req: bytes, n: int) -> bytes | None:
+        return b'HTTP/1.1 200 OK\r\n\r\n{"eof":1}' if n == 1 else None
+
+    answers, raw = _run(unframed, close_after=True)
+    assert isinstance(answers[0], httpx.Response) and answers[0].json() == {"eof": 1}
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (b"SMTP ready\r\n\r\n", httpx.RemoteProtocolError),
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", httpx.RemoteProtocolError),
+        (
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}",
+            httpx.RemoteProtocolError,
+        ),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n", httpx.RemoteProtocolError),
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n", httpx.RemoteProtocolError),
+        (b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n", httpx.RemoteProtocolError),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{}", httpx.RemoteProtocolError),
+        (b"HTTP/1.1 200 OK\r\nx: " + b"y" * 70_000 + b"\r\n\r\n", httpx.RemoteProtocolError),
+        (ok(b"x" * 2000), httpx.RemoteProtocolError),  # over max_body below
+    ],
+    ids=[
+        "not http",
+        "bad header",
+        "two lengths",
+        "negative",
+        "bad chunk",
+        "unknown coding",
+        "cut short",
+        "huge head",
+        "huge body",
+    ],
+)
+def test_malformed_or_oversized_answers_are_protocol_errors(answer: bytes, error: type) -> None:
+    answers, _ = _run(lambda req, n: answer, close_after=True, max_body=1000)
+    assert isinstance(answers[0], error), answers[0]
+
+
+def test_a_trickling_answer_is_cut_at_the_read_timeout_and_slots_are_bounded() -> None:
+    async def go() -> tuple[type, type, float]:
+        async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+            for _ in range(100):
+                writer.write(b"x")
+                await writer.drain()
+                await asyncio.sleep(0.1)
+            writer.close()
+
+        port = free_port()
+        server = await asyncio.start_server(trickle, "127.0.0.1", port)
+        transport = Transport(ssl_context=httpx.create_ssl_context(), max_connections=1)
+        timeout = httpx.Timeout(0.5, pool=0.2)
+        async with server, httpx.AsyncClient(timeout=timeout, transport=transport) as client:
+            began = asyncio.get_running_loop().time()
+            first, second = await asyncio.gather(
+                client.get(f"http://127.0.0.1:{port}/"),
+                client.get(f"http://127.0.0.1:{port}/"),
+                return_exceptions=True,
+            )
+            took = asyncio.get_running_loop().time() - began
+        return type(first), type(second), took
+
+    first, second, took = asyncio.run(go())
+    # Bytes keep coming every 0.1 s, yet the whole answer is held to 0.5 s;
+    # with one slot, the second request waits for it no longer than the pool timeout.
+    assert (first, second) == (httpx.ReadTimeout, httpx.PoolTimeout)
+    assert took < 1.5
