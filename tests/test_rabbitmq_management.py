@@ -205,7 +205,9 @@ def test_a_redirect_on_the_same_host_is_followed(mock: respx.MockRouter) -> None
     mock.get(f"{BASE}/api/queues/vh").respond(301, headers={"Location": "/rabbit/api/queues/vh"})
     target = mock.get(f"{BASE}/rabbit/api/queues/vh").respond(200, json=[queue_body()])
     assert list(list_queues(vhost="vh")) == ["jobs"]
-    assert target.calls[0].request.headers["Authorization"].startswith("Basic ")
+    followed = target.calls[0].request
+    assert followed.headers["Authorization"].startswith("Basic ")
+    assert "messages_ready" in followed.url.params["columns"].split(",")  # our query, still
 
 
 def test_a_redirect_loop_ends(mock: respx.MockRouter) -> None:

@@ -9,13 +9,13 @@ broker cannot bounce our credentials (or us) somewhere else.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
+import orjson
 
 from guvscale.rabbitmq.errors import (
     BrokerAuthFailed,
@@ -45,6 +45,7 @@ COLUMNS = ",".join(
         "message_stats.ack_details.rate",
     )
 )
+QUERY = urlencode({"columns": COLUMNS}).encode()
 
 
 class ManagementClient:
@@ -121,7 +122,8 @@ class ManagementClient:
         return stats
 
     async def _get(self, path: str, *, missing: Callable[[], BrokerError]) -> Any:
-        url = self._base + path
+        # Parsed once with its query: httpx parses a URL given as text, and again to add params.
+        url = httpx.URL(self._base + path, query=QUERY)
         for _ in range(MAX_REDIRECTS + 1):
             response = await self._send(url)
             if response.is_redirect:
@@ -130,8 +132,8 @@ class ManagementClient:
             return self._read(response, missing)
         raise BrokerRefused(f"{self._base}: more than {MAX_REDIRECTS} redirects")
 
-    async def _send(self, url: str) -> httpx.Response:
-        target, headers = httpx.URL(url), {"Accept": "application/json"}
+    async def _send(self, target: httpx.URL) -> httpx.Response:
+        headers = {"Accept": "application/json"}
         extensions: dict[str, Any] = {}
         if not self._allow_private:
             target, headers, extensions = await self._pinned(target, headers)
@@ -139,7 +141,6 @@ class ManagementClient:
             response = await self._http.request(
                 "GET",
                 target,
-                params={"columns": COLUMNS},
                 auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
                 timeout=self._timeout,
                 follow_redirects=False,
@@ -167,10 +168,10 @@ class ManagementClient:
         extensions: dict[str, Any] = {"sni_hostname": host} if url.scheme == "https" else {}
         return url.copy_with(host=address), {**headers, "Host": netloc}, extensions
 
-    def _redirect_target(self, url: str, response: httpx.Response) -> str:
+    def _redirect_target(self, url: httpx.URL, response: httpx.Response) -> httpx.URL:
         location = response.headers.get("Location", "")
         try:
-            target = httpx.URL(url).join(location)
+            target = url.join(location)
             target_host = target.host or ""
         except (httpx.InvalidURL, ValueError):  # IDNAError is a ValueError
             raise BrokerRefused(
@@ -180,10 +181,10 @@ class ManagementClient:
             raise BrokerRefused(
                 f"{self._base} redirected to another host ({target_host}); not followed"
             )
-        if httpx.URL(url).scheme == "https" and target.scheme != "https":
+        if url.scheme == "https" and target.scheme != "https":
             raise BrokerRefused(f"{self._base} redirected from https to http; not followed")
-        # Keep our own query (columns) off the target: _send adds it again.
-        return str(target.copy_with(query=None))
+        # Our own query (columns) replaces whatever the target carried.
+        return target.copy_with(query=QUERY)
 
     def _read(self, response: httpx.Response, missing: Callable[[], BrokerError]) -> Any:
         status = response.status_code
@@ -200,7 +201,7 @@ class ManagementClient:
         if not response.is_success:
             raise BrokerError(f"{self._base} answered {status}")
         try:
-            return json.loads(response.content)
+            return orjson.loads(response.content)
         except ValueError:
             raise BrokerUnreachable(
                 f"{self._base}: answer is not JSON; is this the management API?"
