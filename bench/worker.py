@@ -36,6 +36,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
@@ -149,9 +150,16 @@ def child(args: argparse.Namespace) -> None:
         worker_tenant_timeout=30.0,
     )
 
-    async def main() -> dict[str, float]:
+    async def main() -> dict[str, Any]:
         async with wiring.worker(settings, name=args.name) as w:
-            counted = {"decisions": 0, "seconds": 0.0, "cpu": 0.0, "errors": 0, "heroku_calls": 0}
+            counted: dict[str, Any] = {
+                "decisions": 0,
+                "seconds": 0.0,
+                "cpu": 0.0,
+                "errors": 0,
+                "heroku_calls": 0,
+                "error_kinds": {},
+            }
             began = time.monotonic()
             measure_from = began + args.warmup
             measure_to = measure_from + args.measure
@@ -165,6 +173,8 @@ def child(args: argparse.Namespace) -> None:
                         continue
                     counted["decisions"] += report.counters.decisions
                     counted["errors"] += sum(report.counters.errors.values())
+                    for kind, n in report.counters.errors.items():
+                        counted["error_kinds"][kind] = counted["error_kinds"].get(kind, 0) + n
                     counted["heroku_calls"] += report.counters.heroku_calls
                 if report.claimed == 0:
                     await asyncio.sleep(0.1)
@@ -190,7 +200,7 @@ def child(args: argparse.Namespace) -> None:
 
 def run_processes(
     count: int, database_url: str, key: str, fakes_url: str, args: argparse.Namespace
-) -> list[dict[str, float]]:
+) -> list[dict[str, Any]]:
     # Every run starts from an empty lease table and a start time all processes share.
     engine = create_engine(database_url)
     with engine.begin() as conn:
@@ -300,6 +310,11 @@ def main() -> None:
             wall = max(r["seconds"] for r in results)
             total = sum(r["decisions"] for r in results)
             errors = sum(r["errors"] for r in results)
+            kinds: dict[str, int] = {}
+            for r in results:
+                for kind, n in r.get("error_kinds", {}).items():
+                    kinds[kind] = kinds.get(kind, 0) + n
+            why = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
             # Tenant ticks in the window, each one queue read; the windows overlap.
             reads = max(r.get("queues", 0) for r in results) or 1
             patches = max(r.get("formation_patch", 0) for r in results)
@@ -310,7 +325,9 @@ def main() -> None:
                 + ", ".join(f"{p:,.0f}/s" for p in per)
                 + " (per CPU-second of each: "
                 + ", ".join(f"{p:,.0f}" for p in per_cpu)
-                + f"); {total:,.0f} decisions, {errors:,.0f} errors, "
+                + f"); {total:,.0f} decisions, {errors:,.0f} errors"
+                + (f" ({why})" if why else "")
+                + ", "
                 f"{sum(r.get('heroku_calls', 0) for r in results):,.0f} Heroku calls"
                 f"\n  tenant ticks that PATCHed a formation: {patches / reads:.1%}, "
                 f"that re-read one: {rereads / reads:.1%}"

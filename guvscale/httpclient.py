@@ -104,7 +104,8 @@ class Transport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"unsupported scheme {url.scheme!r}", request=request)
         origin = _Origin(
             url.scheme,
-            url.host,
+            # The ASCII form: an internationalised name goes out as httpx encoded it (IDNA 2008).
+            url.raw_host.decode("ascii"),
             url.port or (443 if url.scheme == "https" else 80),
             request.extensions.get("sni_hostname"),
         )
