@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import create_engine, make_url, text
 
-from guvscale.db.engine import embedded_url
+from guvscale.db.engine import open_database
 from guvscale.settings import Settings
 
 
@@ -24,8 +24,13 @@ def fresh_database() -> Iterator[str]:
     database on that server, dropped afterwards."""
     configured = Settings(database_url=os.environ.get("DATABASE_URL")).database_url
     if not configured:
-        with tempfile.TemporaryDirectory(prefix="gvs-bench-") as folder:
-            yield embedded_url(folder)
+        # The server stops before its folder is removed (contexts exit in reverse):
+        # one still writing WAL made the removal fail and the bench end in a traceback.
+        with (
+            tempfile.TemporaryDirectory(prefix="gvs-bench-") as folder,
+            open_database(Settings(database_url=None, data_dir=folder)) as url,
+        ):
+            yield url
         return
     name = "gvs_bench_" + secrets.token_hex(4)
     admin = create_engine(configured, isolation_level="AUTOCOMMIT")
