@@ -216,13 +216,14 @@ async def run_once(worker: Worker, now: dt.datetime | None = None) -> Report:
     report = Report()
     running: set[asyncio.Task[TenantResult | None]] = set()
     waiting: list[TenantResult] = []
+    saving: list[asyncio.Task[None]] = []
     try:
-        await _pipeline(worker, start, began, report, running, waiting)
+        await _pipeline(worker, start, began, report, running, waiting, saving)
     finally:
         # A failed save (database gone) must not leave ticks running unowned.
         for task in running:
             task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(*running, *saving, return_exceptions=True)
     report.seconds = time.monotonic() - began
     await asyncio.to_thread(worker._beat, report)
     return report
@@ -235,6 +236,7 @@ async def _pipeline(
     report: Report,
     running: set[asyncio.Task[TenantResult | None]],
     waiting: list[TenantResult],
+    saving: list[asyncio.Task[None]],
 ) -> None:
     opts = worker.options
     oldest: float | None = None
@@ -248,12 +250,15 @@ async def _pipeline(
             exhausted = len(jobs) < room or report.claimed + len(jobs) >= opts.batch
             report.claimed += len(jobs)
             running |= {asyncio.create_task(worker._run(job, start)) for job in jobs}
-        if not running and not waiting:
+        if saving and saving[0].done():
+            saving.pop().result()  # a failed save ends the round (run_forever logs it)
+        if not running and not waiting and not saving:
             break
-        if running:
+        if running or saving:
             done, _ = await asyncio.wait(
-                running, timeout=SAVE_WAIT, return_when=asyncio.FIRST_COMPLETED
+                running | set(saving), timeout=SAVE_WAIT, return_when=asyncio.FIRST_COMPLETED
             )
+            done -= set(saving)
             running -= done
             for task in done:
                 result = task.result()
@@ -263,8 +268,12 @@ async def _pipeline(
             if waiting and oldest is None:
                 oldest = time.monotonic()
         due = oldest is not None and time.monotonic() - oldest >= SAVE_WAIT
-        if waiting and (not running or len(waiting) >= opts.concurrency // 2 or due):
-            await asyncio.to_thread(worker._save, list(waiting), report)
+        ready = not running or len(waiting) >= opts.concurrency // 2 or due
+        if waiting and ready and not saving:
+            # One save at a time, beside the ticks and claims: the CPU keeps
+            # deciding while PostgreSQL writes the batch.
+            batch = list(waiting)
+            saving.append(asyncio.create_task(asyncio.to_thread(worker._save, batch, report)))
             waiting.clear()
             oldest = None
 
