@@ -244,11 +244,10 @@ class Transport(httpx.AsyncBaseTransport):
             version, status, headers = _head(head, request)
             if not 100 <= status < 200:
                 break  # 1xx answers (103 Early Hints) precede the real one
+        # Repeated fields join as one list; _length refuses lengths that differ.
         fields: dict[bytes, bytes] = {}
         for name, value in headers:
             key = name.lower()
-            if key in fields and key == b"content-length" and fields[key] != value:
-                raise httpx.RemoteProtocolError("conflicting Content-Length", request=request)
             fields[key] = value if key not in fields else fields[key] + b", " + value
         close = b"close" in fields.get(b"connection", b"").lower() or version == b"HTTP/1.0"
         close = close or b"close" in request.headers.get("connection", "").lower().encode()
@@ -266,11 +265,10 @@ class Transport(httpx.AsyncBaseTransport):
                 raise httpx.RemoteProtocolError("answer too large", request=request)
             return status, headers, await reader.readexactly(size), not close
         # Neither: the body runs to the end of the connection.
-        content = await reader.read(self._max_body + 1)
-        while content and len(content) <= self._max_body:
-            more = await reader.read(self._max_body + 1 - len(content))
-            if not more:
-                break
+        content = b""
+        while len(content) <= self._max_body and (
+            more := await reader.read(self._max_body + 1 - len(content))
+        ):
             content += more
         if len(content) > self._max_body:
             raise httpx.RemoteProtocolError("answer too large", request=request)
