@@ -33,6 +33,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,7 +159,7 @@ def child(args: argparse.Namespace) -> None:
                 "cpu": 0.0,
                 "errors": 0,
                 "heroku_calls": 0,
-                "error_kinds": {},
+                "error_kinds": Counter(),
             }
             began = time.monotonic()
             measure_from = began + args.warmup
@@ -173,8 +174,7 @@ def child(args: argparse.Namespace) -> None:
                         continue
                     counted["decisions"] += report.counters.decisions
                     counted["errors"] += sum(report.counters.errors.values())
-                    for kind, n in report.counters.errors.items():
-                        counted["error_kinds"][kind] = counted["error_kinds"].get(kind, 0) + n
+                    counted["error_kinds"].update(report.counters.errors)
                     counted["heroku_calls"] += report.counters.heroku_calls
                 if report.claimed == 0:
                     await asyncio.sleep(0.1)
@@ -310,10 +310,9 @@ def main() -> None:
             wall = max(r["seconds"] for r in results)
             total = sum(r["decisions"] for r in results)
             errors = sum(r["errors"] for r in results)
-            kinds: dict[str, int] = {}
+            kinds: Counter[str] = Counter()
             for r in results:
-                for kind, n in r.get("error_kinds", {}).items():
-                    kinds[kind] = kinds.get(kind, 0) + n
+                kinds.update(r.get("error_kinds", {}))
             why = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
             # Tenant ticks in the window, each one queue read; the windows overlap.
             reads = max(r.get("queues", 0) for r in results) or 1
