@@ -632,27 +632,36 @@ class DeadlineModel:
         old_from = max(0.0, fleet.booting_lands - spread)
         old_to = max(old_from, fleet.booting_lands + spread)
         soonest = min(new_from, old_from) if fleet.booting else new_from
-        nominal = min(self.now_lands, fleet.booting_lands) if fleet.booting else self.now_lands
+        # The latest any dyno booting or asked for now lands: a job due before
+        # that is at risk if its dyno boots late, not only if none boots early.
+        latest = max(new_to, old_to) if fleet.booting else new_to
         pieces = self.log.ready_ages(t, ready)
         due_by = self.role.deadline - self.role.processing
-        if due_by - max((p.old for p in pieces), default=0.0) >= nominal:
+        if due_by - max((p.old for p in pieces), default=0.0) >= latest:
             return 0, ""  # every queued job is due after the next dynos land
-        keep = kept(fleet)
+        # Booting dynos count by their chance of landing (below), not at their
+        # nominal time.
+        keep = kept(replace(fleet, booting=0))
 
         def short(tau: float) -> float:
             return jobs_at_least_as_old(pieces, due_by - tau) - keep.at(tau)
 
         lost = max(0.0, short(soonest))  # no boot, however early, saves these
-        taus = {soonest + (nominal - soonest) * i / 8 for i in range(8)}
+        taus = {soonest + (latest - soonest) * i / 12 for i in range(12)}
         taus.update(due_by - p.old for p in pieces)
         taus.update(due_by - p.young for p in pieces)
         target = self.role.percentile / 100.0
         extra, worst, needed = 0, 0.0, 0
-        for at in sorted(x for x in taus if soonest <= x < nominal):
+        for at in sorted(x for x in taus if soonest <= x < latest):
             d = short(at) - lost
             if d < 1e-6:
                 continue
-            k = math.ceil(d / self.role.concurrency - 1e-9)
+            # A dyno landed by `at` has been starting jobs since it landed: on
+            # average half the time since the soonest landing (counting only its
+            # first slots asked for hundreds of dynos to start fast jobs).
+            ran = max(0.0, at - soonest) / 2
+            per_dyno = self.role.concurrency * (1.0 + ran / self.job_time)
+            k = math.ceil(d / per_dyno - 1e-9)
             q_old = _chance(at, old_from, old_to)
             q_new = _chance(at, new_from, new_to)
             # Landed counts' chances, adding one new dyno at a time.
@@ -672,7 +681,7 @@ class DeadlineModel:
             return 0, ""
         why = (
             f"racing the boot: {worst:,.0f} queued jobs start in time only if "
-            f"{'a dyno boots' if needed == 1 else f'{needed} dynos boot'} early, "
+            f"{'a dyno lands' if needed == 1 else f'{needed} dynos land'} early enough, "
             f"so {dynos(fleet.booting + extra)} boot at once"
         )
         return fleet.size + extra, why
