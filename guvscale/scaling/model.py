@@ -77,15 +77,17 @@ The reasoning, in the order the code follows it:
    dynos are kept for every job in flight, whatever the configured job time
    says about the stop grace (a job longer than it was killed at every
    scale-down, for ever).
-14. Racing the boot: boots vary (±30 %), and queued jobs that only an early
-   boot can still start in time are saved by asking for enough dynos that
-   one of them likely boots early (each boot drawn on its own: the chance
-   that at least the needed number land by the jobs' due time reaches the
-   percentile, up to the maximum), and by keeping those booting while the
-   jobs wait. Jobs are due here at the deadline less the mean run, not the
-   slow run the plan uses, as what is at stake is each job's own chance. No
-   race is run for fewer jobs than the percentile lets miss of those queued
-   and an hour's arrivals at the rate of the last hour or so (`volume`).
+14. Racing the boot: boots vary (±30 %), and queued jobs due before a late
+   boot lands (only an early boot saves some; a nominal one others) are saved
+   by asking for enough dynos that enough of them likely land in time (each
+   boot drawn on its own: the chance that at least the needed number land by
+   the jobs' due time reaches the percentile, up to the maximum; a dyno
+   landed by then is credited with the jobs it started since, on average),
+   and by keeping those booting while the jobs wait. Jobs are due here at
+   the deadline less the mean run, not the slow run the plan uses, as what
+   is at stake is each job's own chance. No race is run for fewer jobs than
+   the percentile lets miss of those queued and an hour's arrivals at the
+   rate of the last hour or so (`volume`).
    The extra dynos are shed as soon as the jobs have started.
 13. Claims: a reason says the backlog finishes "within the deadline" or "in
    time" only when the dynos it keeps start every queued job by its start-by
@@ -621,8 +623,8 @@ class DeadlineModel:
         return total, "headroom: " + " and ".join(parts) + f", as {late_why}"
 
     def _race(self, fleet: Fleet, t: float, ready: int, hi: int) -> tuple[int, str]:
-        """Dynos to have so that queued jobs only an early boot can start in
-        time likely get one (module docstring, 14): (count, why) or (0, "")."""
+        """Dynos to have so that queued jobs a late boot would miss likely get
+        one in time (module docstring, 14): (count, why) or (0, "")."""
         boot = self.role.boot
         if ready == 0 or boot <= 0 or (fleet.size >= hi and fleet.booting == 0):
             return 0, ""
