@@ -234,35 +234,6 @@ def test_a_job_only_an_early_boot_saves_gets_a_race_then_the_extras_go() -> None
     assert started.desired == 1
 
 
-# A job due after the nominal boot but before a late one is at risk too: with
-# one dyno booting, a late draw (boot +30 %) misses it; several booting make
-# it likely that one lands in time. (Only jobs due before the nominal boot
-# were raced before: onoff-25 at 10 s asked for 1 dyno and missed 4 %.)
-@pytest.mark.parametrize(
-    ("deadline", "raced"),
-    [(35, True), (60, False)],  # at 60 s every job is due after the latest landing
-)
-def test_jobs_a_late_boot_would_miss_get_a_race(deadline: float, raced: bool) -> None:
-    fast = role(processing=0.077, stddev=0.05, deadline=deadline, concurrency=10, maximum=8)
-    fast = dataclasses.replace(fast, minimum=0, boot=24.0, pollinterval=10.0)
-    # 53 jobs published over the last 10 s: the oldest are due 25 s from now.
-    seen = [obs(0, 0, current=0), obs(10, 53, current=0, publish_rate=5.3)]
-    first = last(Scaler(fast), seen)
-    assert ("racing the boot" in first.reason) is raced
-    assert (first.desired > 1) is raced
-    # Fast jobs: the first dynos to land start them all, so no more than the maximum.
-    assert first.desired <= fast.maximum
-
-
-def test_a_cold_start_of_fast_jobs_meets_as_the_fastest_does() -> None:
-    trace = with_poll(FAMILIES["onoff"](25), 10.0)
-    r = trace.role()
-    ours_run = run_trace(ours(r), trace, r, seed=25)
-    fastest = run_trace(Fastest(r), trace, r, seed=25)
-    assert ours_run.meets and fastest.meets
-    assert ours_run.dyno_hours < 0.6 * fastest.dyno_hours
-
-
 def test_racing_the_boot_matches_the_fastest_on_a_few_jobs_an_hour() -> None:
     for seed in (5, 28):
         trace = with_poll(FAMILIES["sparse"](seed), 10.0)

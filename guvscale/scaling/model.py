@@ -77,17 +77,15 @@ The reasoning, in the order the code follows it:
    dynos are kept for every job in flight, whatever the configured job time
    says about the stop grace (a job longer than it was killed at every
    scale-down, for ever).
-14. Racing the boot: boots vary (±30 %), and queued jobs due before a late
-   boot lands (only an early boot saves some; a nominal one others) are saved
-   by asking for enough dynos that enough of them likely land in time (each
-   boot drawn on its own: the chance that at least the needed number land by
-   the jobs' due time reaches the percentile, up to the maximum; a dyno
-   landed by then is credited with the jobs it started since, on average),
-   and by keeping those booting while the jobs wait. Jobs are due here at
-   the deadline less the mean run, not the slow run the plan uses, as what
-   is at stake is each job's own chance. No race is run for fewer jobs than
-   the percentile lets miss of those queued and an hour's arrivals at the
-   rate of the last hour or so (`volume`).
+14. Racing the boot: boots vary (±30 %), and queued jobs that only an early
+   boot can still start in time are saved by asking for enough dynos that
+   one of them likely boots early (each boot drawn on its own: the chance
+   that at least the needed number land by the jobs' due time reaches the
+   percentile, up to the maximum), and by keeping those booting while the
+   jobs wait. Jobs are due here at the deadline less the mean run, not the
+   slow run the plan uses, as what is at stake is each job's own chance. No
+   race is run for fewer jobs than the percentile lets miss of those queued
+   and an hour's arrivals at the rate of the last hour or so (`volume`).
    The extra dynos are shed as soon as the jobs have started.
 13. Claims: a reason says the backlog finishes "within the deadline" or "in
    time" only when the dynos it keeps start every queued job by its start-by
@@ -623,8 +621,8 @@ class DeadlineModel:
         return total, "headroom: " + " and ".join(parts) + f", as {late_why}"
 
     def _race(self, fleet: Fleet, t: float, ready: int, hi: int) -> tuple[int, str]:
-        """Dynos to have so that queued jobs a late boot would miss likely get
-        one in time (module docstring, 14): (count, why) or (0, "")."""
+        """Dynos to have so that queued jobs only an early boot can start in
+        time likely get one (module docstring, 14): (count, why) or (0, "")."""
         boot = self.role.boot
         if ready == 0 or boot <= 0 or (fleet.size >= hi and fleet.booting == 0):
             return 0, ""
@@ -634,36 +632,27 @@ class DeadlineModel:
         old_from = max(0.0, fleet.booting_lands - spread)
         old_to = max(old_from, fleet.booting_lands + spread)
         soonest = min(new_from, old_from) if fleet.booting else new_from
-        # The latest any dyno booting or asked for now lands: a job due before
-        # that is at risk if its dyno boots late, not only if none boots early.
-        latest = max(new_to, old_to) if fleet.booting else new_to
+        nominal = min(self.now_lands, fleet.booting_lands) if fleet.booting else self.now_lands
         pieces = self.log.ready_ages(t, ready)
         due_by = self.role.deadline - self.role.processing
-        if due_by - max((p.old for p in pieces), default=0.0) >= latest:
+        if due_by - max((p.old for p in pieces), default=0.0) >= nominal:
             return 0, ""  # every queued job is due after the next dynos land
-        # Booting dynos count by their chance of landing (below), not at their
-        # nominal time.
-        keep = kept(replace(fleet, booting=0))
+        keep = kept(fleet)
 
         def short(tau: float) -> float:
             return jobs_at_least_as_old(pieces, due_by - tau) - keep.at(tau)
 
         lost = max(0.0, short(soonest))  # no boot, however early, saves these
-        taus = {soonest + (latest - soonest) * i / 12 for i in range(12)}
+        taus = {soonest + (nominal - soonest) * i / 8 for i in range(8)}
         taus.update(due_by - p.old for p in pieces)
         taus.update(due_by - p.young for p in pieces)
         target = self.role.percentile / 100.0
         extra, worst, needed = 0, 0.0, 0
-        for at in sorted(x for x in taus if soonest <= x < latest):
+        for at in sorted(x for x in taus if soonest <= x < nominal):
             d = short(at) - lost
             if d < 1e-6:
                 continue
-            # A dyno landed by `at` has been starting jobs since it landed: on
-            # average half the time since the soonest landing (counting only its
-            # first slots asked for hundreds of dynos to start fast jobs).
-            ran = max(0.0, at - soonest) / 2
-            per_dyno = self.role.concurrency * (1.0 + ran / self.job_time)
-            k = math.ceil(d / per_dyno - 1e-9)
+            k = math.ceil(d / self.role.concurrency - 1e-9)
             q_old = _chance(at, old_from, old_to)
             q_new = _chance(at, new_from, new_to)
             # Landed counts' chances, adding one new dyno at a time.
@@ -683,7 +672,7 @@ class DeadlineModel:
             return 0, ""
         why = (
             f"racing the boot: {worst:,.0f} queued jobs start in time only if "
-            f"{'a dyno lands' if needed == 1 else f'{needed} dynos land'} early enough, "
+            f"{'a dyno boots' if needed == 1 else f'{needed} dynos boot'} early, "
             f"so {dynos(fleet.booting + extra)} boot at once"
         )
         return fleet.size + extra, why
