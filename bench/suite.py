@@ -101,7 +101,9 @@ def run_one(job: Job) -> Outcome:
         fastest.meets,
         cheapest,
         meeting[cheapest].dyno_hours if cheapest else math.nan,
-        max(role.minimum * trace.length, fastest.job_hours * 3600 / role.concurrency) / 3600,
+        # Every policy runs the same jobs (one draw of job times), so the
+        # fastest's job-hours are everyone's.
+        max(role.minimum * trace.length / 3600, fastest.job_hours / role.concurrency),
     )
 
 
