@@ -36,7 +36,7 @@ def _logged(rng: random.Random) -> tuple[list[Piece], float]:
     log, t = ArrivalLog(), 0.0
     for _ in range(rng.randrange(1, 90)):
         span = rng.uniform(5, 60)
-        log.record(t, t + span, rng.choice([0.0, 3.0, 400.0]) * rng.random(), rng.uniform(-1, 50))
+        log.record(t, t + span, rng.choice([0.0, 3.0, 400.0]) * rng.random(), rng.random() < 0.3)
         t += span
     log.account_for(rng.randrange(0, 5000), unseen_at=t - 10)
     return log.ready_ages(t, rng.randrange(0, 5000), worst=rng.random() < 0.5), t

@@ -273,3 +273,22 @@ def test_a_rise_is_believed_at_once_when_no_boot_could_wait_for_it() -> None:
     decision = last(Scaler(hopeless), polls)
     assert decision.desired > 1
     assert "plus 5.7 jobs/s" in decision.reason
+
+
+# 4. Once a stream is known, an interval that brought far more than it holds
+# a burst, and when within the interval it came is unknown: all of its jobs
+# are planned from its start. Spreading the stream's share evenly left an
+# import landing just after a poll (spanning-24 at 60 s polls, two imports
+# 110 s apart) looking a poll younger than it was: 683 jobs missed.
+def test_4_an_interval_holding_a_burst_is_aged_from_its_start_stream_and_all() -> None:
+    imports = role(processing=1.18, stddev=0.85, deadline=341, concurrency=1, minimum=1)
+    imports = dataclasses.replace(imports, maximum=20, boot=39.0, pollinterval=60.0)
+    quiet = [obs(60 * i, 0, current=1, publish_rate=0.0) for i in range(29)]
+    import_ = [
+        obs(1740, 895, unacked=1, current=1, publish_rate=14.95, ack_rate=0.02),
+        obs(1800, 1654, unacked=5, current=5, publish_rate=14.93, ack_rate=2.22),
+        obs(1860, 3350, unacked=8, current=8, publish_rate=33.35, ack_rate=5.03),
+        obs(1920, 4843, unacked=15, current=15, publish_rate=33.32, ack_rate=8.32),
+    ]
+    decision = last(Scaler(imports), quiet + import_)
+    assert decision.desired == 20, decision

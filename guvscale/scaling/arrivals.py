@@ -56,18 +56,13 @@ class ArrivalLog:
     def __init__(self) -> None:
         self.segments: list[Segment] = []  # oldest first
 
-    def record(self, start: float, end: float, published: float, stream: float = -1.0) -> None:
-        """`published` jobs came between `start` and `end`. Up to `stream` of
-        them (all when negative) came evenly, as a stream does; the rest came
-        as a burst whose time within the interval is unknown, so they are put
-        at its start: the oldest they can be, as their deadline requires."""
+    def record(self, start: float, end: float, published: float, burst: bool = False) -> None:
+        """`published` jobs came between `start` and `end`: evenly, as a stream
+        does, or (`burst`) at a time within the interval that is unknown, so
+        all at its start: the oldest they can be, as their deadline requires."""
         if published <= 0 or end < start:
             return
-        even = published if stream < 0 else min(published, stream)
-        if published - even > 0:
-            self.segments.append(Segment(start, start, published - even))
-        if even > 0:
-            self.segments.append(Segment(start, end, even))
+        self.segments.append(Segment(start, start if burst else end, published))
 
     def account_for(self, ready: int, unseen_at: float) -> None:
         """Make the log hold at least `ready` jobs, so unseen ones age from now on.

@@ -8,9 +8,11 @@ The reasoning, in the order the code follows it:
    dynos that boot late still come in time.
 2. Ages: the queue is FIFO, so the ready jobs are the newest arrivals; the log
    of publish counts per poll gives their ages, hence when each must start.
-   Once a stream is known, what an interval brings beyond it is a burst, aged
-   from the interval's start (the oldest it can be). A job left waiting past
-   its deadline stays in the log as late, never re-aged as new.
+   Once a stream is known, an interval that brings more than it holds a
+   burst, and all its jobs are aged from the interval's start (the oldest they
+   can be: when within it the burst, or the stream's share, came is unknown).
+   A job left waiting past its deadline stays in the log as late, never
+   re-aged as new.
 3. Arrivals: the lasting publish rate keeps coming while the backlog drains,
    so a steady stream with an empty queue still needs rate · processing /
    concurrency dynos. A burst is not a lasting rate: a rate lasts only once
@@ -446,13 +448,17 @@ class DeadlineModel:
         if rate is None:
             rate = self.rates[-1] if self.rates else 0.0
         if self.t is not None and interval is not None and interval > 0:
-            # Once a stream is known, what comes beyond it and its noise is a
-            # burst, put at the interval's start (`ArrivalLog.record`).
-            stream = -1.0
+            # Once a stream is known, an interval bringing more than it and its
+            # noise holds a burst. Its jobs are all put at the interval's start:
+            # when the burst came is unknown, and so is when the stream's share
+            # did (spreading that share evenly left an import landing just after
+            # a poll looking a poll younger than it was).
+            burst = False
             if len(self.rates) >= 3 and sum(self.spans) > LASTING_WINDOW:
                 known = lasting_rate(self.rates, self.spans, LASTING_WINDOW) * interval
-                stream = known + self.z * math.sqrt(known) + 2 * self.role.concurrency
-            self.log.record(self.t, obs.t, rate * interval, stream)
+                noise = self.z * math.sqrt(known) + 2 * self.role.concurrency
+                burst = rate * interval > known + noise
+            self.log.record(self.t, obs.t, rate * interval, burst)
             self._notice(obs, ready, unacked, rate, interval)
         # Jobs older than the deadline plus a poll are late whatever their age.
         self.log.forget_before(obs.t - self.role.deadline - self.interval, keep=ready)
