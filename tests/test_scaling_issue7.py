@@ -292,3 +292,18 @@ def test_4_an_interval_holding_a_burst_is_aged_from_its_start_stream_and_all() -
     ]
     decision = last(Scaler(imports), quiet + import_)
     assert decision.desired == 20, decision
+
+
+# 5. Readings a little above a steady mean are its Poisson noise, not a rise:
+# staffing for them as a peak kept a second dyno idle for half an hour
+# (public steady trace, seed 3: 1.66x the cheapest peer that met).
+def test_5_noise_above_a_steady_mean_is_no_peak_to_staff_for() -> None:
+    steady = role(processing=0.3, stddev=0.15, deadline=60, concurrency=10, minimum=0)
+    steady = dataclasses.replace(steady, maximum=20, boot=30.0, pollinterval=30.0)
+    calm = [obs(30 * i, 0, unacked=9, current=1, publish_rate=30.0) for i in range(40)]
+    noisy = [obs(1200 + 30 * i, 0, unacked=9, current=1, publish_rate=31.9) for i in range(2)]
+    after = [obs(1260 + 30 * i, 0, unacked=9, current=1, publish_rate=30.0) for i in range(20)]
+    scaler = Scaler(steady)
+    decisions = [scaler.decide(o) for o in calm + noisy + after]
+    assert {d.desired for d in decisions[-20:]} == {1}, decisions[-1]
+    assert not any("peak" in d.reason for d in decisions[-20:])

@@ -69,8 +69,9 @@ The reasoning, in the order the code follows it:
    burst like the last 30 minutes' biggest, which the maximum asked for at its
    first sight could not start in time, gets slots kept running for the part
    it could not. Minutes of a higher rate are no such burst: the peak rate of
-   the last 30 minutes is staffed for like the stream. Each is named in the
-   reason.
+   the last 30 minutes (two intervals past the Poisson noise of the lasting
+   rate; readings just above a steady mean are that noise) is staffed for
+   like the stream. Each is named in the reason.
 11. Measured job time: acks per consumer slot over intervals when every slot
    was busy measure the real job time; once `MEASURED_ACKS` back it and it
    differs from `processing` by over a quarter, it is used, and said.
@@ -474,6 +475,9 @@ class DeadlineModel:
         self.t, self.messages, self.ready = obs.t, messages, ready
         self.consumers, self.ack_rate = obs.consumers, obs.ack_rate
         lasting = lasting_rate(self.rates, self.spans, LASTING_WINDOW)
+        # Peaks are rises past the noise of the rate shown to last, whatever
+        # is believed of this interval below.
+        self._note_peak(obs.t, lasting)
         expected = lasting * span
         if rate * span < expected - 2 * self.z * math.sqrt(expected):
             # A fall past what Poisson noise explains: the stream has stopped
@@ -485,17 +489,25 @@ class DeadlineModel:
             # queues every later job behind its backlog.
             lasting = max(lasting, rate)
         self._note_burst(obs.t)
-        self._note_peak(obs.t)
         return lasting
 
-    def _note_peak(self, t: float) -> None:
-        """Keep the upper envelope of rates that lasted two intervals, for BURST_MEMORY."""
+    def _risen(self, lasting: float) -> float | None:
+        """The rate of the last two intervals, when both rose past the Poisson
+        noise of the lasting rate (a reading or two above a steady mean is that
+        noise, not a rise: staffing for it kept a dyno idle for half an hour)."""
         if len(self.rates) < 2:
-            return
-        risen = min(self.rates[-2:])
-        self.peaks = [(pt, r) for pt, r in self.peaks if t - pt <= BURST_MEMORY and r > risen]
-        if risen > 0:
-            self.peaks.append((t, risen))
+            return None
+        risen, span = min(self.rates[-2:]), min(self.spans[-2:])
+        expected = lasting * span
+        return risen if risen * span > expected + self.z * math.sqrt(expected) else None
+
+    def _note_peak(self, t: float, lasting: float) -> None:
+        """Keep the upper envelope of rates that rose and lasted two intervals,
+        for BURST_MEMORY."""
+        self.peaks = [(pt, r) for pt, r in self.peaks if t - pt <= BURST_MEMORY]
+        risen = self._risen(lasting)
+        if risen:
+            self.peaks = [(pt, r) for pt, r in self.peaks if r > risen] + [(t, risen)]
 
     def _note_burst(self, t: float) -> None:
         """Remember a burst once it is over: the one or two intervals before
@@ -576,8 +588,9 @@ class DeadlineModel:
         slow = self.role.boot + self.interval >= self.start_by
         # A rising rate shows in the last two intervals before it counts as
         # lasting; a poll's headroom is cheap next to the misses of a ramp.
-        if len(self.rates) >= 2 and not self._quiet_now():
-            lasting = max(lasting, min(self.rates[-2:]))
+        risen = self._risen(lasting)
+        if risen and not self._quiet_now():
+            lasting = max(lasting, risen)
         busy = lasting * jt  # slots a Poisson stream keeps busy on average
         noise = 0.0
         peak_rate = 0.0
