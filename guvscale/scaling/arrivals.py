@@ -37,11 +37,14 @@ def lasting_rate(rates: list[float], spans: list[float], window: float) -> float
 
 class Segment(NamedTuple):
     """`jobs` published evenly between `start` and `end` (a point if equal).
-    (Tuples, not frozen dataclasses: a decision makes and reads hundreds.)"""
+    `steady` of them count towards the mean rate: a stream's, not a burst's
+    nor jobs of unknown time. (Tuples, not frozen dataclasses: a decision
+    makes and reads hundreds.)"""
 
     start: float
     end: float
     jobs: float
+    steady: float
 
 
 class Piece(NamedTuple):
@@ -56,13 +59,20 @@ class ArrivalLog:
     def __init__(self) -> None:
         self.segments: list[Segment] = []  # oldest first
 
-    def record(self, start: float, end: float, published: float, burst: bool = False) -> None:
+    def record(
+        self, start: float, end: float, published: float, stream: float | None = None
+    ) -> None:
         """`published` jobs came between `start` and `end`: evenly, as a stream
-        does, or (`burst`) at a time within the interval that is unknown, so
-        all at its start: the oldest they can be, as their deadline requires."""
+        does, or, when more than the `stream` expected (None: no stream known
+        yet), with a burst. Then when each came is unknown, so all are put at
+        the interval's start, the oldest they can be, as their deadline
+        requires; only the stream's share counts towards the mean rate."""
         if published <= 0 or end < start:
             return
-        self.segments.append(Segment(start, start if burst else end, published))
+        if stream is not None and published > stream:
+            self.segments.append(Segment(start, start, published, max(0.0, stream)))
+        else:
+            self.segments.append(Segment(start, end, published, published))
 
     def account_for(self, ready: int, unseen_at: float) -> None:
         """Make the log hold at least `ready` jobs, so unseen ones age from now on.
@@ -73,7 +83,7 @@ class ArrivalLog:
         missing = ready - sum(s.jobs for s in self.segments)
         if missing > 0:
             at = min([s.start for s in self.segments] + [unseen_at])
-            self.segments.insert(0, Segment(at, at, float(missing)))
+            self.segments.insert(0, Segment(at, at, float(missing), 0.0))
 
     def forget_before(self, t: float, keep: int = 0) -> None:
         """Drop intervals that ended before t: their jobs are past any deadline.
@@ -90,13 +100,13 @@ class ArrivalLog:
         """Jobs published per second over the logged intervals up to `now`.
 
         Unlike `lasting_rate` this averages over all the log holds (up to a
-        deadline), so one noisy interval barely moves it. Jobs `account_for`
-        placed at a guessed time are left out: their rate is unknown.
+        deadline), so one noisy interval barely moves it. Bursts beyond the
+        stream, and jobs `account_for` placed at a guessed time, are left out.
         """
-        logged = [s for s in self.segments if s.end > s.start]
+        logged = [s for s in self.segments if s.steady > 0]
         if not logged or now <= logged[0].start:
             return 0.0
-        return sum(s.jobs for s in logged) / (now - logged[0].start)
+        return sum(s.steady for s in logged) / (now - logged[0].start)
 
     def ready_ages(self, now: float, ready: int, worst: bool = False) -> list[Piece]:
         """Ages of the `ready` newest jobs, youngest first (see `account_for`).
@@ -120,13 +130,20 @@ class ArrivalLog:
         return pieces
 
     def to_json(self) -> list[list[float]]:
-        return [[s.start, s.end, s.jobs] for s in self.segments]
+        return [list(s) for s in self.segments]
 
     @classmethod
     def from_json(cls, data: Any) -> ArrivalLog:
         log = cls()
-        log.segments = [Segment(float(a), float(b), float(c)) for a, b, c in data or []]
+        log.segments = [_segment(*row) for row in data or []]
         return log
+
+
+def _segment(start: float, end: float, jobs: float, steady: float | None = None) -> Segment:
+    """A stored segment; states saved before `steady` existed counted spans only."""
+    if steady is None:
+        steady = jobs if end > start else 0.0
+    return Segment(float(start), float(end), float(jobs), float(steady))
 
 
 def jobs_at_least_as_old(pieces: list[Piece], age: float) -> float:

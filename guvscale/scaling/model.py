@@ -453,13 +453,13 @@ class DeadlineModel:
             # noise holds a burst. Its jobs are all put at the interval's start:
             # when the burst came is unknown, and so is when the stream's share
             # did (spreading that share evenly left an import landing just after
-            # a poll looking a poll younger than it was).
-            burst = False
+            # a poll looking a poll younger than it was). The stream's share
+            # still counts as rate: a rising stream is all such intervals.
+            stream = None
             if len(self.rates) >= 3 and sum(self.spans) > LASTING_WINDOW:
                 known = lasting_rate(self.rates, self.spans, LASTING_WINDOW) * interval
-                noise = self.z * math.sqrt(known) + 2 * self.role.concurrency
-                burst = rate * interval > known + noise
-            self.log.record(self.t, obs.t, rate * interval, burst)
+                stream = known + self.z * math.sqrt(known) + 2 * self.role.concurrency
+            self.log.record(self.t, obs.t, rate * interval, stream)
             self._notice(obs, ready, unacked, rate, interval)
         # Jobs older than the deadline plus a poll are late whatever their age.
         self.log.forget_before(obs.t - self.role.deadline - self.interval, keep=ready)
