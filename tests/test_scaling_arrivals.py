@@ -84,3 +84,21 @@ def test_an_interval_beyond_the_stream_is_aged_from_its_start_and_rated_at_the_s
 def test_a_log_saved_before_the_steady_count_restores_counting_spans_only() -> None:
     log = ArrivalLog.from_json([[0.0, 10.0, 30.0], [10.0, 10.0, 90.0]])
     assert log.mean_rate(20.0) == pytest.approx(30.0 / 20.0)
+
+
+@pytest.mark.parametrize(
+    ("savable", "age"),
+    [
+        (None, 30.0),  # a burst's jobs: the oldest they can be, the interval's start
+        (40.0, 30.0),  # savable even so
+        (25.0, 25.0),  # too old to save if they came at its start, but they may be younger
+        (5.0, 10.0),  # too old even if they came at its end: as young as they can be
+    ],
+)
+def test_a_bursts_jobs_are_no_older_than_savable_when_they_may_be_younger(
+    savable: float | None, age: float
+) -> None:
+    log = ArrivalLog()
+    log.record(0.0, 20.0, 400.0, stream=10.0)
+    assert log.ready_ages(30.0, 400, savable=savable) == [Piece(age, age, 400.0)]
+    assert log.ready_ages(30.0, 400, worst=True, savable=savable) == [Piece(30.0, 30.0, 400.0)]

@@ -36,15 +36,16 @@ def lasting_rate(rates: list[float], spans: list[float], window: float) -> float
 
 
 class Segment(NamedTuple):
-    """`jobs` published evenly between `start` and `end` (a point if equal).
-    `steady` of them count towards the mean rate: a stream's, not a burst's
-    nor jobs of unknown time. (Tuples, not frozen dataclasses: a decision
-    makes and reads hundreds.)"""
+    """`jobs` published between `start` and `end` (a point if equal): evenly,
+    or (`burst`) each at a time within it that is unknown. `steady` of them
+    count towards the mean rate: a stream's, not a burst's nor jobs of unknown
+    time. (Tuples, not frozen dataclasses: a decision makes and reads hundreds.)"""
 
     start: float
     end: float
     jobs: float
     steady: float
+    burst: bool = False
 
 
 class Piece(NamedTuple):
@@ -64,13 +65,12 @@ class ArrivalLog:
     ) -> None:
         """`published` jobs came between `start` and `end`: evenly, as a stream
         does, or, when more than the `stream` expected (None: no stream known
-        yet), with a burst. Then when each came is unknown, so all are put at
-        the interval's start, the oldest they can be, as their deadline
-        requires; only the stream's share counts towards the mean rate."""
+        yet), with a burst. Then when each came is unknown (`ready_ages`), and
+        only the stream's share counts towards the mean rate."""
         if published <= 0 or end < start:
             return
         if stream is not None and published > stream:
-            self.segments.append(Segment(start, start, published, max(0.0, stream)))
+            self.segments.append(Segment(start, end, published, max(0.0, stream), burst=True))
         else:
             self.segments.append(Segment(start, end, published, published))
 
@@ -108,11 +108,17 @@ class ArrivalLog:
             return 0.0
         return sum(s.steady for s in logged) / (now - logged[0].start)
 
-    def ready_ages(self, now: float, ready: int, worst: bool = False) -> list[Piece]:
+    def ready_ages(
+        self, now: float, ready: int, worst: bool = False, savable: float | None = None
+    ) -> list[Piece]:
         """Ages of the `ready` newest jobs, youngest first (see `account_for`).
 
         `worst`: when within an interval a job came is unknown, so each is
-        given the age of its interval's start, the oldest it can be.
+        given the age of its interval's start, the oldest it can be. A burst's
+        jobs always are, as their deadline requires, but no older than
+        `savable` (the oldest a job can be and still be saved) when they may
+        be younger: aged past it they looked lost and were left to miss, when
+        a burst landing just before the poll could all have been saved.
         """
         pieces: list[Piece] = []
         left = float(ready)
@@ -121,7 +127,10 @@ class ArrivalLog:
                 break
             young, old = now - seg.end, now - seg.start
             take = min(left, seg.jobs)
-            if worst:
+            if seg.burst and not worst:
+                age = old if savable is None else max(young, min(old, savable))
+                pieces.append(Piece(age, age, take))
+            elif worst:
                 pieces.append(Piece(old, old, take))
             else:
                 # The newest `take` of the segment's evenly spread jobs.
@@ -139,11 +148,13 @@ class ArrivalLog:
         return log
 
 
-def _segment(start: float, end: float, jobs: float, steady: float | None = None) -> Segment:
+def _segment(
+    start: float, end: float, jobs: float, steady: float | None = None, burst: bool = False
+) -> Segment:
     """A stored segment; states saved before `steady` existed counted spans only."""
     if steady is None:
         steady = jobs if end > start else 0.0
-    return Segment(float(start), float(end), float(jobs), float(steady))
+    return Segment(float(start), float(end), float(jobs), float(steady), bool(burst))
 
 
 def jobs_at_least_as_old(pieces: list[Piece], age: float) -> float:

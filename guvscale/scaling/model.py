@@ -89,7 +89,10 @@ The reasoning, in the order the code follows it:
    slow run the plan uses, as what is at stake is each job's own chance. No
    race is run for fewer jobs than the percentile lets miss of those queued
    and an hour's arrivals at the rate of the last hour or so (`volume`).
-   The extra dynos are shed as soon as the jobs have started.
+   The extra dynos are shed as soon as the jobs have started. A burst whose
+   jobs would be past saving if they came at their interval's start may have
+   come just before the poll: it is raced for as if young enough to be saved
+   (`ArrivalLog.ready_ages`'s `savable`), not left to miss as lost.
 13. Claims: a reason says the backlog finishes "within the deadline" or "in
    time" only when the dynos it keeps start every queued job by its start-by
    time alone, with no reinforcement and each job as old as it can be.
@@ -652,8 +655,9 @@ class DeadlineModel:
         old_to = max(old_from, fleet.booting_lands + spread)
         soonest = min(new_from, old_from) if fleet.booting else new_from
         nominal = min(self.now_lands, fleet.booting_lands) if fleet.booting else self.now_lands
-        pieces = self.log.ready_ages(t, ready)
         due_by = self.role.deadline - self.role.processing
+        # A burst that only an early boot may save is raced for as if it can be.
+        pieces = self.log.ready_ages(t, ready, savable=due_by - (soonest + nominal) / 2)
         if due_by - max((p.old for p in pieces), default=0.0) >= nominal:
             return 0, ""  # every queued job is due after the next dynos land
         keep = kept(fleet)
