@@ -36,16 +36,20 @@ def lasting_rate(rates: list[float], spans: list[float], window: float) -> float
 
 
 class Segment(NamedTuple):
-    """`jobs` published between `start` and `end` (a point if equal): evenly,
-    or (`burst`) each at a time within it that is unknown. `steady` of them
-    count towards the mean rate: a stream's, not a burst's nor jobs of unknown
-    time. (Tuples, not frozen dataclasses: a decision makes and reads hundreds.)"""
+    """`jobs` published between `start` and `end` (a point if equal). `steady`
+    of them count towards the mean rate: a stream's, not a burst's nor jobs of
+    unknown time. (Tuples, not frozen dataclasses: a decision makes and reads
+    hundreds.)"""
 
     start: float
     end: float
     jobs: float
     steady: float
-    burst: bool = False
+
+    @property
+    def burst(self) -> bool:
+        """Jobs beyond a stream came with it: when each came is unknown."""
+        return self.steady < self.jobs
 
 
 class Piece(NamedTuple):
@@ -70,7 +74,7 @@ class ArrivalLog:
         if published <= 0 or end < start:
             return
         if stream is not None and published > stream:
-            self.segments.append(Segment(start, end, published, max(0.0, stream), burst=True))
+            self.segments.append(Segment(start, end, published, max(0.0, stream)))
         else:
             self.segments.append(Segment(start, end, published, published))
 
@@ -127,11 +131,11 @@ class ArrivalLog:
                 break
             young, old = now - seg.end, now - seg.start
             take = min(left, seg.jobs)
-            if seg.burst and not worst:
+            if worst:
+                pieces.append(Piece(old, old, take))
+            elif seg.burst:
                 age = old if savable is None else max(young, min(old, savable))
                 pieces.append(Piece(age, age, take))
-            elif worst:
-                pieces.append(Piece(old, old, take))
             else:
                 # The newest `take` of the segment's evenly spread jobs.
                 pieces.append(Piece(young, young + (old - young) * take / seg.jobs, take))
@@ -149,12 +153,13 @@ class ArrivalLog:
 
 
 def _segment(
-    start: float, end: float, jobs: float, steady: float | None = None, burst: bool = False
+    start: float, end: float, jobs: float, steady: float | None = None, *_burst: object
 ) -> Segment:
-    """A stored segment; states saved before `steady` existed counted spans only."""
+    """A stored segment. States saved before `steady` existed counted spans
+    only; a515d15 also stored the burst flag that `steady` now implies."""
     if steady is None:
         steady = jobs if end > start else 0.0
-    return Segment(float(start), float(end), float(jobs), float(steady), bool(burst))
+    return Segment(float(start), float(end), float(jobs), float(steady))
 
 
 def jobs_at_least_as_old(pieces: list[Piece], age: float) -> float:
