@@ -2,9 +2,14 @@
 
 Pure. Three places are known: a field or header whose name says it holds a
 secret, a URL's password, and a value the caller knows it sent (a token, a
-grant code). Those are replaced whole; nothing is replaced as a substring of
-another word, so a one-letter grant code cannot turn `ConnectError` into
-`Conne[redacted]tError`.
+grant code, a broker password). Those are replaced whole; nothing is replaced
+as a substring of another word, so a one-letter grant code cannot turn
+`ConnectError` into `Conne[redacted]tError`.
+
+A known value shorter than MIN_BARE_SECRET characters is replaced only where it
+stands as a password in userinfo (`user:SECRET@`, with or without a scheme):
+standing alone it is as likely a word of the message (`a`, `to`, `401`) as the
+secret, and a secret that short hides nothing by being hidden elsewhere.
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ SECRET_SUFFIXES = ("_token", "_secret", "_password", "_salt")
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@]*:)[^\s@/?#]*@")
 # Characters tokens are made of (base64url, hex, dotted JWT-ish, Heroku's `t.xxx`).
 _VALUE_CHARS = r"A-Za-z0-9_\-.~+/"
+# A known secret shorter than this is replaced only as a userinfo password.
+MIN_BARE_SECRET = 4
+# The last character of a userinfo's user name, just before `:SECRET@`.
+_USERINFO_USER = r"[^\s:/?#@]"
 
 
 def is_secret_name(name: str) -> bool:
@@ -83,9 +92,14 @@ def redact_text(text: str) -> str:
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` with each known secret replaced where it stands as a whole value,
-    and URL passwords replaced."""
+    """`text` with each known secret replaced where it stands as a whole value
+    (one shorter than MIN_BARE_SECRET only as a userinfo password), and every
+    URL's password replaced. Empty secrets are ignored."""
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        pattern = rf"(?<![{_VALUE_CHARS}]){re.escape(secret)}(?![{_VALUE_CHARS}])"
+        value = re.escape(secret)
+        if len(secret) < MIN_BARE_SECRET:
+            pattern = rf"(?<={_USERINFO_USER}:){value}(?=@)"
+        else:
+            pattern = rf"(?<![{_VALUE_CHARS}]){value}(?![{_VALUE_CHARS}])"
         text = re.sub(pattern, REDACTED, text)
     return redact_text(text)

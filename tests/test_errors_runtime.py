@@ -164,14 +164,63 @@ def test_secret_fields_headers_and_url_passwords_are_redacted_whole() -> None:
 def test_a_short_secret_is_not_redacted_inside_other_words() -> None:
     error = from_transport(httpx.ConnectError("All connection attempts failed"), ("c",))
     assert error.message == "ConnectError: All connection attempts failed"
+    # Too short to tell from the message's own words: left alone outside userinfo.
     assert scrub("Token c is not valid; code=c&next=1", ["c"]) == (
-        f"Token {REDACTED} is not valid; code={REDACTED}&next=1"
+        "Token c is not valid; code=c&next=1"
     )
     token = "HRKU-0a1b2c3d-4e5f"
     assert scrub(f"Bearer {token} refused", [token]) == f"Bearer {REDACTED} refused"
     assert scrub(f"Bearer {token}x refused", [token]) == f"Bearer {token}x refused"
     assert redact_url("postgres://u:p%40ss@db:5432/x") == f"postgres://u:{REDACTED}@db:5432/x"
     assert redact_url("https://example.com/a") == "https://example.com/a"
+
+
+@pytest.mark.parametrize(
+    ("text", "secrets", "expected"),
+    [
+        pytest.param(
+            "Bearer HRKU-0a1b2c3d-4e5f refused (token HRKU-0a1b2c3d-4e5f)",
+            ["HRKU-0a1b2c3d-4e5f"],
+            f"Bearer {REDACTED} refused (token {REDACTED})",
+            id="normal-secret",
+        ),
+        pytest.param(
+            "connect to amqps://guvscale:hunter2-pw@rabbit.example.com/vh failed",
+            [],
+            f"connect to amqps://guvscale:{REDACTED}@rabbit.example.com/vh failed",
+            id="url-password-unknown-to-the-caller",
+        ),
+        pytest.param(
+            "ConnectError: user:pw-9d8c7b6a5f@rabbit.example refused",
+            ["pw-9d8c7b6a5f"],
+            f"ConnectError: user:{REDACTED}@rabbit.example refused",
+            id="known-password-in-schemeless-userinfo",
+        ),
+        pytest.param(
+            "AMQPConnectionError: a connection to amqp://guest:a@rabbit.example:5672/a"
+            " failed: a timeout after waiting",
+            ["a"],
+            f"AMQPConnectionError: a connection to amqp://guest:{REDACTED}@rabbit.example:5672/a"
+            " failed: a timeout after waiting",
+            id="one-letter-password-only-in-the-url",
+        ),
+        pytest.param(
+            "cannot reach user:x@rabbit.example: x509 certificate expired, retry x",
+            ["x"],
+            f"cannot reach user:{REDACTED}@rabbit.example: x509 certificate expired, retry x",
+            id="one-letter-password-in-schemeless-userinfo",
+        ),
+        pytest.param(
+            "ConnectError: All connection attempts failed",
+            ["", "", "c"],
+            "ConnectError: All connection attempts failed",
+            id="empty-and-short-secrets-ignored",
+        ),
+        pytest.param("nothing secret here", [""], "nothing secret here", id="only-empty-secret"),
+    ],
+)
+def test_scrub_table(text: str, secrets: list[str], expected: str) -> None:
+    assert scrub(text, secrets) == expected
 
 
 # -- item 2, without a server to stop: 503, Retry-After, HTML or JSON, one log line

@@ -164,6 +164,26 @@ def test_outages_and_nonsense_are_unreachable_without_the_password(
     assert "rabbit.example" in str(error)
 
 
+def test_a_one_letter_password_is_hidden_without_mangling_the_message(
+    mock: respx.MockRouter,
+) -> None:
+    # Scrubbed by guvscale.redact.scrub: once `a` was replaced in every word.
+    mock.get(f"{BASE}/api/queues/vh").mock(
+        side_effect=httpx.ConnectError("user:a@rabbit.example: a name that cannot be resolved")
+    )
+
+    async def go() -> None:
+        http, mc = client("https://user:a@rabbit.example")
+        async with http:
+            await mc.queues("vh")
+
+    with pytest.raises(BrokerUnreachable) as caught:
+        run(go())
+    assert str(caught.value) == (
+        f"{BASE}: ConnectError: user:[redacted]@rabbit.example: a name that cannot be resolved"
+    )
+
+
 def test_a_hanging_broker_is_cut_at_the_timeout() -> None:
     """A real socket that accepts and never answers: our own timeout ends the wait."""
 

@@ -21,9 +21,9 @@ from guvscale.rabbitmq.errors import (
     BrokerRefused,
     BrokerUnreachable,
     QueueMissing,
-    scrub,
 )
 from guvscale.rabbitmq.urls import AMQP_SCHEMES, mask_url, public_address, vhost_of
+from guvscale.redact import scrub
 
 # AMQP reply codes on a closed channel.
 NOT_FOUND = 404

@@ -1,12 +1,11 @@
 """What can go wrong when we read a tenant's broker, as our own exceptions.
 
 Broker URLs carry their password, so every message here is built from masked
-URLs and scrubbed of the password: str(error) is safe to log and to show.
+URLs and scrubbed of the password (guvscale.redact.scrub): str(error) is safe
+to log and to show.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 
 class BrokerError(Exception):
@@ -47,10 +46,3 @@ class BrokerRefused(BrokerError):
     """We will not connect: bad scheme, private address, or a redirect off the broker's host."""
 
     kind = "broker_refused"
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text

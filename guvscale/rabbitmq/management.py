@@ -24,10 +24,10 @@ from guvscale.rabbitmq.errors import (
     BrokerUnreachable,
     QueueMissing,
     VhostMissing,
-    scrub,
 )
 from guvscale.rabbitmq.stats import QueueStats
 from guvscale.rabbitmq.urls import HTTP_SCHEMES, mask_url, public_address
+from guvscale.redact import scrub
 
 log = logging.getLogger("guvscale.rabbitmq")
 
