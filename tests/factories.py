@@ -100,13 +100,21 @@ def poison(sessions: sessionmaker[Session], resource_id: str, kind: str) -> None
 # -- Heroku SSO ----------------------------------------------------------------
 
 
+def sso_v3_token(heroku_uuid: str, salt: str, ts: int | str) -> str:
+    """Heroku's v3 `resource_token`: sha1 hex of `uuid:salt:timestamp`.
+
+    Computed here from the contract, not by guvscale.services.sso.resource_token,
+    so the tests sign as Heroku does and a slip in the production code shows up.
+    """
+    return hashlib.sha1(f"{heroku_uuid}:{salt}:{ts}".encode()).hexdigest()
+
+
 def sso_v3_form(heroku_uuid: str, salt: str, ts: int | None = None) -> dict[str, str]:
     """The form Heroku posts to sign a user in (v3: sha1 of uuid:salt:timestamp)."""
     ts = int(time.time()) if ts is None else ts
-    token = hashlib.sha1(f"{heroku_uuid}:{salt}:{ts}".encode()).hexdigest()
     return {
         "resource_id": heroku_uuid,
-        "resource_token": token,
+        "resource_token": sso_v3_token(heroku_uuid, salt, ts),
         "timestamp": str(ts),
         "email": "dev@example.com",
         "user_id": "7b3f0e4c-user",
@@ -237,10 +245,9 @@ class HasUuid(HasId, Protocol):
 def sso_fields(resource: HasUuid, salt: str, *, email: str = "dev@example.com") -> dict[str, str]:
     """Heroku's v3 SSO fields for `resource`, as its dashboard sends them."""
     ts = str(int(time.time()))
-    token = hashlib.sha1(f"{resource.heroku_uuid}:{salt}:{ts}".encode()).hexdigest()
     return {
         "resource_id": resource.heroku_uuid,
-        "resource_token": token,
+        "resource_token": sso_v3_token(resource.heroku_uuid, salt, ts),
         "timestamp": ts,
         "email": email,
         "user_id": "7b3f0e4c-user",
