@@ -1,4 +1,5 @@
-"""Small pieces every model shares: the bounds in force, guv's target, wording."""
+"""Small pieces the scaling modules share: the bounds in force, guv's target,
+Heroku's timings, wording."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from statistics import NormalDist
 
 from guvscale.rules.types import Role
 from guvscale.scaling.types import Observation
+
+# Boot times vary about ±30 % around the configured `boot`.
+BOOT_SPREAD = 0.3
+# A decision reaches Heroku about a second after the poll.
+APPLY_DELAY = 1.0
 
 
 def bounds(role: Role, obs: Observation) -> tuple[int, int]:

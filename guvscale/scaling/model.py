@@ -38,7 +38,7 @@ The reasoning, in the order the code follows it:
    dyno that would only be asked for again pays a second boot. Jobs that
    outrun Heroku's 30 s stop grace are killed and redone when their dyno is
    shed, so busy dynos running them are kept until the queue has slack for
-   a redone job.
+   a redone job (`grace`).
 7. Outgrown: when the lasting rate needs more than the maximum, the queue
    grows whatever we do, and its backlog can only wait; it meets the deadline
    only if the queue started that overload empty, with the slack unused. A
@@ -71,7 +71,7 @@ The reasoning, in the order the code follows it:
    it could not. Minutes of a higher rate are no such burst: the peak rate of
    the last 30 minutes (two intervals past the Poisson noise of the lasting
    rate; readings just above a steady mean are that noise) is staffed for
-   like the stream. Each is named in the reason.
+   like the stream. Each is named in the reason (`reserve`).
 11. Measured job time: acks per consumer slot over intervals when every slot
    was busy measure the real job time; once `MEASURED_ACKS` back it and it
    differs from `processing` by over a quarter, it is used, and said.
@@ -79,7 +79,7 @@ The reasoning, in the order the code follows it:
    run means jobs were killed at a stop and redone: for `REDELIVERY_MEMORY`
    dynos are kept for every job in flight, whatever the configured job time
    says about the stop grace (a job longer than it was killed at every
-   scale-down, for ever).
+   scale-down, for ever; `grace`).
 14. Racing the boot: boots vary (±30 %), and queued jobs that only an early
    boot can still start in time are saved by asking for enough dynos that
    one of them likely boots early (each boot drawn on its own: the chance
@@ -92,44 +92,48 @@ The reasoning, in the order the code follows it:
    The extra dynos are shed as soon as the jobs have started. A burst whose
    jobs would be past saving if they came at their interval's start may have
    come just before the poll: it is raced for as if young enough to be saved
-   (`ArrivalLog.ready_ages`'s `savable`), not left to miss as lost.
+   (`ArrivalLog.ready_ages`'s `savable`), not left to miss as lost (`race`).
 13. Claims: a reason says the backlog finishes "within the deadline" or "in
    time" only when the dynos it keeps start every queued job by its start-by
-   time alone, with no reinforcement and each job as old as it can be.
+   time alone, with no reinforcement and each job as old as it can be
+   (`reasons`).
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from statistics import NormalDist
 from typing import Any
 
 from guvscale.rules.types import Role
-from guvscale.scaling.arrivals import (
-    ArrivalLog,
-    Piece,
-    jobs_at_least_as_old,
-    jobs_at_least_as_old_each,
-    lasting_rate,
+from guvscale.scaling.arrivals import ArrivalLog, Piece, lasting_rate
+from guvscale.scaling.common import (
+    APPLY_DELAY,
+    BOOT_SPREAD,
+    bounds,
+    clamp,
+    dynos,
+    seconds,
+    start_by,
 )
-from guvscale.scaling.common import bounds, clamp, dynos, seconds, start_by
-from guvscale.scaling.plan import Demand, Fleet, Plan, covers, kept, reachable
+from guvscale.scaling.grace import STOP_GRACE, busy_floor, outlive
+from guvscale.scaling.plan import (
+    Demand,
+    Fleet,
+    Plan,
+    Poll,
+    Sizing,
+    covers,
+    demand_of,
+    reachable,
+    smallest,
+)
+from guvscale.scaling.race import RACE_HORIZON, boot_race
+from guvscale.scaling.reasons import down_or_hold, up
+from guvscale.scaling.reserve import headroom, remember_burst, remember_peak, risen_rate
 from guvscale.scaling.types import Decision, Observation
 
-# Boot times vary about ±30 % around the configured `boot`.
-BOOT_SPREAD = 0.3
-# A decision reaches Heroku about a second after the poll.
-APPLY_DELAY = 1.0
-# Heroku sends SIGTERM and kills 30 s later; jobs still running are redelivered.
-STOP_GRACE = 30.0
-# Long jobs: shed busy dynos only when the oldest waiting job could still
-# wait this many runs (plus the grace) and start in time.
-SLACK_RUNS = 3.0
-# Checkpoints per plan, besides the exact ones where the due count jumps.
-GRID_POINTS = 60
 # How long after its lasting rate outgrew the maximum a load is expected to
 # do so again (hourly peaks; daily ones would need a day): meanwhile no job
 # is let wait (module docstring, 7).
@@ -148,37 +152,12 @@ INTERVAL_HISTORY = 6
 # After jobs were seen redelivered, no dyno is shed while jobs are in flight
 # for this long (module docstring, 6).
 REDELIVERY_MEMORY = 3600.0
-# A race for jobs only an early boot saves is run when more of them wait than
-# the percentile lets miss of about this many seconds of jobs (docstring, 14).
-RACE_HORIZON = 3600.0
-# Bursts this recent size the reserve of a role too slow to react (10).
-BURST_MEMORY = 1800.0
 # The measured job time replaces `processing` once this many acks of saturated
 # intervals back it, when it differs from it by more than this share (module
 # docstring, 11). Older measurements fade by MEASURED_FADE per interval.
 MEASURED_ACKS = 30.0
 MEASURED_DISAGREES = 0.25
 MEASURED_FADE = 0.95
-
-
-@dataclass(frozen=True)
-class Poll:
-    ready: int
-    unacked: int
-    lasting: float  # publish rate we expect to go on, jobs/s
-
-    @property
-    def load(self) -> str:
-        stream = f" plus {self.lasting:.3g} jobs/s" if self.lasting else ""
-        return f"backlog {self.ready + self.unacked:,}{stream}"
-
-
-@dataclass(frozen=True)
-class Sizing:
-    need: int  # fewest dynos that start every job in time, reinforced from the next poll on
-    ample: int  # the fleet to scale to: copes with reinforcements one boot late
-    busy: int  # dynos kept because they run long jobs that a stop would kill
-    short: bool  # not even the maximum starts every job in time
 
 
 class DeadlineModel:
@@ -237,21 +216,8 @@ class DeadlineModel:
 
     @property
     def outlive(self) -> float:
-        """Share of in-flight jobs that outlast the stop grace when their dyno stops.
-
-        A job in flight is on average half done, so with runs of P seconds
-        about 1 - grace/P of them outlast the grace; with heavy-tailed runs
-        the share of jobs longer than the grace (lognormal tail) may be more.
-        """
-        p = self.job_time
-        half_done = max(0.0, 1.0 - STOP_GRACE / p)
-        cv = self.role.stddev / self.role.processing
-        sigma = math.sqrt(math.log1p(cv * cv))
-        if sigma < 1e-6:
-            return half_done
-        mu = math.log(p) - sigma * sigma / 2
-        tail = 1.0 - NormalDist(mu, sigma).cdf(math.log(STOP_GRACE))
-        return max(half_done, tail)
+        """Share of in-flight jobs that outlast the stop grace (`grace.outlive`)."""
+        return outlive(self.role, self.job_time)
 
     def _quiet_now(self) -> bool:
         return bool(self.rates) and self.rates[-1] == 0 and not self.messages
@@ -285,16 +251,7 @@ class DeadlineModel:
             )
         elif sizing.need > size or (sizing.short and size < hi):
             desired = sizing.ample
-            if sizing.short:
-                reason = (
-                    f"scaling up {size} → {desired} (the maximum): {poll.load} needs more "
-                    f"to meet the {self.role.deadline:g} s deadline"
-                )
-            else:
-                reason = (
-                    f"scaling up {size} → {desired}: {poll.load} needs {dynos(desired)} "
-                    f"to finish by the deadline after {seconds(self.role.boot)} boot"
-                )
+            reason = up(size, desired, poll, sizing.short, self.role)
             if self._outgrown():
                 reason += (
                     " (no job waits: the load outgrew the maximum in the last "
@@ -304,7 +261,18 @@ class DeadlineModel:
             desired = clamp(min(size, max(sizing.ample, sizing.busy)), lo, hi)
             pieces = self.log.ready_ages(obs.t, poll.ready, worst=True)
             alone = self._backlog_in_time(fleet, desired, pieces)
-            reason = self._down_or_hold_reason(size, desired, poll, sizing, hi, alone)
+            reason = down_or_hold(
+                size,
+                desired,
+                poll,
+                sizing,
+                hi,
+                alone,
+                deadline=self.role.deadline,
+                outlive=self.outlive,
+                redelivered=self._redelivered(),
+                learning=len(self.rates) < 2,
+            )
         if why_headroom and desired >= headroom and headroom > lo:
             reason += f" ({why_headroom})"
         if why_race and desired >= race:
@@ -350,7 +318,7 @@ class DeadlineModel:
                 plan = Plan(k, k if alone else max(k, reserve), self.now_lands, later_lands)
                 return covers(fleet, plan, demand)
 
-            return _smallest(start, hi, works_with, hint=fleet.size)
+            return smallest(start, hi, works_with, hint=fleet.size)
 
         # A lasting rate beyond what the maximum sustains: no later poll can
         # catch up, so every dyno we may have is needed now.
@@ -369,61 +337,6 @@ class DeadlineModel:
                 ample = fleet.size if alone is None else alone
         busy = self._busy_floor(fleet.size, poll.unacked, pieces)
         return Sizing(need=fewest_now, ample=ample, busy=busy, short=False)
-
-    def _down_or_hold_reason(
-        self, size: int, desired: int, poll: Poll, sizing: Sizing, hi: int, alone: bool
-    ) -> str:
-        """`alone`: the `desired` dynos by themselves start every queued job in
-        time; only then does a reason say the backlog finishes in time."""
-        later = (
-            f"the next polls add what {poll.load} needs by the deadline"
-            if poll.lasting > 0
-            else f"more dynos would land too late for {poll.load}"
-        )
-        if desired < size:
-            if size > hi and desired == hi:
-                why = "above the maximum now in force"
-            elif poll.ready + poll.unacked == 0:
-                why = "queue empty"
-            elif poll.ready == 0 and self.outlive < 0.01:
-                why = f"the {poll.unacked:,} jobs in flight finish within the stop grace"
-            elif poll.ready == 0:
-                why = f"the {poll.unacked:,} jobs in flight, if killed at the stop, redo in time"
-            elif alone:
-                why = f"{poll.load} still finishes in time with {dynos(desired)}"
-            elif poll.lasting > 0:
-                why = later
-            else:
-                why = f"{dynos(desired)} serve {poll.load} as well as more could in time"
-            return f"scaling down {size} → {desired}: {why}"
-        if desired > size:
-            return f"scaling up {size} → {desired}: the minimum now in force"
-        if sizing.short:
-            return (
-                f"holding {size} (the maximum): {poll.load} needs more "
-                f"to meet the {self.role.deadline:g} s deadline"
-            )
-        if sizing.busy > sizing.ample and self._redelivered():
-            return (
-                f"holding {size}: jobs were killed at a stop and redone, so dynos stay "
-                f"for the {poll.unacked:,} jobs in flight"
-            )
-        if sizing.busy > sizing.ample:
-            return (
-                f"holding {size}: {poll.unacked:,} jobs in flight could outrun the "
-                f"{STOP_GRACE:g} s stop grace and be redone"
-            )
-        if len(self.rates) < 2:
-            return f"holding {size}: learning the publish rate"
-        if sizing.ample > sizing.need and poll.ready + poll.unacked == 0:
-            return f"holding {size}: queue empty, but reinforcements could come too late"
-        if sizing.need < size:
-            return f"holding {size}: fewer would do for now, but {poll.load} needs them soon"
-        if poll.ready + poll.unacked == 0:
-            return f"holding {size}: queue empty"
-        if not alone:
-            return f"holding {size}: {later}"
-        return f"holding {size}: enough for {poll.load} within the deadline"
 
     def _backlog_in_time(self, fleet: Fleet, k: int, pieces: list[Piece]) -> bool:
         """Do k dynos alone, with no reinforcement, start every queued job by
@@ -480,7 +393,8 @@ class DeadlineModel:
         lasting = lasting_rate(self.rates, self.spans, LASTING_WINDOW)
         # Peaks are rises past the noise of the rate shown to last, whatever
         # is believed of this interval below.
-        self._note_peak(obs.t, lasting)
+        risen = risen_rate(self.rates, self.spans, lasting, self.z)
+        self.peaks = remember_peak(self.peaks, obs.t, risen)
         expected = lasting * span
         if rate * span < expected - 2 * self.z * math.sqrt(expected):
             # A fall past what Poisson noise explains: the stream has stopped
@@ -491,47 +405,10 @@ class DeadlineModel:
             # rise that waits to be shown lasting has missed by then, and
             # queues every later job behind its backlog.
             lasting = max(lasting, rate)
-        self._note_burst(obs.t)
+        self.bursts = remember_burst(
+            self.bursts, obs.t, self.rates, self.spans, self.z, self.role.concurrency
+        )
         return lasting
-
-    def _risen(self, lasting: float) -> float | None:
-        """The rate of the last two intervals, when both rose past the Poisson
-        noise of the lasting rate (a reading or two above a steady mean is that
-        noise, not a rise: staffing for it kept a dyno idle for half an hour)."""
-        if len(self.rates) < 2:
-            return None
-        risen, span = min(self.rates[-2:]), min(self.spans[-2:])
-        expected = lasting * span
-        return risen if risen * span > expected + self.z * math.sqrt(expected) else None
-
-    def _note_peak(self, t: float, lasting: float) -> None:
-        """Keep the upper envelope of rates that rose and lasted two intervals,
-        for BURST_MEMORY."""
-        self.peaks = [(pt, r) for pt, r in self.peaks if t - pt <= BURST_MEMORY]
-        risen = self._risen(lasting)
-        if risen:
-            self.peaks = [(pt, r) for pt, r in self.peaks if r > risen] + [(t, risen)]
-
-    def _note_burst(self, t: float) -> None:
-        """Remember a burst once it is over: the one or two intervals before
-        this one brought more than both this one and the one before them, past
-        Poisson noise. A rise that lasts is a new rate, and a fall the end of
-        one, not a burst."""
-        self.bursts = [(bt, b) for bt, b in self.bursts if t - bt <= BURST_MEMORY]
-        if len(self.rates) < 4:
-            return
-        base = max(self.rates[-1], min(self.rates[-4], self.rates[-3]))
-
-        def excess(rate: float, span: float) -> float:
-            expected = base * span
-            return rate * span - expected - self.z * math.sqrt(expected) - 0.1 * expected
-
-        before = list(zip(self.rates[-3:-1], self.spans[-3:-1], strict=True))
-        size = sum(max(0.0, excess(r, s)) for r, s in before)
-        # Fewer jobs than two dynos' slots, or than ten, are no burst worth a
-        # dyno kept for half an hour (a few jobs an hour get reactions).
-        if before and excess(*before[-1]) > 0 and size >= max(2 * self.role.concurrency, 10):
-            self.bursts.append((t, size))
 
     def _notice(
         self, obs: Observation, ready: int, unacked: int, rate: float, interval: float
@@ -580,125 +457,36 @@ class DeadlineModel:
         return self.ack_rate is not None and self.ack_rate < poll.lasting
 
     def _headroom(self, lasting: float, hi: int) -> tuple[int, str]:
-        """Dynos kept running for what reacting cannot catch (module docstring,
-        10): Poisson noise when boot plus a poll leave no time to react, and
-        bursts like recent ones that the maximum could not start in time if
-        asked for only at their first sight. (count, why) or (0, "")."""
-        if hi <= 0:
-            return 0, ""
-        c, jt = self.role.concurrency, self.job_time
-        slack = max(self.start_by, jt)
-        slow = self.role.boot + self.interval >= self.start_by
-        # A rising rate shows in the last two intervals before it counts as
-        # lasting; a poll's headroom is cheap next to the misses of a ramp.
-        risen = self._risen(lasting)
-        if risen and not self._quiet_now():
-            lasting = max(lasting, risen)
-        busy = lasting * jt  # slots a Poisson stream keeps busy on average
-        noise = 0.0
-        peak_rate = 0.0
-        quiet = self._quiet_now()
-        # A stream so thin that no job comes within a reaction's time gets
-        # reactions, not a dyno kept idle for it.
-        thin = lasting * (self.role.boot + self.interval) < 1.0
-        if slow and busy > 0 and not quiet and not thin:
-            # Square-root staffing, c = a + β·√a: with no wait allowed β is the
-            # percentile's z; a queue that may wait `slack` absorbs most of the
-            # noise, which a window of that length shrinks by √(job time / slack).
-            beta = self.z * min(1.0, math.sqrt(jt / slack))
-            noise = busy + beta * math.sqrt(busy)
-            # Minutes of a higher rate come back (a burst that lasts several
-            # polls is no `bursts` entry, and reacting to it is too slow): the
-            # peak of the last BURST_MEMORY is staffed for too.
-            top = max((r for _, r in self.peaks), default=0.0)
-            if top * jt > busy:
-                peak_rate = top
-                noise = max(noise, top * jt + beta * math.sqrt(top * jt))
-        # A burst of b jobs at once must start within the slack. Dynos asked
-        # for at its first sight land `late` later at worst; whatever the
-        # maximum could not start in the time left must find slots running.
-        late = APPLY_DELAY + self.role.boot * (1 + BOOT_SPREAD) + self.interval
-        b = max((b for _, b in self.bursts), default=0.0)
-        left = max(0.0, slack - late)
-        burst = max(0.0, b * jt - hi * c * left) / max(min(slack, late), 1e-9)
-        noise_dynos = math.ceil(noise / c - 1e-9)
-        total = min(hi, math.ceil((max(noise, busy) + burst) / c - 1e-9))
-        if total <= 0 or (noise == 0.0 and burst == 0.0):
-            return 0, ""
-        parts = []
-        if noise_dynos and peak_rate:
-            parts.append(
-                f"{dynos(noise_dynos)} for a peak of {peak_rate:.3g} jobs/s "
-                f"in the last {BURST_MEMORY / 60:g} min"
-            )
-        elif noise_dynos:
-            parts.append(f"{dynos(noise_dynos)} for the noise of {lasting:.3g} jobs/s")
-        if total > noise_dynos:
-            parts.append(f"{total - noise_dynos} for bursts like the last 30 min's ({b:,.0f} jobs)")
-        late_why = (
-            f"boot plus a poll ({seconds(self.role.boot + self.interval)}) leave no time to react"
-            if slow
-            else "dynos asked for at a burst's first sight land too late"
+        """Dynos kept running for what reacting cannot catch (module docstring, 10)."""
+        return headroom(
+            self.role,
+            hi,
+            lasting=lasting,
+            risen=risen_rate(self.rates, self.spans, lasting, self.z),
+            quiet=self._quiet_now(),
+            job_time=self.job_time,
+            start_by=self.start_by,
+            interval=self.interval,
+            z=self.z,
+            peaks=self.peaks,
+            bursts=self.bursts,
         )
-        return total, "headroom: " + " and ".join(parts) + f", as {late_why}"
 
     def _race(self, fleet: Fleet, t: float, ready: int, hi: int) -> tuple[int, str]:
         """Dynos to have so that queued jobs only an early boot can start in
-        time likely get one (module docstring, 14): (count, why) or (0, "")."""
-        boot = self.role.boot
-        if ready == 0 or boot <= 0 or (fleet.size >= hi and fleet.booting == 0):
-            return 0, ""
-        spread = BOOT_SPREAD * boot
-        new_from, new_to = self.soonest_landing, self.first_help
-        # Booting dynos that have not landed land at any time left of their window.
-        old_from = max(0.0, fleet.booting_lands - spread)
-        old_to = max(old_from, fleet.booting_lands + spread)
-        soonest = min(new_from, old_from) if fleet.booting else new_from
-        nominal = min(self.now_lands, fleet.booting_lands) if fleet.booting else self.now_lands
-        due_by = self.role.deadline - self.role.processing
-        # A burst that only an early boot may save is raced for as if it can be.
-        pieces = self.log.ready_ages(t, ready, savable=due_by - (soonest + nominal) / 2)
-        if due_by - max((p.old for p in pieces), default=0.0) >= nominal:
-            return 0, ""  # every queued job is due after the next dynos land
-        keep = kept(fleet)
-
-        def short(tau: float) -> float:
-            return jobs_at_least_as_old(pieces, due_by - tau) - keep.at(tau)
-
-        lost = max(0.0, short(soonest))  # no boot, however early, saves these
-        taus = {soonest + (nominal - soonest) * i / 8 for i in range(8)}
-        taus.update(due_by - p.old for p in pieces)
-        taus.update(due_by - p.young for p in pieces)
-        target = self.role.percentile / 100.0
-        extra, worst, needed = 0, 0.0, 0
-        for at in sorted(x for x in taus if soonest <= x < nominal):
-            d = short(at) - lost
-            if d < 1e-6:
-                continue
-            k = math.ceil(d / self.role.concurrency - 1e-9)
-            q_old = _chance(at, old_from, old_to)
-            q_new = _chance(at, new_from, new_to)
-            # Landed counts' chances, adding one new dyno at a time.
-            dist = _landed([1.0], q_old, fleet.booting)
-            n = 0
-            while n < extra or sum(dist[k:]) < target:
-                if fleet.size + n >= hi or q_new == 0.0:
-                    break
-                dist = _landed(dist, q_new, 1)
-                n += 1
-            extra, worst, needed = max(extra, n), max(worst, d), max(needed, k)
-        # The percentile lets a share of jobs miss: a race for fewer than that
-        # share of the jobs of about an hour costs more than the deadline asks.
-        coming = (self.volume or 0.0) * RACE_HORIZON
-        allowed = (1.0 - target) * (ready + fleet.in_flight + coming)
-        if worst <= allowed or (extra == 0 and fleet.booting == 0):
-            return 0, ""
-        why = (
-            f"racing the boot: {worst:,.0f} queued jobs start in time only if "
-            f"{'a dyno boots' if needed == 1 else f'{needed} dynos boot'} early, "
-            f"so {dynos(fleet.booting + extra)} boot at once"
+        time likely get one (module docstring, 14)."""
+        return boot_race(
+            self.role,
+            fleet,
+            self.log,
+            t,
+            ready,
+            hi,
+            soonest_landing=self.soonest_landing,
+            first_help=self.first_help,
+            now_lands=self.now_lands,
+            volume=self.volume,
         )
-        return fleet.size + extra, why
 
     def _fleet(self, obs: Observation, lo: int, unacked: int) -> Fleet:
         size = obs.current
@@ -739,43 +527,29 @@ class DeadlineModel:
         return max(0.0, min(1.0, share))
 
     def _demand(self, pieces: list[Piece], rate: float, horizon: float, budget: float) -> Demand:
-        """Jobs that must have started by each checkpoint: queued ones by age,
-        and arrivals at `rate` for `horizon` seconds from now, each due
-        `budget` seconds after its publish."""
-        # Past the soonest a late boot lands, so jobs no dyno saves before it
-        # are still planned for (with no slack they are all due at once).
-        end = max(budget + horizon, self.first_help + self.interval)
-        taus = {0.0, budget, end, self.now_lands, self.first_help, self.later_lands}
-        taus.update([end * i / GRID_POINTS for i in range(GRID_POINTS)])
-        taus.update([budget - p.old for p in pieces])
-        taus.update([budget - p.young for p in pieces])
-        checkpoints = tuple(sorted([t for t in taus if 0.0 <= t <= end]))
-        queued = jobs_at_least_as_old_each(pieces, [budget - tau for tau in checkpoints])
-        if rate == 0.0:
-            return Demand(checkpoints, tuple(queued))
-        due = tuple(
-            [
-                q + rate * min(max(0.0, tau - budget), horizon)
-                for q, tau in zip(queued, checkpoints, strict=True)
-            ]
+        """Jobs that must have started by each checkpoint (`plan.demand_of`)."""
+        return demand_of(
+            pieces,
+            rate,
+            horizon,
+            budget,
+            now_lands=self.now_lands,
+            first_help=self.first_help,
+            later_lands=self.later_lands,
         )
-        return Demand(checkpoints, due)
 
     def _busy_floor(self, size: int, unacked: int, pieces: list[Piece]) -> int:
         """Dynos kept because shedding them would kill long jobs in flight."""
-        if unacked == 0:
-            return 0
-        if self._redelivered():
-            # Jobs were killed and redone: the configured job time is not to be
-            # trusted to say they finish within the grace, so keep dynos for
-            # every job in flight, however long the queue's slack.
-            return min(size, math.ceil(unacked / self.role.concurrency))
-        if self.outlive < 0.01:
-            return 0
-        oldest = max((p.old for p in pieces), default=0.0)
-        if self.budget - oldest >= SLACK_RUNS * self.job_time + STOP_GRACE:
-            return 0  # a redone job would still start in time
-        return min(size, math.ceil(unacked / self.role.concurrency))
+        return busy_floor(
+            size,
+            unacked,
+            max((p.old for p in pieces), default=0.0),
+            concurrency=self.role.concurrency,
+            job_time=self.job_time,
+            budget=self.budget,
+            outlived=self.outlive,
+            redelivered=self._redelivered(),
+        )
 
     def _hold(self, obs: Observation, lo: int, hi: int, why: str) -> Decision:
         keep = obs.current if obs.current is not None else self.believed
@@ -836,40 +610,3 @@ class DeadlineModel:
         self.believed = count("believed")
         self.outgrown_t = number("outgrown_t")
         self.log = ArrivalLog.from_json(state.get("log"))
-
-
-def _chance(at: float, lo: float, to: float) -> float:
-    """Chance that a boot landing uniformly within [lo, to] has landed by `at`."""
-    return 0.0 if to <= lo else min(1.0, max(0.0, (at - lo) / (to - lo)))
-
-
-def _landed(dist: list[float], q: float, trials: int) -> list[float]:
-    """`dist[i]`: chance that i dynos landed; the same after `trials` more,
-    each landing with chance q."""
-    for _ in range(trials):
-        dist = [
-            (dist[i] if i < len(dist) else 0.0) * (1 - q) + (dist[i - 1] * q if i else 0.0)
-            for i in range(len(dist) + 1)
-        ]
-    return dist
-
-
-def _smallest(lo: int, hi: int, ok: Callable[[int], bool], hint: int | None = None) -> int | None:
-    """The smallest k in [lo, hi] with ok(k), for an ok that stays true once true.
-
-    `hint`, a likely answer (the dynos running: most polls hold), is tried
-    first with the one below it: two checks instead of a bisection's five
-    when it is the answer, and a bisection of what is left when it is not.
-    """
-    if lo > hi:
-        return None
-    if hint is not None and lo <= hint <= hi:
-        if not ok(hint):
-            lo = hint + 1
-        elif hint == lo or not ok(hint - 1):
-            return hint
-        else:
-            hi = hint - 1  # ok there: the answer is at most that
-    candidates = range(lo, hi + 1)
-    i = bisect_left(candidates, True, key=ok)
-    return candidates[i] if i < len(candidates) else None

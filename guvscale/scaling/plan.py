@@ -19,7 +19,14 @@ is left to wait, as long as the dynos a later poll would add can still catch up.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from guvscale.scaling.arrivals import Piece, jobs_at_least_as_old_each
+
+# Checkpoints per plan, besides the exact ones where the due count jumps.
+GRID_POINTS = 60
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,30 @@ class Plan:
     later: int  # what a later poll may raise it to
     now_lands: float  # τ at which dynos asked for now start consuming
     later_lands: float  # τ at which dynos asked for later start consuming
+
+
+@dataclass(frozen=True)
+class Poll:
+    """The load a poll saw: jobs queued, jobs in flight, the stream that goes on."""
+
+    ready: int
+    unacked: int
+    lasting: float  # publish rate we expect to go on, jobs/s
+
+    @property
+    def load(self) -> str:
+        stream = f" plus {self.lasting:.3g} jobs/s" if self.lasting else ""
+        return f"backlog {self.ready + self.unacked:,}{stream}"
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """The fleets the plan allows at a poll."""
+
+    need: int  # fewest dynos that start every job in time, reinforced from the next poll on
+    ample: int  # the fleet to scale to: copes with reinforcements one boot late
+    busy: int  # dynos kept because they run long jobs that a stop would kill
+    short: bool  # not even the maximum starts every job in time
 
 
 class Slots:
@@ -123,6 +154,41 @@ class Slots:
         return True
 
 
+def demand_of(
+    pieces: list[Piece],
+    rate: float,
+    horizon: float,
+    budget: float,
+    *,
+    now_lands: float,
+    first_help: float,
+    later_lands: float,
+) -> Demand:
+    """Jobs that must have started by each checkpoint: queued ones by age
+    (`pieces`), and arrivals at `rate` for `horizon` seconds from now, each due
+    `budget` seconds after its publish. `now_lands`, `first_help` and
+    `later_lands`: when dynos asked for now land, at the latest, and when a
+    later poll's land at worst."""
+    # Past the soonest a late boot lands, so jobs no dyno saves before it
+    # are still planned for (with no slack they are all due at once).
+    end = max(budget + horizon, later_lands)
+    taus = {0.0, budget, end, now_lands, first_help, later_lands}
+    taus.update([end * i / GRID_POINTS for i in range(GRID_POINTS)])
+    taus.update([budget - p.old for p in pieces])
+    taus.update([budget - p.young for p in pieces])
+    checkpoints = tuple(sorted([t for t in taus if 0.0 <= t <= end]))
+    queued = jobs_at_least_as_old_each(pieces, [budget - tau for tau in checkpoints])
+    if rate == 0.0:
+        return Demand(checkpoints, tuple(queued))
+    due = tuple(
+        [
+            q + rate * min(max(0.0, tau - budget), horizon)
+            for q, tau in zip(queued, checkpoints, strict=True)
+        ]
+    )
+    return Demand(checkpoints, due)
+
+
 def kept(fleet: Fleet) -> Slots:
     """The slot curve of the fleet as it is: no dyno added, none shed."""
     return Slots(fleet, Plan(fleet.size, fleet.size, 0.0, 0.0))
@@ -148,3 +214,24 @@ def reachable(fleet: Fleet, demand: Demand, first_help: float) -> Demand:
 def covers(fleet: Fleet, plan: Plan, demand: Demand) -> bool:
     """Does the plan start every checkpoint's due jobs (a `reachable` demand) in time?"""
     return Slots(fleet, plan).meets(demand)
+
+
+def smallest(lo: int, hi: int, ok: Callable[[int], bool], hint: int | None = None) -> int | None:
+    """The smallest k in [lo, hi] with ok(k), for an ok that stays true once true.
+
+    `hint`, a likely answer (the dynos running: most polls hold), is tried
+    first with the one below it: two checks instead of a bisection's five
+    when it is the answer, and a bisection of what is left when it is not.
+    """
+    if lo > hi:
+        return None
+    if hint is not None and lo <= hint <= hi:
+        if not ok(hint):
+            lo = hint + 1
+        elif hint == lo or not ok(hint - 1):
+            return hint
+        else:
+            hi = hint - 1  # ok there: the answer is at most that
+    candidates = range(lo, hi + 1)
+    i = bisect_left(candidates, True, key=ok)
+    return candidates[i] if i < len(candidates) else None

@@ -1,0 +1,92 @@
+"""Why a poll scales up, sheds or holds, in words (`model`'s docstring, 13: a
+reason claims the backlog finishes in time only when the dynos it keeps do so
+alone)."""
+
+from __future__ import annotations
+
+from guvscale.rules.types import Role
+from guvscale.scaling.common import dynos, seconds
+from guvscale.scaling.grace import STOP_GRACE
+from guvscale.scaling.plan import Poll, Sizing
+
+
+def up(size: int, desired: int, poll: Poll, short: bool, role: Role) -> str:
+    """`short`: not even the maximum, `desired`, starts every job in time."""
+    if short:
+        return (
+            f"scaling up {size} → {desired} (the maximum): {poll.load} needs more "
+            f"to meet the {role.deadline:g} s deadline"
+        )
+    return (
+        f"scaling up {size} → {desired}: {poll.load} needs {dynos(desired)} "
+        f"to finish by the deadline after {seconds(role.boot)} boot"
+    )
+
+
+def down_or_hold(
+    size: int,
+    desired: int,
+    poll: Poll,
+    sizing: Sizing,
+    hi: int,
+    alone: bool,
+    *,
+    deadline: float,
+    outlive: float,
+    redelivered: bool,
+    learning: bool,
+) -> str:
+    """`alone`: the `desired` dynos by themselves start every queued job in
+    time; only then does a reason say the backlog finishes in time.
+    `outlive`: the share of in-flight jobs a stop would kill; `redelivered`:
+    jobs were lately killed at a stop and redone; `learning`: too few polls
+    yet to tell a stream from a burst."""
+    later = (
+        f"the next polls add what {poll.load} needs by the deadline"
+        if poll.lasting > 0
+        else f"more dynos would land too late for {poll.load}"
+    )
+    if desired < size:
+        if size > hi and desired == hi:
+            why = "above the maximum now in force"
+        elif poll.ready + poll.unacked == 0:
+            why = "queue empty"
+        elif poll.ready == 0 and outlive < 0.01:
+            why = f"the {poll.unacked:,} jobs in flight finish within the stop grace"
+        elif poll.ready == 0:
+            why = f"the {poll.unacked:,} jobs in flight, if killed at the stop, redo in time"
+        elif alone:
+            why = f"{poll.load} still finishes in time with {dynos(desired)}"
+        elif poll.lasting > 0:
+            why = later
+        else:
+            why = f"{dynos(desired)} serve {poll.load} as well as more could in time"
+        return f"scaling down {size} → {desired}: {why}"
+    if desired > size:
+        return f"scaling up {size} → {desired}: the minimum now in force"
+    if sizing.short:
+        return (
+            f"holding {size} (the maximum): {poll.load} needs more "
+            f"to meet the {deadline:g} s deadline"
+        )
+    if sizing.busy > sizing.ample and redelivered:
+        return (
+            f"holding {size}: jobs were killed at a stop and redone, so dynos stay "
+            f"for the {poll.unacked:,} jobs in flight"
+        )
+    if sizing.busy > sizing.ample:
+        return (
+            f"holding {size}: {poll.unacked:,} jobs in flight could outrun the "
+            f"{STOP_GRACE:g} s stop grace and be redone"
+        )
+    if learning:
+        return f"holding {size}: learning the publish rate"
+    if sizing.ample > sizing.need and poll.ready + poll.unacked == 0:
+        return f"holding {size}: queue empty, but reinforcements could come too late"
+    if sizing.need < size:
+        return f"holding {size}: fewer would do for now, but {poll.load} needs them soon"
+    if poll.ready + poll.unacked == 0:
+        return f"holding {size}: queue empty"
+    if not alone:
+        return f"holding {size}: {later}"
+    return f"holding {size}: enough for {poll.load} within the deadline"

@@ -1,0 +1,148 @@
+"""The reserve (`model`'s docstring, 10): dynos kept running for what reacting
+cannot catch, and the recent bursts and peaks that size it.
+
+Square-root staffing covers a stream's noise when boot plus a poll leave no
+time to react; a burst like a recent one gets the slots that the maximum,
+asked for at its first sight, could not bring in time.
+"""
+
+from __future__ import annotations
+
+import math
+
+from guvscale.rules.types import Role
+from guvscale.scaling.common import APPLY_DELAY, BOOT_SPREAD, dynos, seconds
+
+# Bursts and peaks this recent size the reserve.
+BURST_MEMORY = 1800.0
+
+
+def headroom(
+    role: Role,
+    hi: int,
+    *,
+    lasting: float,
+    risen: float | None,
+    quiet: bool,
+    job_time: float,
+    start_by: float,
+    interval: float,
+    z: float,
+    peaks: list[tuple[float, float]],
+    bursts: list[tuple[float, float]],
+) -> tuple[int, str]:
+    """Dynos kept running for what reacting cannot catch: Poisson noise when
+    boot plus a poll leave no time to react, and bursts like recent ones that
+    the maximum could not start in time if asked for only at their first
+    sight. (count, why) or (0, "").
+
+    `risen`: `risen_rate` of the last intervals; `quiet`: nothing came in the
+    last interval and the queue is empty; `interval`: the plan's poll
+    interval; `z`: the percentile's normal quantile."""
+    if hi <= 0:
+        return 0, ""
+    c, jt = role.concurrency, job_time
+    slack = max(start_by, jt)
+    slow = role.boot + interval >= start_by
+    # A rising rate shows in the last two intervals before it counts as
+    # lasting; a poll's headroom is cheap next to the misses of a ramp.
+    if risen and not quiet:
+        lasting = max(lasting, risen)
+    busy = lasting * jt  # slots a Poisson stream keeps busy on average
+    noise = 0.0
+    peak_rate = 0.0
+    # A stream so thin that no job comes within a reaction's time gets
+    # reactions, not a dyno kept idle for it.
+    thin = lasting * (role.boot + interval) < 1.0
+    if slow and busy > 0 and not quiet and not thin:
+        # Square-root staffing, c = a + β·√a: with no wait allowed β is the
+        # percentile's z; a queue that may wait `slack` absorbs most of the
+        # noise, which a window of that length shrinks by √(job time / slack).
+        beta = z * min(1.0, math.sqrt(jt / slack))
+        noise = busy + beta * math.sqrt(busy)
+        # Minutes of a higher rate come back (a burst that lasts several
+        # polls is no `bursts` entry, and reacting to it is too slow): the
+        # peak of the last BURST_MEMORY is staffed for too.
+        top = max((r for _, r in peaks), default=0.0)
+        if top * jt > busy:
+            peak_rate = top
+            noise = max(noise, top * jt + beta * math.sqrt(top * jt))
+    # A burst of b jobs at once must start within the slack. Dynos asked
+    # for at its first sight land `late` later at worst; whatever the
+    # maximum could not start in the time left must find slots running.
+    late = APPLY_DELAY + role.boot * (1 + BOOT_SPREAD) + interval
+    b = max((b for _, b in bursts), default=0.0)
+    left = max(0.0, slack - late)
+    burst = max(0.0, b * jt - hi * c * left) / max(min(slack, late), 1e-9)
+    noise_dynos = math.ceil(noise / c - 1e-9)
+    total = min(hi, math.ceil((max(noise, busy) + burst) / c - 1e-9))
+    if total <= 0 or (noise == 0.0 and burst == 0.0):
+        return 0, ""
+    parts = []
+    if noise_dynos and peak_rate:
+        parts.append(
+            f"{dynos(noise_dynos)} for a peak of {peak_rate:.3g} jobs/s "
+            f"in the last {BURST_MEMORY / 60:g} min"
+        )
+    elif noise_dynos:
+        parts.append(f"{dynos(noise_dynos)} for the noise of {lasting:.3g} jobs/s")
+    if total > noise_dynos:
+        parts.append(f"{total - noise_dynos} for bursts like the last 30 min's ({b:,.0f} jobs)")
+    late_why = (
+        f"boot plus a poll ({seconds(role.boot + interval)}) leave no time to react"
+        if slow
+        else "dynos asked for at a burst's first sight land too late"
+    )
+    return total, "headroom: " + " and ".join(parts) + f", as {late_why}"
+
+
+def risen_rate(rates: list[float], spans: list[float], lasting: float, z: float) -> float | None:
+    """The rate of the last two intervals, when both rose past the Poisson
+    noise of the lasting rate (a reading or two above a steady mean is that
+    noise, not a rise: staffing for it kept a dyno idle for half an hour)."""
+    if len(rates) < 2:
+        return None
+    risen, span = min(rates[-2:]), min(spans[-2:])
+    expected = lasting * span
+    return risen if risen * span > expected + z * math.sqrt(expected) else None
+
+
+def remember_peak(
+    peaks: list[tuple[float, float]], t: float, risen: float | None
+) -> list[tuple[float, float]]:
+    """The upper envelope of rates that rose and lasted two intervals
+    (`risen`, seen at `t`), over BURST_MEMORY."""
+    peaks = [(pt, r) for pt, r in peaks if t - pt <= BURST_MEMORY]
+    if risen:
+        peaks = [(pt, r) for pt, r in peaks if r > risen] + [(t, risen)]
+    return peaks
+
+
+def remember_burst(
+    bursts: list[tuple[float, float]],
+    t: float,
+    rates: list[float],
+    spans: list[float],
+    z: float,
+    concurrency: int,
+) -> list[tuple[float, float]]:
+    """The bursts of the last BURST_MEMORY, with one just over, seen at `t`:
+    the one or two intervals before the last brought more than both the last
+    and the one before them, past Poisson noise. A rise that lasts is a new
+    rate, and a fall the end of one, not a burst."""
+    bursts = [(bt, b) for bt, b in bursts if t - bt <= BURST_MEMORY]
+    if len(rates) < 4:
+        return bursts
+    base = max(rates[-1], min(rates[-4], rates[-3]))
+
+    def excess(rate: float, span: float) -> float:
+        expected = base * span
+        return rate * span - expected - z * math.sqrt(expected) - 0.1 * expected
+
+    before = list(zip(rates[-3:-1], spans[-3:-1], strict=True))
+    size = sum(max(0.0, excess(r, s)) for r, s in before)
+    # Fewer jobs than two dynos' slots, or than ten, are no burst worth a
+    # dyno kept for half an hour (a few jobs an hour get reactions).
+    if before and excess(*before[-1]) > 0 and size >= max(2 * concurrency, 10):
+        bursts.append((t, size))
+    return bursts
