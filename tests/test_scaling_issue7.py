@@ -234,6 +234,43 @@ def test_a_job_only_an_early_boot_saves_gets_a_race_then_the_extras_go() -> None
     assert started.desired == 1
 
 
+# A job due after the nominal boot but before a late one is at risk too: with
+# one dyno booting, a late draw (boot +30 %) misses it; several booting make
+# it likely that one lands in time. Only jobs due before the nominal boot were
+# raced before (onoff-6 at 30 s and heavytail-16 at 10 s missed where the
+# fastest policy met). A job missed only by a late boot is a chance, so the
+# share let miss is of the rate seen: at a cold start the first rate counts
+# for the hour, and 53 jobs are fewer than that share.
+@pytest.mark.parametrize(
+    ("deadline", "quiet", "raced"),
+    [
+        (38, 1800, True),  # due 28 s from now: after the nominal landing (25 s), before a late one
+        (38, 0, False),  # a cold start: 1 % of an hour at 5.3 jobs/s is more than 53
+        (45, 1800, False),  # due 35 s from now: after the latest landing (32 s)
+    ],
+)
+def test_jobs_a_late_boot_would_miss_get_a_race(deadline: float, quiet: int, raced: bool) -> None:
+    fast = role(processing=0.077, stddev=0.05, deadline=deadline, concurrency=10, maximum=8)
+    fast = dataclasses.replace(fast, minimum=0, boot=24.0, pollinterval=10.0)
+    seen = [obs(t, 0, current=0) for t in range(0, quiet + 1, 10)]
+    seen.append(obs(quiet + 10, 53, current=0, publish_rate=5.3))
+    first = last(Scaler(fast), seen)
+    assert ("racing the boot" in first.reason) is raced
+    assert (first.desired > 1) is raced
+    # Fast jobs: the first dynos to land start them all, so fewer than the maximum.
+    assert first.desired < fast.maximum
+
+
+@pytest.mark.parametrize(("family", "seed", "poll"), [("onoff", 6, 30.0), ("heavytail", 16, 10.0)])
+def test_a_late_boots_race_meets_as_the_fastest_does(family: str, seed: int, poll: float) -> None:
+    trace = with_poll(FAMILIES[family](seed), poll)
+    r = trace.role()
+    ours_run = run_trace(ours(r), trace, r, seed=seed)
+    fastest = run_trace(Fastest(r), trace, r, seed=seed)
+    assert ours_run.meets and fastest.meets
+    assert ours_run.dyno_hours < 0.4 * fastest.dyno_hours
+
+
 def test_racing_the_boot_matches_the_fastest_on_a_few_jobs_an_hour() -> None:
     for seed in (5, 28):
         trace = with_poll(FAMILIES["sparse"](seed), 10.0)

@@ -80,15 +80,20 @@ The reasoning, in the order the code follows it:
    dynos are kept for every job in flight, whatever the configured job time
    says about the stop grace (a job longer than it was killed at every
    scale-down, for ever; `grace`).
-14. Racing the boot: boots vary (±30 %), and queued jobs that only an early
-   boot can still start in time are saved by asking for enough dynos that
-   one of them likely boots early (each boot drawn on its own: the chance
-   that at least the needed number land by the jobs' due time reaches the
-   percentile, up to the maximum), and by keeping those booting while the
-   jobs wait. Jobs are due here at the deadline less the mean run, not the
-   slow run the plan uses, as what is at stake is each job's own chance. No
-   race is run for fewer jobs than the percentile lets miss of those queued
-   and an hour's arrivals at the rate of the last hour or so (`volume`).
+14. Racing the boot: boots vary (±30 %), and queued jobs due before a late
+   boot lands (only an early boot saves some; a nominal one others) are
+   saved by asking for enough dynos that enough of them likely land in time
+   (each boot drawn on its own: the chance that at least the needed number
+   land by the jobs' due time reaches the percentile, up to the maximum; a
+   dyno landed by then is credited with the jobs it started since, on
+   average), and by keeping those booting while the jobs wait. Jobs are due
+   here at the deadline less the mean run, not the slow run the plan uses,
+   as what is at stake is each job's own chance. No race is run for fewer
+   jobs than the percentile lets miss of those queued and an hour's
+   arrivals: for jobs only an early boot saves, at the rate of the last hour
+   or so faded in from the first poll (`volume`: a cold start gets its own
+   share, no more); for jobs only a late boot misses, at the rate seen so
+   far (at a cold start, the first rate counts for the hour).
    The extra dynos are shed as soon as the jobs have started. A burst whose
    jobs would be past saving if they came at their interval's start may have
    come just before the poll: it is raced for as if young enough to be saved
@@ -187,6 +192,9 @@ class DeadlineModel:
         self.bursts: list[tuple[float, float]] = []  # (t, jobs beyond the lasting rate)
         self.ack_rate: float | None = None  # at the last poll
         self.volume: float | None = None  # publish rate averaged over about RACE_HORIZON
+        # The same average over the polls seen only (`volume` fades in from the
+        # first poll's rate): the sums of weighted rates and of their weights.
+        self.seen, self.seen_w = 0.0, 0.0
         self.peaks: list[tuple[float, float]] = []  # (t, rate that lasted two intervals)
 
     # -- what the observations say -----------------------------------------
@@ -218,6 +226,9 @@ class DeadlineModel:
     def outlive(self) -> float:
         """Share of in-flight jobs that outlast the stop grace (`grace.outlive`)."""
         return outlive(self.role, self.job_time)
+
+    def _seen_rate(self) -> float:
+        return self.seen / self.seen_w if self.seen_w > 0 else (self.volume or 0.0)
 
     def _quiet_now(self) -> bool:
         return bool(self.rates) and self.rates[-1] == 0 and not self.messages
@@ -386,6 +397,10 @@ class DeadlineModel:
             self.volume = rate
         elif interval:
             self.volume += (rate - self.volume) * -math.expm1(-interval / RACE_HORIZON)
+        if interval:
+            fade = math.exp(-interval / RACE_HORIZON)
+            self.seen = fade * self.seen + (1.0 - fade) * rate
+            self.seen_w = fade * self.seen_w + (1.0 - fade)
         self.rates = [*self.rates, rate][-RATE_HISTORY:]
         self.spans = [*self.spans, span][-RATE_HISTORY:]
         self.t, self.messages, self.ready = obs.t, messages, ready
@@ -473,8 +488,8 @@ class DeadlineModel:
         )
 
     def _race(self, fleet: Fleet, t: float, ready: int, hi: int) -> tuple[int, str]:
-        """Dynos to have so that queued jobs only an early boot can start in
-        time likely get one (module docstring, 14)."""
+        """Dynos to have so that queued jobs a late boot would miss likely get
+        one in time (module docstring, 14)."""
         return boot_race(
             self.role,
             fleet,
@@ -485,7 +500,9 @@ class DeadlineModel:
             soonest_landing=self.soonest_landing,
             first_help=self.first_help,
             now_lands=self.now_lands,
+            job_time=self.job_time,
             volume=self.volume,
+            seen_rate=self._seen_rate(),
         )
 
     def _fleet(self, obs: Observation, lo: int, unacked: int) -> Fleet:
@@ -571,6 +588,8 @@ class DeadlineModel:
             "consumers": self.consumers,
             "ack_rate": self.ack_rate,
             "volume": self.volume,
+            "seen": self.seen,
+            "seen_w": self.seen_w,
             "peaks": [list(p) for p in self.peaks],
             "redelivered_t": self.redelivered_t,
             "busy_s": self.busy_s,
@@ -601,6 +620,8 @@ class DeadlineModel:
         self.consumers = count("consumers")
         self.ack_rate = number("ack_rate")
         self.volume = number("volume")
+        self.seen = float(state.get("seen", 0.0) or 0.0)
+        self.seen_w = float(state.get("seen_w", 0.0) or 0.0)
         self.peaks = [(float(t), float(r)) for t, r in state.get("peaks", [])]
         self.redelivered_t = number("redelivered_t")
         self.busy_s = float(state.get("busy_s", 0.0) or 0.0)
