@@ -334,6 +334,30 @@ def test_4_an_interval_holding_a_burst_is_aged_from_its_start_stream_and_all() -
 # 5. Readings a little above a steady mean are its Poisson noise, not a rise:
 # staffing for them as a peak kept a second dyno idle for half an hour
 # (public steady trace, seed 3: 1.66x the cheapest peer that met).
+# 5. An empty poll of a thin stream is noise, not a stop: a 0.2 jobs/s stream
+# leaves a 15 s poll empty one time in twenty. Taken for a stop, it shed the
+# headroom before any rate was shown to last, and the next job raced 17 dynos
+# (diurnal-11 at 15 s: 1.47 dyno-hours, guv 0.87). The stream is known by its
+# recent peak until it has been silent for longer than its rate explains.
+@pytest.mark.parametrize(("silent_polls", "kept"), [(1, True), (6, False)])
+def test_5_one_empty_poll_of_a_thin_stream_keeps_the_headroom(
+    silent_polls: int, kept: bool
+) -> None:
+    thin = role(processing=0.12, stddev=0.05, deadline=82, concurrency=8, minimum=0, maximum=30)
+    thin = dataclasses.replace(thin, boot=81.0, pollinterval=15.0)
+    seen = [
+        obs(0, 0, current=0),
+        obs(15, 3, current=0, publish_rate=0.2),
+        obs(30, 6, current=4, consumers=0, publish_rate=0.2),
+        obs(45, 10, current=4, consumers=0, publish_rate=0.27),
+        obs(60, 0, current=4, publish_rate=0.2),
+    ]
+    seen += [obs(60 + 15 * i, 0, current=4) for i in range(1, silent_polls + 1)]
+    after = last(Scaler(thin), seen)
+    assert after.desired == (1 if kept else 0)
+    assert ("headroom" in after.reason) is kept
+
+
 def test_5_noise_above_a_steady_mean_is_no_peak_to_staff_for() -> None:
     steady = role(processing=0.3, stddev=0.15, deadline=60, concurrency=10, minimum=0)
     steady = dataclasses.replace(steady, maximum=20, boot=30.0, pollinterval=30.0)

@@ -51,10 +51,13 @@ def headroom(
     busy = lasting * jt  # slots a Poisson stream keeps busy on average
     noise = 0.0
     peak_rate = 0.0
+    top = max((r for _, r in peaks), default=0.0)
     # A stream so thin that no job comes within a reaction's time gets
-    # reactions, not a dyno kept idle for it.
-    thin = lasting * (role.boot + interval) < 1.0
-    if slow and busy > 0 and not quiet and not thin:
+    # reactions, not a dyno kept idle for it. Before a rate is shown to last
+    # (and after an empty interval, which a fall is believed from at once)
+    # the recent peak is what the stream is known by, until it is quiet.
+    thin = max(lasting, top) * (role.boot + interval) < 1.0
+    if slow and max(busy, top) > 0 and not quiet and not thin:
         # Square-root staffing, c = a + β·√a: with no wait allowed β is the
         # percentile's z; a queue that may wait `slack` absorbs most of the
         # noise, which a window of that length shrinks by √(job time / slack).
@@ -63,7 +66,6 @@ def headroom(
         # Minutes of a higher rate come back (a burst that lasts several
         # polls is no `bursts` entry, and reacting to it is too slow): the
         # peak of the last BURST_MEMORY is staffed for too.
-        top = max((r for _, r in peaks), default=0.0)
         if top * jt > busy:
             peak_rate = top
             noise = max(noise, top * jt + beta * math.sqrt(top * jt))
