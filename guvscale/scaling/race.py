@@ -110,10 +110,11 @@ def boot_race(
         extra, worst, needed = max(extra, n), max(worst, d), max(needed, k)
     if worst == 0.0 or (extra == 0 and fleet.booting == 0):
         return 0, ""
+    booting = fleet.booting + extra
     why = (
         f"racing the boot: {worst:,.0f} queued jobs start in time only if "
         f"{'a dyno lands' if needed == 1 else f'{needed} dynos land'} early enough, "
-        f"so {dynos(fleet.booting + extra)} boot at once"
+        f"so {dynos(booting)} {'boots' if booting == 1 else 'boot'} at once"
     )
     return fleet.size + extra, why
 

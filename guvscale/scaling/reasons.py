@@ -60,7 +60,8 @@ def down_or_hold(
         elif poll.lasting > 0:
             why = later
         else:
-            why = f"{dynos(desired)} serve {poll.load} as well as more could in time"
+            serve = "serves" if desired == 1 else "serve"
+            why = f"{dynos(desired)} {serve} {poll.load} as well as more could in time"
         return f"scaling down {size} → {desired}: {why}"
     if desired > size:
         return f"scaling up {size} → {desired}: the minimum now in force"
