@@ -4,6 +4,7 @@ Heroku over real HTTP (id.heroku.com's token endpoint and api.heroku.com)."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -14,7 +15,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.db.crypto import Vault
@@ -524,4 +526,99 @@ def test_deprovision_of_an_add_on_whose_pending_job_is_poisoned(world: World) ->
     poison(world.sessions, rid, "expiry after year 9999")
     assert world.client.delete(f"{RESOURCES}/{rid}", headers=headers()).status_code == 204
     assert job_of(world, rid) == (ProvisionJobState.failed, runner.CANCELLED)
+    assert world.run() == 0
+
+
+# -- a job state no release knows (a newer release wrote it, then a rollback) --
+
+NEWER_STATE = "exchanging"  # no state this release knows
+
+
+def write_job_state(world: World, rid: str, state: str) -> None:
+    """Straight through SQL, as a newer release would have left it."""
+    with world.sessions.begin() as db:
+        db.execute(
+            text("UPDATE provision_jobs SET state = :state WHERE resource_id = :rid"),
+            {"state": state, "rid": rid},
+        )
+
+
+def stored_job_state(world: World, rid: str) -> str:
+    with world.sessions() as db:
+        return str(
+            db.scalar(
+                text("SELECT state FROM provision_jobs WHERE resource_id = :rid"), {"rid": rid}
+            )
+        )
+
+
+def unknown_state_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [
+        r
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "provision_jobs.state" in r.getMessage()
+    ]
+
+
+def test_a_job_state_no_release_knows_loads_as_unknown_and_the_runner_leaves_it(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenants = provision_tenants(world, 3)
+    bad = tenants[1][2]  # jobs on both sides of it
+    write_job_state(world, bad, NEWER_STATE)
+
+    # The row loads, whole, with the explicit member, and says so in the log.
+    with caplog.at_level(logging.WARNING, logger="guvscale.db.models"), world.sessions() as db:
+        job = (
+            unscoped(db).scalars(select(ProvisionJob).where(ProvisionJob.resource_id == bad)).one()
+        )
+    assert job.state == ProvisionJobState.unknown
+    assert [NEWER_STATE in r.getMessage() for r in unknown_state_warnings(caplog)] == [True]
+
+    # The runner finishes everyone else and skips it: not pending, so not its to end.
+    assert world.run() == 2
+    for addon, _, rid in tenants:
+        if rid != bad:
+            assert world.resource(rid).state == ResourceState.provisioned
+            assert addon.state == "provisioned"
+    assert world.resource(bad).state == ResourceState.provisioning
+    assert stored_job_state(world, bad) == NEWER_STATE
+    assert world.run() == 0
+
+    # The member is only ever read: writing it is refused.
+    good = tenants[0][2]
+    with world.sessions() as db:
+        row = unscoped(db).scalars(select(ProvisionJob).where(ProvisionJob.resource_id == good))
+        row.one().state = ProvisionJobState.unknown
+        with pytest.raises(StatementError, match="never stored"):
+            db.commit()
+    assert stored_job_state(world, good) == "done"
+
+
+def test_partner_calls_for_an_add_on_whose_job_state_no_release_knows(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    addon, grant, rid = world.provision()
+    write_job_state(world, rid, NEWER_STATE)
+
+    # A repeated provision with a fresh grant answers as before (it used to be a 500)
+    # and leaves the job to the release that knows its state.
+    body = provision_body(uuid=addon.id, oauth_grant=grant.as_oauth_grant())
+    with caplog.at_level(logging.WARNING):
+        again = world.client.post(RESOURCES, json=body, headers=headers())
+    assert again.status_code == 202, again.text
+    assert again.json()["id"] == rid
+    assert unknown_state_warnings(caplog)
+    assert stored_job_state(world, rid) == NEWER_STATE
+    assert world.run() == 0
+
+    # Deprovision ends it like a pending job: cancelled, and no grant kept.
+    assert world.client.delete(f"{RESOURCES}/{rid}", headers=headers()).status_code == 204
+    assert job_of(world, rid) == (ProvisionJobState.failed, runner.CANCELLED)
+    with world.sessions() as db:
+        grant_left = db.scalar(
+            text("SELECT grant_code_enc FROM provision_jobs WHERE resource_id = :rid"),
+            {"rid": rid},
+        )
+    assert grant_left is None
     assert world.run() == 0

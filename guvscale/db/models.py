@@ -10,10 +10,10 @@ import datetime as dt
 import enum
 import logging
 import secrets
+from typing import TypeVar
 
 from sqlalchemy import (
     Dialect,
-    Enum,
     ForeignKey,
     LargeBinary,
     String,
@@ -29,6 +29,11 @@ from guvscale.db.base import Base, Timestamps
 log = logging.getLogger(__name__)
 
 
+# The member a stored state no release knows reads as (StateColumn).
+UNKNOWN = "unknown"
+S = TypeVar("S", bound=enum.StrEnum)
+
+
 class ResourceState(enum.StrEnum):
     provisioning = "provisioning"
     provisioned = "provisioned"
@@ -39,34 +44,49 @@ class ResourceState(enum.StrEnum):
     unknown = "unknown"
 
 
-class ResourceStateColumn(TypeDecorator[ResourceState]):
-    """`resources.state`: VARCHAR(20), read tolerantly, written strictly.
+class StateColumn(TypeDecorator[S]):
+    """A state column: VARCHAR(20), read tolerantly, written strictly.
 
     SQLAlchemy's Enum raises LookupError on a value it does not know, which
     made every query loading such a row fail (the partner API answered 500).
-    Here an unknown value reads as `ResourceState.unknown`, so the row loads
-    and the code decides; only known states can be written.
+    Here an unknown value reads as the enum's `unknown` member, so the row
+    loads and the code decides; only known states can be written. The column
+    is the same VARCHAR(20) the Enum made (no CHECK), so no migration.
     """
 
     impl = String(20)
     cache_ok = True
 
+    def __init__(self, states: type[S], column: str) -> None:
+        super().__init__()
+        self.states = states
+        self.column = column  # for the log: which table's state it was
+
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        state = ResourceState(value)  # ValueError for a name no release knows
-        if state is ResourceState.unknown:
-            raise ValueError("ResourceState.unknown is only ever read, never stored")
+        state = self.states(value)  # ValueError for a name no release knows
+        if state.value == UNKNOWN:
+            raise ValueError(f"{self.states.__name__}.unknown is only ever read, never stored")
         return state.value
 
-    def process_result_value(self, value: str | None, dialect: Dialect) -> ResourceState | None:
+    def process_result_value(self, value: str | None, dialect: Dialect) -> S | None:
         if value is None:
             return None
         try:
-            return ResourceState(value)
+            return self.states(value)
         except ValueError:
-            log.warning("resources.state %r is no state this release knows", value[:40])
-            return ResourceState.unknown
+            log.warning("%s %r is no state this release knows", self.column, value[:40])
+            return self.states(UNKNOWN)
+
+
+class ResourceStateColumn(StateColumn[ResourceState]):
+    """`resources.state`."""
+
+    cache_ok = True  # SQLAlchemy reads it from each class, not from its bases
+
+    def __init__(self) -> None:
+        super().__init__(ResourceState, "resources.state")
 
 
 def new_resource_id() -> str:
@@ -147,6 +167,10 @@ class ProvisionJobState(enum.StrEnum):
     pending = "pending"
     done = "done"
     failed = "failed"
+    # Never stored: what a stored state this release does not know reads as
+    # (a newer release's, then a rollback). It is not pending, so the runner
+    # never picks it; a repeated provision leaves it be; deprovision ends it.
+    unknown = "unknown"
 
 
 class ProvisionJob(TenantOwned, Timestamps, Base):
@@ -156,7 +180,7 @@ class ProvisionJob(TenantOwned, Timestamps, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     state: Mapped[ProvisionJobState] = mapped_column(
-        Enum(ProvisionJobState, name="provision_job_state", native_enum=False, length=20)
+        StateColumn(ProvisionJobState, "provision_jobs.state")
     )
     grant_code_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     grant_expires_at: Mapped[dt.datetime | None]

@@ -96,9 +96,11 @@ def run_once(
 ) -> int:
     """Attempt every due job (up to `limit`), one transaction each; returns how many.
 
-    One job's bad row (a value the driver cannot read, a state no release
-    knows) or an unexpected error ends that job failed, with its error; the
-    others go on. Only losing the database itself ends the round.
+    One job's bad row (a value the driver cannot read, a resource state no
+    release knows) or an unexpected error ends that job failed, with its error;
+    the others go on. Only losing the database itself ends the round. A job
+    whose own state no release knows reads as `ProvisionJobState.unknown` and
+    is not pending, so it is never picked: the release that wrote it decides.
     """
     attempted = 0
     skipped: set[int] = set()  # for the rest of this round

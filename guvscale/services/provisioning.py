@@ -12,6 +12,7 @@ Services flush; the caller commits (web.deps.TxDep or DbDep).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
@@ -44,6 +45,8 @@ from guvscale.services.fields import (
     heroku_uuid_of,
     is_our_id,
 )
+
+log = logging.getLogger(__name__)
 
 CANCELLED = "cancelled: add-on deprovisioned"
 # The table itself: a Core insert skips the ORM's bulk-insert machinery, which
@@ -288,6 +291,11 @@ def _rearm(
     ).first()
     if free is None or free == ProvisionJobState.done:
         return
+    if free == ProvisionJobState.unknown:
+        # A newer release's state: what it means (in progress? finished?) is not ours
+        # to guess, so the job is left as it is; deprovision still ends it.
+        log.warning("provision job %s is in a state this release does not know; left as is", job_id)
+        return
     session.execute(
         update(ProvisionJob)
         .where(ProvisionJob.id == job_id)
@@ -317,11 +325,13 @@ def deprovision(session: Session, ident: str, *, now: dt.datetime) -> Resource:
     # A job the runner holds right now is skipped here; the runner re-reads the
     # resource under lock before it stores anything, and cancels itself.
     # Ids, not rows: a job whose values cannot be read must not block deprovision.
+    # Not ended yet means pending, or a state a newer release wrote (which may
+    # still hold its grant): both are cancelled.
     pending = session.scalars(
         select(ProvisionJob.id)
         .where(
             ProvisionJob.resource_id == resource.id,
-            ProvisionJob.state == ProvisionJobState.pending,
+            ProvisionJob.state.not_in([ProvisionJobState.done, ProvisionJobState.failed]),
         )
         .with_for_update(skip_locked=True)
     ).all()
