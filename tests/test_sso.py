@@ -7,10 +7,11 @@ import hashlib
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.db.models import Resource, ResourceState
@@ -406,18 +407,137 @@ def test_unreadable_and_ambiguous_forms_are_refused(
     assert client.cookies.get(SESSION_COOKIE) is None
 
 
-def test_unknown_and_unprovisioned_resources_are_refused(
+def test_unknown_resources_are_refused(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     salt = settings.sso_salt
     ghost = Resource(heroku_uuid=str(uuid.uuid4()), id="gvs-ghost")
     assert_refused(client.post("/heroku/sso", data=v3_form(ghost, salt)), "such add-on here")
     assert_refused(client.post("/sso/login", data=v1_form(ghost, salt)), "such add-on here")
-    for state in (ResourceState.provisioning, ResourceState.deprovisioned):
-        resource = add_resource(sessions, state=state)
-        phrase = f"this add-on is {state.value}, not provisioned"
-        post_refused(client, sessions, resource, v3_form(resource, salt), phrase)
-        post_refused(client, sessions, resource, v1_form(resource, salt), phrase, "/sso/login")
+
+
+# --- a genuine sign-in to an add-on that cannot be shown ---------------------
+
+# What no such page may show: state names, our enum's words, errors, stored values.
+INTERNALS = ("provisioning", "provisioned", "deprovisioned", "unknown", "state", "error", "bogus")
+
+
+def add_job(sessions: sessionmaker[Session], resource: Resource, state: str) -> None:
+    """A provision job for `resource`, its state written straight through SQL."""
+    with sessions.begin() as s:
+        s.execute(
+            text(
+                "INSERT INTO provision_jobs (resource_id, state, attempts, next_attempt_at,"
+                " created_at, updated_at) VALUES (:rid, :state, 1, now(), now(), now())"
+            ),
+            {"rid": resource.id, "state": state},
+        )
+
+
+def write_resource_state(sessions: sessionmaker[Session], resource: Resource, state: str) -> None:
+    with sessions.begin() as s:
+        s.execute(
+            text("UPDATE resources SET state = :state WHERE id = :id"),
+            {"state": state, "id": resource.id},
+        )
+
+
+def assert_not_shown(
+    response: object, status: int, title: str, phrase: str, retry_after: str | None
+) -> None:
+    """An HTML page with this status, title and phrase; no session, nothing internal."""
+    r = response
+    assert r.status_code == status, r.text  # type: ignore[attr-defined]
+    assert r.headers["content-type"].startswith("text/html")  # type: ignore[attr-defined]
+    assert r.headers.get("retry-after") == retry_after  # type: ignore[attr-defined]
+    assert r.headers["cache-control"] == "no-store"  # type: ignore[attr-defined]
+    page = r.text  # type: ignore[attr-defined]
+    assert f"<h1>{title}</h1>" in page
+    assert phrase in page
+    words = page.lower().replace("resources</em> tab", "")  # the dashboard's tab, not ours
+    for word in INTERNALS:
+        assert word not in words, word
+    assert session_cookie_header(r) is None
+    assert "heroku-nav-data" not in r.headers.get("set-cookie", "")  # type: ignore[attr-defined]
+
+
+def both_schemes(resource: Resource, salt: str) -> Iterator[tuple[str, dict[str, str]]]:
+    yield "/heroku/sso", v3_form(resource, salt)
+    yield "/sso/login", v1_form(resource, salt)
+
+
+@pytest.mark.parametrize("job", [None, "pending", "done"])
+def test_an_add_on_still_being_set_up_is_503_with_retry_after(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, job: str | None
+) -> None:
+    resource = add_resource(sessions, state=ResourceState.provisioning)
+    if job is not None:
+        add_job(sessions, resource, job)
+    forms = list(both_schemes(resource, settings.sso_salt))
+    for path, form in forms:
+        r = client.post(path, data=form, follow_redirects=False)
+        assert_not_shown(r, 503, "Not ready yet", "still being set up", "30")
+        assert "Heroku dashboard" in r.text  # how to sign in once it is ready
+    assert app_name_of(sessions, resource.id) == "old-app", "nothing stored on refusal"
+
+    # Once it is ready, the same link works: a refusal does not spend the token.
+    write_resource_state(sessions, resource, "provisioned")
+    path, form = forms[0]
+    assert client.post(path, data=form, follow_redirects=False).status_code == 302
+
+
+def test_an_add_on_whose_setup_stalled_says_what_to_do(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    resource = add_resource(sessions, state=ResourceState.provisioning)
+    add_job(sessions, resource, "failed")
+    for path, form in both_schemes(resource, settings.sso_salt):
+        r = client.post(path, data=form, follow_redirects=False)
+        assert_not_shown(r, 503, "Not ready yet", "remove the add-on and add it again", "300")
+
+
+def test_a_removed_add_on_is_410_and_no_sign_in_hint(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    resource = add_resource(sessions, state=ResourceState.deprovisioned)
+    for path, form in both_schemes(resource, settings.sso_salt):
+        r = client.post(path, data=form, follow_redirects=False)
+        assert_not_shown(r, 410, "Add-on removed", "has been removed from its app", None)
+        assert "Heroku dashboard" not in r.text
+
+
+def test_a_job_state_no_release_knows_is_503_and_names_nothing_internal(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    resource = add_resource(sessions, state=ResourceState.provisioning)
+    add_job(sessions, resource, "exchanging")  # a newer release's state
+    with caplog.at_level(logging.WARNING):
+        for path, form in both_schemes(resource, settings.sso_salt):
+            r = client.post(path, data=form, follow_redirects=False)
+            assert_not_shown(r, 503, "Temporarily unavailable", "try again later", "300")
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("provision_jobs.state 'exchanging'" in m for m in logged), logged
+    assert any(resource.id in m and "does not know" in m for m in logged), logged
+
+
+def test_a_resource_state_no_release_knows_is_503_and_names_nothing_internal(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    resource = add_resource(sessions)
+    write_resource_state(sessions, resource, "bogus")
+    with caplog.at_level(logging.WARNING):
+        for path, form in both_schemes(resource, settings.sso_salt):
+            r = client.post(path, data=form, follow_redirects=False)
+            assert_not_shown(r, 503, "Temporarily unavailable", "try again later", "300")
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(resource.id in m and "does not know" in m for m in logged), logged
+    assert client.cookies.get(SESSION_COOKIE) is None
 
 
 def test_sql_and_quote_laden_values_are_refused(

@@ -10,11 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.datastructures import UploadFile
 
+from guvscale.db.models import ProvisionJobState, ResourceState
 from guvscale.services.sso import (
     MAX_AGE_S,
     MAX_FUTURE_S,
     SsoRejected,
     SsoScheme,
+    check_ready,
     collect_fields,
     decode_sha256,
     parse_timestamp,
@@ -260,3 +262,43 @@ def test_random_tokens_never_verify(token: str, ts: str) -> None:
         return
     # Only the one real token for that timestamp may pass.
     assert token.lower() == sha1_hex(UUID, SALT, ts)
+
+
+# --- an add-on that cannot be shown: status, Retry-After, and nothing internal ---
+
+JOB_STATES = [None, *ProvisionJobState]
+
+
+@pytest.mark.parametrize("setup", JOB_STATES)
+def test_only_a_provisioned_add_on_is_shown(setup: ProvisionJobState | None) -> None:
+    check_ready(ResourceState.provisioned, setup)  # whatever its old job says
+
+
+@pytest.mark.parametrize(
+    "state, setup, reason, status, retry_after",
+    [
+        *[
+            (ResourceState.provisioning, job, "provisioning", 503, 30)
+            for job in (None, ProvisionJobState.pending, ProvisionJobState.done)
+        ],
+        (ResourceState.provisioning, ProvisionJobState.unknown, "unknown_state", 503, 300),
+        (ResourceState.provisioning, ProvisionJobState.failed, "setup_stalled", 503, 300),
+        *[(ResourceState.deprovisioned, job, "deprovisioned", 410, None) for job in JOB_STATES],
+        *[(ResourceState.unknown, job, "unknown_state", 503, 300) for job in JOB_STATES],
+    ],
+)
+def test_an_add_on_that_cannot_be_shown_is_refused_with_its_own_status(
+    state: ResourceState,
+    setup: ProvisionJobState | None,
+    reason: str,
+    status: int,
+    retry_after: int | None,
+) -> None:
+    with pytest.raises(SsoRejected) as caught:
+        check_ready(state, setup)
+    refusal = caught.value
+    assert (refusal.reason, refusal.status, refusal.retry_after) == (reason, status, retry_after)
+    assert refusal.title != "Sign-in refused"
+    shown = f"{refusal.title} {refusal.message}".lower()
+    for word in ("provision", "unknown", "state", "pending", "failed", "error", "job"):
+        assert word not in shown, word

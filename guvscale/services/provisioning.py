@@ -131,6 +131,19 @@ def find_resource(session: Session, ident: str, *, for_update: bool = False) -> 
     return session.scalars(stmt).one_or_none()
 
 
+def setup_state(session: Session, resource_id: str) -> ProvisionJobState | None:
+    """The state of the resource's latest provision job; None when it never had one.
+
+    The column only: a job whose other values cannot be read still answers.
+    """
+    return session.scalars(
+        select(ProvisionJob.state)
+        .where(ProvisionJob.resource_id == resource_id)
+        .order_by(ProvisionJob.id.desc())
+        .limit(1)
+    ).first()
+
+
 def _require_resource(session: Session, ident: str) -> Resource:
     """`find_resource` under lock, or 404 naming the id."""
     resource = find_resource(session, ident, for_update=True)

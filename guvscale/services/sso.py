@@ -34,8 +34,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from guvscale.db.models import ProvisionJobState, ResourceState
+
 MAX_AGE_S = 300  # kensa sends a token 6 minutes old and expects a refusal
 MAX_FUTURE_S = 60  # clock skew we forgive between Heroku and us
+# Retry-After for an add-on still being set up: a job round takes seconds.
+SETTING_UP_RETRY_S = 30
+# Retry-After when a retry is not expected to work soon (setup stalled, or a
+# state this release does not know, which a deploy has to settle).
+LATER_RETRY_S = 300
 
 # Heroku may add fields; only these are read, and each at most once.
 V3_FIELDS = frozenset(
@@ -70,13 +77,30 @@ _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+")
 
 
 class SsoRejected(Exception):
-    """Why a sign-in is refused; `message` may be shown to the user, never holds a secret."""
+    """Why a sign-in is refused; `message` may be shown to the user, never holds a secret.
 
-    def __init__(self, reason: str, message: str, *, field: str | None = None) -> None:
+    Most refusals are a 403 ("Sign-in refused"); a genuine sign-in to an add-on
+    that cannot be shown (see `check_ready`) carries its own status and title,
+    and `retry_after` (seconds) when trying again later can work.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        field: str | None = None,
+        status: int = 403,
+        title: str = "Sign-in refused",
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.field = field
+        self.status = status
+        self.title = title
+        self.retry_after = retry_after
 
 
 class SsoScheme(enum.StrEnum):
@@ -301,3 +325,49 @@ def verify(fields: Mapping[str, str], salt: str, now: float) -> SsoClaim:
     if "id" in fields:
         return _verify_v1(fields, salt, now)
     raise SsoRejected("missing_field", "field resource_id is missing", field="resource_id")
+
+
+def check_ready(state: ResourceState, setup: ProvisionJobState | None = None) -> None:
+    """Refuse a verified sign-in to an add-on that cannot be shown, saying why.
+
+    `setup` is the state of the add-on's latest provision job, if it has one.
+    Only `provisioned` passes. Each refusal names what the user can do and
+    nothing internal (no state names, ids or errors): still being set up or a
+    stalled setup is 503 with Retry-After; removed is 410; a state this
+    release does not know (the add-on's, or its job's: a newer release's,
+    which this release's job runner leaves alone) is 503 with the longer
+    Retry-After, as it is ours to settle (a deploy), not the user's.
+    """
+    if state is ResourceState.provisioned:
+        return
+    if state is ResourceState.provisioning and setup is not ProvisionJobState.unknown:
+        if setup is ProvisionJobState.failed:
+            raise SsoRejected(
+                "setup_stalled",
+                "setting up this add-on has not finished; try again later, and if it is "
+                "still not ready in a few hours, remove the add-on and add it again",
+                status=503,
+                title="Not ready yet",
+                retry_after=LATER_RETRY_S,
+            )
+        raise SsoRejected(
+            "provisioning",
+            "this add-on is still being set up; try again in a minute",
+            status=503,
+            title="Not ready yet",
+            retry_after=SETTING_UP_RETRY_S,
+        )
+    if state is ResourceState.deprovisioned:
+        raise SsoRejected(
+            "deprovisioned",
+            "this add-on has been removed from its app, so there is nothing to sign in to",
+            status=410,
+            title="Add-on removed",
+        )
+    raise SsoRejected(
+        "unknown_state",
+        "this add-on's page is not available just now; try again later",
+        status=503,
+        title="Temporarily unavailable",
+        retry_after=LATER_RETRY_S,
+    )

@@ -124,9 +124,15 @@ def _error_shape_everywhere(schema: dict[str, Any]) -> None:
         components.pop(unused, None)
 
 
-def _failure(status: int) -> dict[str, Any]:
+def failure(status: int, description: str | None = None) -> dict[str, Any]:
+    """A 500 or 503 answer as every route documents it (JSON, or HTML for a
+    browser), with its own description."""
+    return _failure(status, description)
+
+
+def _failure(status: int, description: str | None = None) -> dict[str, Any]:
     answer: dict[str, Any] = {
-        "description": _WHY[status],
+        "description": description or _WHY[status],
         "content": {
             "application/json": {"schema": {"$ref": _ERROR_REF}},
             "text/html": {"schema": {"type": "string"}},

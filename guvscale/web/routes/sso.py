@@ -2,8 +2,11 @@
 
 Both accept a form POST (what Heroku sends) and a GET with the same fields in
 the query, in the v3 or the legacy v1 form; `services/sso.py` says which
-tokens hold. Any refusal is a 403 HTML page, with no session and nothing
-stored. Success replaces whatever session the browser had with one for that
+tokens hold. Any refusal is an HTML page, with no session and nothing
+stored: a 403 for a sign-in that does not hold; for a genuine one to an
+add-on that cannot be shown, 503 with Retry-After while it is being set up
+(or its state is one this release does not know) and 410 once it was
+removed. Success replaces whatever session the browser had with one for that
 resource and redirects to its page.
 """
 
@@ -21,7 +24,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from guvscale.db.models import Resource, ResourceState
+from guvscale.db.models import ProvisionJobState, Resource, ResourceState
 from guvscale.db.scoping import scope_to
 from guvscale.services import provisioning, sso_uses
 from guvscale.services.fields import heroku_uuid_of
@@ -30,12 +33,13 @@ from guvscale.services.sso import (
     SsoClaim,
     SsoRejected,
     SsoScheme,
+    check_ready,
     collect_fields,
     verify,
 )
 from guvscale.web.auth import PAGE_HEADERS, render_page, start_session
 from guvscale.web.deps import DbDep, SettingsDep
-from guvscale.web.schemas import html
+from guvscale.web.schemas import failure, html
 
 log = logging.getLogger("guvscale.sso")
 router = APIRouter()
@@ -76,10 +80,26 @@ def nav_cookie(value: str, secure: bool) -> str:
 def refuse(request: Request, exc: SsoRejected, resource_id: str | None = None) -> Response:
     log.info(
         "sso refused",
-        extra={"fields": {"event": "sso_refused", "reason": exc.reason, "field": exc.field}},
+        extra={
+            "fields": {
+                "event": "sso_refused",
+                "reason": exc.reason,
+                "field": exc.field,
+                "status": exc.status,
+            }
+        },
     )
-    context = {"title": "Sign-in refused", "message": exc.message, "resource_id": resource_id}
-    return render_page(request, "error.html", context, status_code=403)
+    context = {
+        "title": exc.title,
+        "message": exc.message,
+        "resource_id": resource_id,
+        # Opening it from Heroku again cannot help once the add-on is gone.
+        "gone": exc.status == 410,
+    }
+    response = render_page(request, "error.html", context, status_code=exc.status)
+    if exc.retry_after is not None:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 # Documented by hand: the fields are read as raw pairs (a repeated field is refused).
@@ -108,6 +128,13 @@ _SIGN_IN_ANSWERS: dict[int | str, dict[str, Any]] = {
         "headers": {"Location": {"schema": {"type": "string"}}},
     },
     403: html("Sign-in refused: a page saying why; no session."),
+    410: html("The add-on was removed (deprovisioned): a page saying so; no session."),
+    503: failure(
+        503,
+        "The add-on is still being set up, or cannot be shown just now (a page saying "
+        "so, no session), or the database is unreachable: try again after Retry-After "
+        "seconds.",
+    ),
 }
 
 
@@ -141,10 +168,16 @@ def sso_login(
         resource = find_resource(db, claim)
         if resource is None:
             raise SsoRejected("unknown_resource", "no such add-on here")
-        if resource.state != ResourceState.provisioned:
-            raise SsoRejected(
-                "not_provisioned", f"this add-on is {resource.state.value}, not provisioned"
-            )
+        # The token is genuine, so saying why this add-on cannot be shown tells
+        # nothing to anyone else. Checked before the token is spent: once set
+        # up, the same link works for the rest of its window.
+        scope_to(db, resource.id)
+        setup: ProvisionJobState | None = None
+        if resource.state == ResourceState.provisioning:
+            setup = provisioning.setup_state(db, resource.id)
+        if resource.state == ResourceState.unknown or setup == ProvisionJobState.unknown:
+            log.warning("sso for add-on %s, whose state this release does not know", resource.id)
+        check_ready(resource.state, setup)
     except SsoRejected as exc:
         return refuse(request, exc)
 
@@ -155,7 +188,6 @@ def sso_login(
         used = SsoRejected("replayed", "this sign-in link was already used")
         return refuse(request, used, resource_id=resource.id)
 
-    scope_to(db, resource.id)
     if claim.app and claim.app != resource.app_name:
         resource.app_name = claim.app
     start_session(
