@@ -52,8 +52,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from guvscale.rules.types import Role
-from guvscale.scaling.types import Observation, Policy
+from guvscale.scaling.types import Policy
 from guvscale.simulate.metrics import Series, SimResult, percentile_of
+from guvscale.simulate.observe import observe
 from guvscale.simulate.traces import Trace
 
 EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # a Monday, 00:00 UTC
@@ -287,16 +288,17 @@ def run(
                 if t > cap:
                     end, capped = cap, True
                     break
-                ready = len(queue)
-                obs = Observation(
-                    t=t,
-                    ready=ready,
-                    unacked=ai - done - ready,
+                obs = observe(
+                    t,
+                    ready=len(queue),
+                    published=ai,
+                    done=done,
+                    seen_published=seen_arrived,
+                    seen_done=seen_done,
+                    interval=poll_dt,
                     consumers=n_running,
-                    publish_rate=(ai - seen_arrived) / poll_dt,
-                    ack_rate=(done - seen_done) / poll_dt,
                     current=requested,
-                    now=cfg.epoch + dt.timedelta(seconds=t),
+                    epoch=cfg.epoch,
                 )
                 seen_arrived, seen_done = ai, done
                 decision = policy.decide(obs)

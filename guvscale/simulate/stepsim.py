@@ -36,7 +36,6 @@ At each boundary t, in this order:
 
 from __future__ import annotations
 
-import datetime as dt
 import heapq
 import math
 import random
@@ -44,9 +43,10 @@ from collections import deque
 from collections.abc import Sequence
 
 from guvscale.rules.types import Role
-from guvscale.scaling.types import Observation, Policy
+from guvscale.scaling.types import Policy
 from guvscale.simulate.engine import SimConfig, draw_durations
 from guvscale.simulate.metrics import Series, SimResult, percentile_of
+from guvscale.simulate.observe import observe
 from guvscale.simulate.traces import Trace
 
 _EPS = 1e-9  # float slack when comparing a due time with a boundary k x step
@@ -216,18 +216,18 @@ def run_steps(
             published += 1
         dispatch(math.nextafter(t, math.inf), t)
         if t + _EPS >= polls * every:  # 7
-            ready = len(queue)
-            length = t - last_poll
             running = len(alive) - len(booting)
-            obs = Observation(
-                t=t,
-                ready=ready,
-                unacked=published - done - ready,
+            obs = observe(
+                t,
+                ready=len(queue),
+                published=published,
+                done=done,
+                seen_published=seen_published,
+                seen_done=seen_done,
+                interval=t - last_poll,
                 consumers=running,
-                publish_rate=(published - seen_published) / length,
-                ack_rate=(done - seen_done) / length,
                 current=requested,
-                now=cfg.epoch + dt.timedelta(seconds=t),
+                epoch=cfg.epoch,
             )
             pending.append((t + cfg.apply_delay, int(policy.decide(obs).desired)))
             series.t.append(t)
