@@ -2,8 +2,9 @@
 
 Other runs share the broker, so every test gets its own vhost or queues
 (random names), removed after. `Broker` is the one place test queues are
-declared, filled and deleted; the `rabbit_queue` and `broker` fixtures are
-both made of it.
+declared, filled, purged and deleted; the `rabbit_queue` and `broker` fixtures
+are both made of it. `proxied_broker` puts the same broker behind TCP proxies a
+test can cut (tests/tcp_proxy.py), for outages that leave the shared server up.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pika
 import pytest
 from pika.adapters.blocking_connection import BlockingChannel
 
+from tests.tcp_proxy import TcpProxy
 from tests.workload.publisher import publish
 
 ADMIN = httpx.BasicAuth("guest", "guest")
@@ -124,6 +126,11 @@ class Broker:
         if messages:
             publish(self.url, queue, messages, linger_until=lambda: self._stats(queue) is not None)
 
+    def purge(self, queue: str) -> None:
+        """Drop every ready message in `queue`."""
+        with self._channel() as channel:
+            channel.queue_purge(queue)
+
     def _stats(self, queue: str) -> dict[str, object] | None:
         stats = queue_body(queue).get("message_stats")
         return stats if isinstance(stats, dict) and "publish" in stats else None
@@ -167,3 +174,28 @@ def broker(rabbitmq: str) -> Iterator[Broker]:
     made = Broker(rabbitmq)
     yield made
     made.close()
+
+
+@dataclass(frozen=True)
+class ProxiedBroker:
+    """The machine's RabbitMQ behind two proxies (AMQP and management) a test can cut;
+    hand `url` and `management_url` to the code under test, and fill and purge its
+    queues through a `Broker`, which reaches the broker directly."""
+
+    amqp: TcpProxy
+    management: TcpProxy
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.amqp.port}/%2F"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://guest:guest@127.0.0.1:{self.management.port}"
+
+
+@pytest.fixture
+def proxied_broker(rabbitmq: str) -> Iterator[ProxiedBroker]:
+    """A `ProxiedBroker` for the test: `proxied_broker.amqp.cut()`, `.management.answer(500)`."""
+    with TcpProxy(("127.0.0.1", 5672)) as amqp, TcpProxy(("127.0.0.1", 15672)) as management:
+        yield ProxiedBroker(amqp, management)

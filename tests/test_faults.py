@@ -11,19 +11,18 @@ want its minimum, so the formation tells what the worker decided.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import pika
 import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.e2e_fixtures import check_ledger, role_status, worker_state
+from tests.rabbitmq_fixtures import Broker, ProxiedBroker
 from tests.sandbox import Sandbox, Tenant
 from tests.tcp_proxy import TcpProxy
 from tests.waiting import wait_until
-from tests.workload.publisher import publish
 
 LOW, HIGH = 1, 4
 STATS_LAG = 12  # seconds: the management API refreshes queue figures every 5 s, plus ticks
@@ -41,47 +40,21 @@ def rules(queue: str) -> str:
 
 
 @dataclass
-class Broker:
-    """The machine's RabbitMQ behind two proxies (AMQP and management) a test can cut."""
-
-    amqp: TcpProxy
-    management: TcpProxy
-
-    @property
-    def url(self) -> str:
-        return f"amqp://guest:guest@127.0.0.1:{self.amqp.port}/%2F"
-
-    @property
-    def management_url(self) -> str:
-        return f"http://guest:guest@127.0.0.1:{self.management.port}"
-
-
-@pytest.fixture
-def broker() -> Iterator[Broker]:
-    with TcpProxy(("127.0.0.1", 5672)) as amqp, TcpProxy(("127.0.0.1", 15672)) as management:
-        yield Broker(amqp, management)
-
-
-@dataclass
 class Scene:
     box: Sandbox
     sessions: sessionmaker[Session]
     tenant: Tenant
     queue: str
-    direct_url: str  # the real broker, for the test's own publishing
+    broker: Broker  # the real broker, for the test's own publishing and purging
 
     def quantity(self) -> int:
         return self.box.quantity(self.tenant, "jobs")
 
     def fill(self, jobs: int = 100) -> None:
-        publish(self.direct_url, self.queue, jobs)
+        self.broker.publish(self.queue, jobs)
 
     def purge(self) -> None:
-        connection = pika.BlockingConnection(pika.URLParameters(self.direct_url))
-        try:
-            connection.channel().queue_purge(self.queue)
-        finally:
-            connection.close()
+        self.broker.purge(self.queue)
 
     def reach(self, quantity: int, timeout: float = 60) -> None:
         assert wait_until(lambda: self.quantity() == quantity, timeout=timeout), (
@@ -126,25 +99,24 @@ class Scene:
 def scene(
     sandbox: Sandbox,
     sessions: sessionmaker[Session],
-    rabbitmq: str,
-    rabbit_queue: Callable[[str], str],
     broker: Broker,
+    proxied_broker: ProxiedBroker,
 ) -> Callable[..., Scene]:
     """Web, one tenant (app fault-app, jobs=1) reading the broker through the proxies."""
 
     def make(*, workers: int = 1, **worker_env: str) -> Scene:
-        queue = rabbit_queue("fault")
+        queue = broker.queue("fault")
         sandbox.start_web()
         tenant = sandbox.add_tenant(
             app="fault-app",
             formation={"web": 1, "jobs": LOW},
             rules=rules(queue),
-            broker_url=broker.url,
-            management_url=broker.management_url,
+            broker_url=proxied_broker.url,
+            management_url=proxied_broker.management_url,
         )
         for _ in range(workers):
             sandbox.start_worker(**worker_env)
-        return Scene(sandbox, sessions, tenant, queue, rabbitmq)
+        return Scene(sandbox, sessions, tenant, queue, broker)
 
     return make
 
@@ -158,31 +130,31 @@ def ticked_since(s: Scene, moment: float) -> bool:
 
 
 def test_rabbitmq_gone_holds_the_formation_then_recovers(
-    scene: Callable[..., Scene], broker: Broker
+    scene: Callable[..., Scene], proxied_broker: ProxiedBroker
 ) -> None:
     s = scene()
     s.scaled_up()
-    broker.amqp.cut()
-    broker.management.cut()
+    proxied_broker.amqp.cut()
+    proxied_broker.management.cut()
     s.purge()  # were the worker to see it, it would scale down
     assert wait_until(lambda: s.error().strip(), timeout=30), s.status()
     s.hold(STATS_LAG, HIGH)
-    broker.amqp.restore()
-    broker.management.restore()
+    proxied_broker.amqp.restore()
+    proxied_broker.management.restore()
     s.reach(LOW)
     check_ledger(s.box, s.sessions, s.tenant)
 
 
 @pytest.mark.parametrize("fault", ["500", "hang"])
 def test_management_api_failing_falls_back_to_partial_data_and_never_scales_down(
-    scene: Callable[..., Scene], broker: Broker, fault: str
+    scene: Callable[..., Scene], proxied_broker: ProxiedBroker, fault: str
 ) -> None:
     s = scene()
     s.scaled_up()
     if fault == "500":
-        broker.management.answer(500)
+        proxied_broker.management.answer(500)
     else:
-        broker.management.hang()
+        proxied_broker.management.hang()
     s.purge()
     # AMQP still answers: the passive declare sees ready = 0, but a partial reading
     # (no unacked count: a busy worker looks idle) never justifies a scale-down.
@@ -190,7 +162,7 @@ def test_management_api_failing_falls_back_to_partial_data_and_never_scales_down
         lambda: role_status(s.sessions, s.tenant, "jobs").get("partial"), timeout=30
     ), s.status()
     s.hold(STATS_LAG, HIGH)
-    broker.management.restore()
+    proxied_broker.management.restore()
     s.reach(LOW)
     check_ledger(s.box, s.sessions, s.tenant)
 
@@ -336,18 +308,17 @@ def holder(s: Scene) -> str:
 def test_a_tenant_whose_rules_credentials_or_state_cannot_be_read_stops_nobody(
     sandbox: Sandbox,
     sessions: sessionmaker[Session],
-    rabbitmq: str,
-    rabbit_queue: Callable[[str], str],
+    broker: Broker,
 ) -> None:
     sandbox.start_web()
     names = ["good-app", "bad-rules-app", "bad-creds-app", "bad-state-app"]
     scenes = {}
     for name in names:
-        queue = rabbit_queue(name)
+        queue = broker.queue(name)
         tenant = sandbox.add_tenant(
-            app=name, formation={"jobs": LOW}, rules=rules(queue), broker_url=rabbitmq
+            app=name, formation={"jobs": LOW}, rules=rules(queue), broker_url=broker.url
         )
-        scenes[name] = Scene(sandbox, sessions, tenant, queue, rabbitmq)
+        scenes[name] = Scene(sandbox, sessions, tenant, queue, broker)
     good, bad_rules, bad_creds, bad_state = (scenes[n] for n in names)
     with sessions.begin() as db:
         db.execute(
