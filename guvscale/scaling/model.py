@@ -71,7 +71,11 @@ The reasoning, in the order the code follows it:
    it could not. Minutes of a higher rate are no such burst: the peak rate of
    the last 30 minutes (two intervals past the Poisson noise of the lasting
    rate; readings just above a steady mean are that noise) is staffed for
-   like the stream. Each is named in the reason (`reserve`).
+   like the stream, also before any rate is shown to last. The reserve goes
+   only once the stream is quiet: nothing waits, and nothing came for longer
+   than the rate seen leaves silent but for the percentile's share of the
+   time (one empty poll of a thin stream is noise). Each is named in the
+   reason (`reserve`).
 11. Measured job time: acks per consumer slot over intervals when every slot
    was busy measure the real job time; once `MEASURED_ACKS` back it and it
    differs from `processing` by over a quarter, it is used, and said.
