@@ -1,0 +1,107 @@
+"""Table tests of the boot race (`guvscale.scaling.race.boot_race`), a pure
+function: a role, a fleet and the arrival log in, (dynos, why) out."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from guvscale.rules.types import Role
+from guvscale.scaling.arrivals import ArrivalLog
+from guvscale.scaling.common import APPLY_DELAY, BOOT_SPREAD
+from guvscale.scaling.plan import Fleet
+from guvscale.scaling.race import boot_race
+
+# Fast jobs (77 ms), 10 a dyno, 24 s boot: a dyno asked for now lands 17.8 to
+# 32.2 s from now, 25 s nominally.
+FAST = dataclasses.replace(
+    Role(
+        name="r",
+        worker="r",
+        queue="r",
+        processing=0.077,
+        stddev=0.05,
+        deadline=38,
+        concurrency=10,
+        minimum=0,
+        maximum=8,
+    ),
+    boot=24.0,
+    pollinterval=10.0,
+)
+
+
+def cold(role: Role) -> Fleet:
+    return Fleet(
+        consuming=0,
+        booting=0,
+        booting_lands=APPLY_DELAY + role.boot,
+        in_flight=0,
+        slots=role.concurrency,
+        job_time=role.processing,
+        outlive=0.0,
+        grace=30.0,
+    )
+
+
+def race(role: Role, fleet: Fleet, jobs: int, seen_rate: float, volume: float) -> tuple[int, str]:
+    """`jobs` published in one burst over the 10 s before t = 100."""
+    log = ArrivalLog()
+    log.record(90.0, 100.0, jobs, stream=0.0)
+    spread = BOOT_SPREAD * role.boot
+    now_lands = APPLY_DELAY + role.boot
+    return boot_race(
+        role,
+        fleet,
+        log,
+        100.0,
+        jobs,
+        role.maximum,
+        soonest_landing=now_lands - spread,
+        first_help=now_lands + spread,
+        now_lands=now_lands,
+        job_time=role.processing,
+        volume=volume,
+        seen_rate=seen_rate,
+    )
+
+
+@pytest.mark.parametrize(
+    ("deadline", "seen_rate", "raced"),
+    [
+        # Due 28 s from now: a nominal boot (25 s) starts them, a late one
+        # (up to 32 s) misses them. The share let miss, 1 % of the 53 queued
+        # and an hour at 0.03 jobs/s, is under 2 jobs.
+        (38, 0.03, True),
+        # The same jobs at a rate seen of 5.3 jobs/s: the share is 191 jobs,
+        # more than are at risk, so no race.
+        (38, 5.3, False),
+        # Due 35 s from now: after the latest landing, nothing to race.
+        (45, 0.03, False),
+    ],
+)
+def test_jobs_only_a_late_boot_misses_are_raced_when_more_than_the_share(
+    deadline: float, seen_rate: float, raced: bool
+) -> None:
+    role = dataclasses.replace(FAST, deadline=deadline)
+    dynos, why = race(role, cold(role), 53, seen_rate=seen_rate, volume=0.01)
+    assert (dynos > 1) is raced
+    assert ("a dyno lands early enough" in why) is raced
+    # Fast jobs: the first dynos to land start them all.
+    assert dynos < role.maximum
+
+
+def test_jobs_only_an_early_boot_saves_take_the_share_faded_in_from_the_first_poll() -> None:
+    # Due 18 s from now (deadline 28): only a boot landing before the nominal
+    # 25 s saves them. The faded-in volume (0.01 jobs/s: 1 % of an hour is
+    # under a job) lets none miss, whatever the rate seen says.
+    role = dataclasses.replace(FAST, deadline=28)
+    dynos, why = race(role, cold(role), 53, seen_rate=5.3, volume=0.01)
+    assert dynos > 1
+    assert "racing the boot" in why
+
+
+def test_no_race_at_the_maximum_with_nothing_booting() -> None:
+    fleet = dataclasses.replace(cold(FAST), consuming=FAST.maximum)
+    assert race(FAST, fleet, 53, seen_rate=0.03, volume=0.01) == (0, "")
