@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from guvscale.db.crypto import Vault
 from guvscale.db.models import Credentials, Resource, ResourceState, RulesVersion
 from guvscale.db.scoping import unscoped
+from guvscale.rules.types import Role
 from guvscale.services import web_sessions
 from guvscale.services.config_vars import token_hash
 from guvscale.web.auth import SESSION_LIFETIME_S
@@ -398,3 +399,10 @@ def csrf_of(page: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', page)
     assert found, "no CSRF field on the page"
     return found.group(1)
+
+
+def scaling_role(**settings: Any) -> Role:
+    """A role as the scaling model's tests build it, without rules: named "r",
+    with a standard deviation of half the processing time unless given."""
+    settings.setdefault("stddev", 0.5 * settings.get("processing", 10.0))
+    return Role(name="r", worker="r", queue="r", **settings)

@@ -8,17 +8,12 @@ from typing import Any
 
 import pytest
 
-from guvscale.rules.types import Role
 from guvscale.scaling import Decision, Observation, Scaler
 from guvscale.simulate import SimConfig, Trace, run, run_trace
 from guvscale.simulate.baselines import Fastest
 from guvscale.simulate.policies import ours
 from guvscale.simulate.scenarios import FAMILIES, with_poll
-
-
-def role(**settings: Any) -> Role:
-    settings.setdefault("stddev", 0.5 * settings.get("processing", 10.0))
-    return Role(name="r", worker="r", queue="r", **settings)
+from tests.factories import scaling_role as role
 
 
 def obs(t: float, ready: int, **kw: Any) -> Observation:

@@ -8,14 +8,9 @@ from typing import Any
 
 import pytest
 
-from guvscale.rules.types import Role, ScheduleWindow
+from guvscale.rules.types import ScheduleWindow
 from guvscale.scaling import Decision, Observation, Scaler
-
-
-def role(**settings: Any) -> Role:
-    settings.setdefault("stddev", 0.5 * settings.get("processing", 10.0))
-    return Role(name="r", worker="r", queue="r", **settings)
-
+from tests.factories import scaling_role as role
 
 # burst3k's settings (scaling.md section 5).
 BURST = role(processing=1.0, stddev=0.3, deadline=180, concurrency=1, minimum=0, maximum=25)

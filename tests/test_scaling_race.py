@@ -12,21 +12,17 @@ from guvscale.scaling.arrivals import ArrivalLog
 from guvscale.scaling.common import APPLY_DELAY, BOOT_SPREAD
 from guvscale.scaling.plan import Fleet
 from guvscale.scaling.race import boot_race
+from tests.factories import scaling_role as role
 
 # Fast jobs (77 ms), 10 a dyno, 24 s boot: a dyno asked for now lands 17.8 to
 # 32.2 s from now, 25 s nominally.
-FAST = dataclasses.replace(
-    Role(
-        name="r",
-        worker="r",
-        queue="r",
-        processing=0.077,
-        stddev=0.05,
-        deadline=38,
-        concurrency=10,
-        minimum=0,
-        maximum=8,
-    ),
+FAST = role(
+    processing=0.077,
+    stddev=0.05,
+    deadline=38,
+    concurrency=10,
+    minimum=0,
+    maximum=8,
     boot=24.0,
     pollinterval=10.0,
 )
