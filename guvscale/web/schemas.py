@@ -117,7 +117,7 @@ def _error_shape_everywhere(schema: dict[str, Any]) -> None:
                 answer["description"] = _WHY[422]
                 content["schema"] = {"$ref": _ERROR_REF}
             for status in FAILURES:
-                responses.setdefault(str(status), _failure(status))
+                responses.setdefault(str(status), failure(status))
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.setdefault("ErrorBody", ErrorBody.model_json_schema())
     for unused in ("HTTPValidationError", "ValidationError"):
@@ -126,11 +126,7 @@ def _error_shape_everywhere(schema: dict[str, Any]) -> None:
 
 def failure(status: int, description: str | None = None) -> dict[str, Any]:
     """A 500 or 503 answer as every route documents it (JSON, or HTML for a
-    browser), with its own description."""
-    return _failure(status, description)
-
-
-def _failure(status: int, description: str | None = None) -> dict[str, Any]:
+    browser), with its own description or the usual one."""
     answer: dict[str, Any] = {
         "description": description or _WHY[status],
         "content": {
