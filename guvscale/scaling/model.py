@@ -408,14 +408,14 @@ class DeadlineModel:
         # Jobs we did not see arrive arrived at the latest since the last poll.
         self.log.account_for(ready, unseen_at=obs.t - self.interval)
         span = interval if interval else self.interval
+        # This interval's weight in the two averages of about an hour.
+        share = -math.expm1(-interval / RACE_HORIZON) if interval else 0.0
         if self.volume is None:
             self.volume = rate
-        elif interval:
-            self.volume += (rate - self.volume) * -math.expm1(-interval / RACE_HORIZON)
-        if interval:
-            fade = math.exp(-interval / RACE_HORIZON)
-            self.seen = fade * self.seen + (1.0 - fade) * rate
-            self.seen_w = fade * self.seen_w + (1.0 - fade)
+        else:
+            self.volume += (rate - self.volume) * share
+        self.seen += (rate - self.seen) * share
+        self.seen_w += (1.0 - self.seen_w) * share
         self.rates = [*self.rates, rate][-RATE_HISTORY:]
         self.spans = [*self.spans, span][-RATE_HISTORY:]
         self.t, self.messages, self.ready = obs.t, messages, ready

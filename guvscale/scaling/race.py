@@ -16,8 +16,8 @@ from guvscale.scaling.arrivals import ArrivalLog, jobs_at_least_as_old
 from guvscale.scaling.common import BOOT_SPREAD, dynos
 from guvscale.scaling.plan import Fleet, kept
 
-# A race for jobs only an early boot saves is run when more of them wait than
-# the percentile lets miss of about this many seconds of jobs.
+# A race is run when more queued jobs are at risk than the percentile lets
+# miss of about this many seconds of jobs.
 RACE_HORIZON = 3600.0
 
 

@@ -36,8 +36,8 @@ def headroom(
     the maximum could not start in time if asked for only at their first
     sight. (count, why) or (0, "").
 
-    `risen`: `risen_rate` of the last intervals; `quiet`: nothing came in the
-    last interval and the queue is empty; `interval`: the plan's poll
+    `risen`: `risen_rate` of the last intervals; `quiet`: the stream has
+    stopped (the model's `_quiet_now`); `interval`: the plan's poll
     interval; `z`: the percentile's normal quantile."""
     if hi <= 0:
         return 0, ""
