@@ -446,9 +446,13 @@ class DeadlineModel:
         """Redeliveries and the measured job time, from one interval's counts."""
         if self.ready is not None and self.messages is not None:
             # Ready can only rise by what was published, unless jobs came back:
-            # killed at a dyno's stop and redelivered.
+            # killed at a dyno's stop and redelivered. With the publishes
+            # counted that is proof enough (and more jobs in flight now must not
+            # unsay it); with them only estimated, the jobs must also have left
+            # the unacked count.
             unacked_before = self.messages - self.ready
-            if ready - self.ready > rate * interval + 0.5 and unacked < unacked_before:
+            counted = obs.publish_rate is not None
+            if ready - self.ready > rate * interval + 0.5 and (counted or unacked < unacked_before):
                 self.redelivered_t = obs.t
         consumers, acks = obs.consumers, obs.ack_rate
         slots = (consumers or 0) * self.role.concurrency
