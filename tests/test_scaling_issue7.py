@@ -54,6 +54,24 @@ def test_1_the_issues_import_within_one_poll_meets_at_every_interval() -> None:
         assert result.meets, (poll, result.within)
 
 
+# 1. Jobs in flight beyond the busy slots wait in a consumer's prefetch (Celery
+# keeps 4 a slot by default): they were planned as running, so a backlog behind
+# 96 prefetched jobs was said to finish "within the deadline" on one dyno.
+@pytest.mark.parametrize("unacked, at_least", [(4, 1), (100, 1), (200, 2)])
+def test_1_prefetched_jobs_are_worked_off_before_the_queue(unacked: int, at_least: int) -> None:
+    celery = role(processing=1.0, concurrency=4, deadline=40.0, boot=10.0, maximum=10)
+    celery = dataclasses.replace(celery, pollinterval=10.0)
+    polls = [obs(10 * i, 0, unacked=4, current=1, publish_rate=4.0) for i in range(6)]
+    rate = 4.0 + (40 + unacked - 4) / 10
+    decision = last(
+        Scaler(celery), [*polls, obs(60, 40, unacked=unacked, current=1, publish_rate=rate)]
+    )
+    assert decision.desired >= at_least
+    # 40 queued jobs start within 10 s of free slots, but behind 96 or 196
+    # prefetched ones the one dyno frees its first slot for them after 24 s or more.
+    assert ("within the deadline" in decision.reason) == (unacked == 4), decision.reason
+
+
 # 2. Livelock: a job longer than the 30 s stop grace was killed at every
 # scale-down and redelivered for ever.
 def test_2_a_job_longer_than_the_grace_is_not_killed_for_ever() -> None:

@@ -100,7 +100,16 @@ class Slots:
     every checkpoint of every candidate plan (hundreds of times a decision).
     """
 
-    __slots__ = ("_base", "_grace", "_killed", "_landings", "_per_slot", "_slope")
+    __slots__ = (
+        "_ahead",
+        "_back",
+        "_base",
+        "_grace",
+        "_killed",
+        "_landings",
+        "_per_slot",
+        "_slope",
+    )
 
     def __init__(self, fleet: Fleet, plan: Plan) -> None:
         per_slot = 1.0 / fleet.job_time
@@ -110,6 +119,12 @@ class Slots:
         consuming = fleet.consuming - stopped
         idle_now = max(0, fleet.consuming * fleet.slots - fleet.in_flight)
         share_kept = consuming / fleet.consuming if fleet.consuming else 0.0
+        # Jobs in flight beyond the busy slots wait in a consumer's prefetch:
+        # those on kept dynos take the slots the dynos free first; those on
+        # shed ones are handed back to the head of the queue, ahead of all.
+        prefetched = max(0, fleet.in_flight - fleet.consuming * fleet.slots)
+        self._ahead = prefetched * share_kept
+        self._back = prefetched * (1.0 - share_kept)
         self._per_slot = per_slot
         self._base = idle_now * share_kept
         self._slope = consuming * fleet.slots * per_slot
@@ -129,7 +144,7 @@ class Slots:
         self._grace = fleet.grace
 
     def at(self, tau: float) -> float:
-        total = self._base + self._slope * tau
+        total = max(0.0, self._base + self._slope * tau - self._ahead) - self._back
         for slots, at in self._landings:
             if tau >= at:
                 total += slots * (1.0 + self._per_slot * (tau - at))
@@ -141,9 +156,10 @@ class Slots:
         """`at(τ) >= due` at every checkpoint. `at` written out in one loop, the
         same sums in the same order: this runs about a thousand times a decision."""
         base, slope, per_slot = self._base, self._slope, self._per_slot
+        ahead, back = self._ahead, self._back
         landings, killed, grace = self._landings, self._killed, self._grace
         for tau, due in zip(demand.checkpoints, demand.due, strict=True):
-            total = base + slope * tau
+            total = max(0.0, base + slope * tau - ahead) - back
             for slots, at in landings:
                 if tau >= at:
                     total += slots * (1.0 + per_slot * (tau - at))

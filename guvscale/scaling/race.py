@@ -85,8 +85,12 @@ def boot_race(
     # cold start, the first rate counts for the hour: racing every late boot
     # of a steady stream's first minutes cost 5 % more dyno-hours).
     misses = 1.0 - target
-    allowed_early = misses * (ready + fleet.in_flight + (volume or 0.0) * RACE_HORIZON)
-    allowed_late = misses * (ready + fleet.in_flight + seen_rate * RACE_HORIZON)
+    # Jobs in flight count as running only up to the busy slots: those beyond
+    # wait in a prefetch, ahead of the queue (`keep`), and more of them is more
+    # at risk, never more leave to miss.
+    running = min(fleet.in_flight, fleet.consuming * fleet.slots)
+    allowed_early = misses * (ready + running + (volume or 0.0) * RACE_HORIZON)
+    allowed_late = misses * (ready + running + seen_rate * RACE_HORIZON)
     extra, worst, needed = 0, 0.0, 0
     for at in sorted(x for x in taus if soonest <= x < latest):
         d = short(at) - lost

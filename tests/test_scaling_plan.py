@@ -1,0 +1,59 @@
+"""The plan's slot curve (`plan.Slots`) as a table: when job slots come free
+for the queued jobs, with jobs in flight beyond the busy slots (a consumer's
+prefetch, as Celery's default of 4 per slot keeps) taking them first."""
+
+from __future__ import annotations
+
+import pytest
+
+from guvscale.scaling.plan import Fleet, Plan, Slots, kept
+
+
+def fleet(consuming: int, in_flight: int, booting: int = 0) -> Fleet:
+    return Fleet(
+        consuming=consuming,
+        booting=booting,
+        booting_lands=10.0,
+        in_flight=in_flight,
+        slots=4,
+        job_time=1.0,
+        outlive=0.0,
+        grace=30.0,
+    )
+
+
+@pytest.mark.parametrize(
+    "consuming, in_flight, tau, free",
+    [
+        (1, 0, 0.0, 4.0),  # idle slots are free at once
+        (1, 2, 0.0, 2.0),
+        (1, 4, 2.0, 8.0),  # every slot busy: each frees once a run
+        (1, 16, 2.0, 0.0),  # 12 prefetched go first: nothing for the queue yet
+        (1, 16, 3.0, 0.0),
+        (1, 16, 5.0, 8.0),
+        (2, 8, 1.0, 8.0),  # 8 slots, all busy, none prefetched
+        (2, 16, 1.0, 0.0),
+        (2, 16, 2.0, 8.0),
+    ],
+)
+def test_jobs_in_flight_beyond_the_busy_slots_take_the_first_slots_that_free(
+    consuming: int, in_flight: int, tau: float, free: float
+) -> None:
+    assert kept(fleet(consuming, in_flight)).at(tau) == pytest.approx(free)
+
+
+def test_a_landing_dyno_serves_the_queue_while_the_old_ones_work_off_their_prefetch() -> None:
+    # One dyno with 12 prefetched, one more landing at 10 s: its 4 slots and
+    # its runs are the queue's, the old dyno's only from 3 s on.
+    slots = Slots(fleet(1, 16, booting=1), Plan(2, 2, 0.0, 0.0))
+    assert slots.at(2.0) == pytest.approx(0.0)
+    assert slots.at(10.0) == pytest.approx(4 * 7 + 4)
+    assert slots.at(11.0) == pytest.approx(4 * 8 + 4 + 4)
+
+
+def test_the_prefetch_of_a_shed_dyno_goes_back_ahead_of_the_queue() -> None:
+    # Shedding one of two dynos with 16 prefetched each: the kept one works
+    # off its own 16 and then the shed one's, handed back to the head of the queue.
+    slots = Slots(fleet(2, 40), Plan(1, 1, 0.0, 0.0))
+    assert slots.at(8.0) == pytest.approx(0.0)
+    assert slots.at(12.0) == pytest.approx(4 * 12 - 16 - 16)
