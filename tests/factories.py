@@ -101,13 +101,19 @@ def poison(sessions: sessionmaker[Session], resource_id: str, kind: str) -> None
 # -- Heroku SSO ----------------------------------------------------------------
 
 
-def sso_v3_token(heroku_uuid: str, salt: str, ts: int | str) -> str:
-    """Heroku's v3 `resource_token`: sha1 hex of `uuid:salt:timestamp`.
+def sha1_hex(*parts: object) -> str:
+    """Heroku's SSO token: sha1 hex of the parts joined by colons (v3:
+    `uuid:salt:timestamp`; v1: `id:salt:timestamp`).
 
-    Computed here from the contract, not by guvscale.services.sso.resource_token,
+    Written here from the contract, not imported from guvscale.services.sso,
     so the tests sign as Heroku does and a slip in the production code shows up.
     """
-    return hashlib.sha1(f"{heroku_uuid}:{salt}:{ts}".encode()).hexdigest()
+    return hashlib.sha1(":".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def sso_v3_token(heroku_uuid: str, salt: str, ts: int | str) -> str:
+    """Heroku's v3 `resource_token`."""
+    return sha1_hex(heroku_uuid, salt, ts)
 
 
 def sso_v3_form(heroku_uuid: str, salt: str, ts: int | None = None) -> dict[str, str]:

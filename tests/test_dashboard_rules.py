@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from fastapi.testclient import TestClient
@@ -12,7 +11,7 @@ from guvscale.db.models import Resource, RulesVersion
 from guvscale.db.scoping import unscoped
 from guvscale.settings import Settings
 from guvscale.web.app import SESSION_COOKIE
-from tests.factories import add_tenant, csrf_of, sso_fields
+from tests.factories import add_tenant, csrf_of, sso_fields, sso_v3_token
 
 GOOD = "emails:\n  queue: send-email\n  deadline: 180\n  maximum: 5\n"
 BAD = "emails:\n  queue: send-email\n  deadline: soon\n  maximum: 5\n"
@@ -76,7 +75,7 @@ def test_a_token_from_a_revoked_or_replaced_session_is_refused(
     forms = [sso_fields(tenant, settings.sso_salt)]
     # A second sign-in a second earlier: a fresh SSO token, not a replay.
     ts = str(int(forms[0]["timestamp"]) - 1)
-    token = hashlib.sha1(f"{tenant.heroku_uuid}:{settings.sso_salt}:{ts}".encode()).hexdigest()
+    token = sso_v3_token(tenant.heroku_uuid, settings.sso_salt, ts)
     forms.append({**forms[0], "timestamp": ts, "resource_token": token})
     assert client.post("/heroku/sso", data=forms[0], follow_redirects=False).status_code == 302
     old_token = csrf_of(client.get(f"/resources/{rid}/rules").text)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from guvscale.db.models import Resource, ResourceState
 from guvscale.settings import Settings
 from guvscale.web.app import SESSION_COOKIE, create_app
+from tests.factories import sha1_hex
 from tests.web_fixtures import make_settings
 
 NAV_DATA = "eyJhZGRvbiI6IllvdXIgQWRkb24iLCJhcHBuYW1lIjoibXlhcHAifQ"
@@ -47,10 +48,6 @@ def app_name_of(sessions: sessionmaker[Session], resource_id: str) -> str | None
         resource = s.get(Resource, resource_id)
         assert resource is not None
         return resource.app_name
-
-
-def sha1_hex(*parts: object) -> str:
-    return hashlib.sha1(":".join(str(p) for p in parts).encode()).hexdigest()
 
 
 def v3_form(
