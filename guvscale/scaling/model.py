@@ -24,7 +24,10 @@ The reasoning, in the order the code follows it:
    are the real time between observations; the longest of the last few is
    the plan's poll interval, the worst case of when the next correction lands.
 4. Boot: a dyno asked for now starts jobs only after `boot`; jobs due before
-   that can only be served by the dynos we have (`plan.reachable`).
+   that can only be served by the dynos we have (`plan.reachable`). Jobs in
+   flight beyond the busy slots wait in a consumer's prefetch (Celery keeps
+   4 a slot by default): the slots those dynos free go to them first
+   (`plan.Slots`), so they are backlog ahead of every queued job.
 5. Cost: dynos are billed from the request, so the cheapest fleet keeps each
    dyno busy, and a busy fleet needs a queue: the deadline's slack is what
    lets one wait. We ask now only for what the jobs due before a later poll's
@@ -79,11 +82,11 @@ The reasoning, in the order the code follows it:
 11. Measured job time: acks per consumer slot over intervals when every slot
    was busy measure the real job time; once `MEASURED_ACKS` back it and it
    differs from `processing` by over a quarter, it is used, and said.
-12. Redeliveries: ready rising by more than was published while fewer jobs
-   run means jobs were killed at a stop and redone: for `REDELIVERY_MEMORY`
-   dynos are kept for every job in flight, whatever the configured job time
-   says about the stop grace (a job longer than it was killed at every
-   scale-down, for ever; `grace`).
+12. Redeliveries: ready rising by more than was published (counted; when
+   only estimated, also while fewer jobs run) means jobs were killed at a
+   stop and redone: for `REDELIVERY_MEMORY` dynos are kept for every job in
+   flight, whatever the configured job time says about the stop grace (a job
+   longer than it was killed at every scale-down, for ever; `grace`).
 14. Racing the boot: boots vary (±30 %), and queued jobs due before a late
    boot lands (only an early boot saves some; a nominal one others) are
    saved by asking for enough dynos that enough of them likely land in time
