@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,16 +31,11 @@ from cryptography.fernet import Fernet
 
 from tests.fake_heroku.runner import FormationRunner, ProcessSpec, consumer_spec
 from tests.fake_heroku.state import CLIENT_SECRET, FakeState
+from tests.live_server import free_port
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 ADDON_PASSWORD = "sandbox-addon-password"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Process:

@@ -1,54 +1,19 @@
 """The worker transport's HTTP/1.1 (guvscale.httpclient.Transport) against a raw
-local server that sends scripted answers: bodies by length, chunks and end of
-connection, keep-alive and close, 1xx, gzip, request bodies, limits and
-malformed answers. tests/test_httpclient.py has TLS, timeouts and a
-connection the server closed."""
+local server (tests/raw_server.py) that sends scripted answers: bodies by
+length, chunks and end of connection, keep-alive and close, 1xx, gzip, request
+bodies, limits and malformed answers. tests/test_httpclient.py has TLS,
+timeouts and a connection the server closed."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
-from collections.abc import Callable
 
 import httpx
 import pytest
 
 from guvscale.httpclient import Transport
-from tests.live_server import free_port
-
-Script = Callable[[bytes, int], bytes | None]  # (request head + body, request number) -> answer
-
-
-class Raw:
-    """Answers each request with `script(request, n)`; None closes the connection,
-    as does every answer with `close_after`."""
-
-    def __init__(self, script: Script, close_after: bool = False) -> None:
-        self.script, self.close_after = script, close_after
-        self.connections = 0
-        self.requests: list[bytes] = []
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while head := await reader.readuntil(b"\r\n\r\n"):
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                request = head + await reader.readexactly(length)
-                self.requests.append(request)
-                answer = self.script(request, len(self.requests))
-                if answer is None:
-                    break
-                writer.write(answer)
-                await writer.drain()
-                if self.close_after:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+from tests.raw_server import RawServer, Script, ok, serve
 
 
 def _client(**kw: object) -> httpx.AsyncClient:
@@ -58,13 +23,12 @@ def _client(**kw: object) -> httpx.AsyncClient:
 
 def _run(
     script: Script, requests: int = 1, close_after: bool = False, **kw: object
-) -> tuple[list[httpx.Response | Exception], Raw]:
+) -> tuple[list[httpx.Response | Exception], RawServer]:
+    raw = RawServer(script, close_after=close_after)
+
     async def go() -> list[httpx.Response | Exception]:
-        raw = Raw(script, close_after)
-        port = free_port()
-        server = await asyncio.start_server(raw.handle, "127.0.0.1", port)
         answers: list[httpx.Response | Exception] = []
-        async with server, _client(**kw) as client:
+        async with serve(raw.handle) as port, _client(**kw) as client:
             for _ in range(requests):
                 try:
                     answers.append(
@@ -75,15 +39,9 @@ def _run(
                 except httpx.HTTPError as exc:
                     answers.append(exc)
                 await asyncio.sleep(0.02)  # a close reaches the client before the next request
-        runs.append(raw)
         return answers
 
-    runs: list[Raw] = []
-    return asyncio.run(go()), runs[0]
-
-
-def ok(body: bytes = b'{"ok":1}', extra: bytes = b"") -> bytes:
-    return b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n%s\r\n%s" % (len(body), extra, body)
+    return asyncio.run(go()), raw
 
 
 def test_a_request_goes_out_whole_and_keep_alive_reuses_the_connection() -> None:
@@ -177,11 +135,12 @@ def test_a_trickling_answer_is_cut_at_the_read_timeout_and_slots_are_bounded() -
                 await asyncio.sleep(0.1)
             writer.close()
 
-        port = free_port()
-        server = await asyncio.start_server(trickle, "127.0.0.1", port)
         transport = Transport(ssl_context=httpx.create_ssl_context(), max_connections=1)
         timeout = httpx.Timeout(0.5, pool=0.2)
-        async with server, httpx.AsyncClient(timeout=timeout, transport=transport) as client:
+        async with (
+            serve(trickle) as port,
+            httpx.AsyncClient(timeout=timeout, transport=transport) as client,
+        ):
             began = asyncio.get_running_loop().time()
             first, second = await asyncio.gather(
                 client.get(f"http://127.0.0.1:{port}/"),

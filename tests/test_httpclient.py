@@ -1,5 +1,6 @@
-"""The worker's httpx client (guvscale.httpclient) against a real local server:
-plain and TLS, a keep-alive connection the server closed, timeouts and refusals."""
+"""The worker's httpx client (guvscale.httpclient) against a real local server
+(tests/raw_server.py): plain and TLS, a keep-alive connection the server
+closed, timeouts and refusals."""
 
 from __future__ import annotations
 
@@ -17,40 +18,10 @@ from cryptography.x509.oid import NameOID
 
 from guvscale.httpclient import async_client
 from tests.live_server import free_port
+from tests.raw_server import RawServer, ok, serve
 
-
-class Server:
-    """HTTP/1.1 on 127.0.0.1 that counts connections and can drop idle ones."""
-
-    def __init__(self, *, hang: bool = False) -> None:
-        self.hang = hang
-        self.connections = 0
-        self.writers: list[asyncio.StreamWriter] = []
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self.writers.append(writer)
-        try:
-            while await reader.readuntil(b"\r\n\r\n"):
-                if self.hang:
-                    await reader.read()  # until the client gives up and closes
-                    return
-                body = b'{"ok": true}'
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                    b"content-length: %d\r\n\r\n%s" % (len(body), body)
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    async def drop_idle(self) -> None:
-        for w in self.writers:
-            w.close()
-        self.writers.clear()
-        await asyncio.sleep(0.05)  # the FIN reaches the client's socket
+# Content-type and body as an API's; the tests look only at the status.
+ANSWER = ok(b'{"ok": true}', extra=b"content-type: application/json\r\n")
 
 
 def _certificate(folder: Path) -> tuple[Path, Path]:
@@ -83,10 +54,11 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
 
 def test_keep_alive_is_reused_and_a_connection_the_server_closed_is_replaced() -> None:
     async def go() -> tuple[list[int], tuple[int, int]]:
-        server = Server()
-        port = free_port()
-        listening = await asyncio.start_server(server.handle, "127.0.0.1", port)
-        async with listening, async_client(timeout=5, max_connections=4) as client:
+        server = RawServer(lambda request, n: ANSWER)
+        async with (
+            serve(server.handle) as port,
+            async_client(timeout=5, max_connections=4) as client,
+        ):
             url = f"http://127.0.0.1:{port}/api/queues/v"
             statuses = [(await client.get(url)).status_code for _ in range(3)]
             reused = server.connections
@@ -108,10 +80,8 @@ def test_tls_requests_verify_against_the_given_context(tmp_path: Path) -> None:
     trusted = ssl.create_default_context(cafile=str(cert))
 
     async def go() -> tuple[int, int, str]:
-        server = Server()
-        port = free_port()
-        listening = await asyncio.start_server(server.handle, "127.0.0.1", port, ssl=served)
-        async with listening:
+        server = RawServer(lambda request, n: ANSWER)
+        async with serve(server.handle, ssl=served) as port:
             url = f"https://localhost:{port}/api/queues/v"
             async with async_client(timeout=5, max_connections=4, verify=trusted) as client:
                 first = (await client.get(url)).status_code
@@ -129,10 +99,11 @@ def test_tls_requests_verify_against_the_given_context(tmp_path: Path) -> None:
 
 def test_a_hanging_server_times_out_and_a_closed_port_is_refused() -> None:
     async def go() -> tuple[type[Exception], type[Exception]]:
-        server = Server(hang=True)
-        port = free_port()
-        listening = await asyncio.start_server(server.handle, "127.0.0.1", port)
-        async with listening, async_client(timeout=0.3, max_connections=4) as client:
+        server = RawServer(lambda request, n: b"")  # reads each request, answers none
+        async with (
+            serve(server.handle) as port,
+            async_client(timeout=0.3, max_connections=4) as client,
+        ):
             with pytest.raises(httpx.HTTPError) as hung:
                 await client.get(f"http://127.0.0.1:{port}/")
             with pytest.raises(httpx.HTTPError) as closed:
