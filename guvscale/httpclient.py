@@ -10,7 +10,11 @@ transport does only that, plainly:
 
 - a keep-alive pool per origin (scheme, host, port, TLS name), at most
   `max_connections` requests at once; an idle connection is dropped after
-  `keepalive_expiry` seconds, or when the server closed it (EOF waiting);
+  `keepalive_expiry` seconds, or when the server closed it (EOF waiting).
+  The worker keeps them past its longest poll, so a tenant's next poll skips
+  the TCP and TLS handshakes; a server may close one just as a request goes
+  out, so an idempotent request that got no byte back on a reused connection
+  is sent once more on a new one (as urllib3 and httpcore do);
 - TLS through the given context, with httpx's `sni_hostname` extension (the
   management client connects to an address it checked, under the host's name);
 - httpx's timeouts: `pool` to wait for a slot, `connect`, `write` for the
@@ -39,15 +43,31 @@ import httpx
 HEAD_LIMIT = 64 * 1024
 MAX_BODY = 64 * 1024 * 1024
 _NO_BODY = {204, 304}
+# Sent again after a reused connection gave no answer (RFC 9110, 9.2.2).
+_IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
+
+
+class _NoAnswer(Exception):
+    """The connection failed before a byte of the answer came: `error` is what
+    to raise unless the request may be sent again."""
+
+    def __init__(self, error: httpx.TransportError) -> None:
+        self.error = error
 
 
 def async_client(
-    *, timeout: float, max_connections: int, verify: ssl.SSLContext | None = None
+    *,
+    timeout: float,
+    max_connections: int,
+    keepalive_expiry: float = 5.0,
+    verify: ssl.SSLContext | None = None,
 ) -> httpx.AsyncClient:
     """An AsyncClient like `httpx.AsyncClient(timeout=, limits=)`, on the transport
     below; `verify` replaces the system's trusted certificates (tests)."""
     transport = Transport(
-        ssl_context=verify or httpx.create_ssl_context(), max_connections=max_connections
+        ssl_context=verify or httpx.create_ssl_context(),
+        max_connections=max_connections,
+        keepalive_expiry=keepalive_expiry,
     )
     return httpx.AsyncClient(timeout=timeout, transport=transport)
 
@@ -60,11 +80,12 @@ class _Origin(NamedTuple):
 
 
 class _Connection:
-    __slots__ = ("idle_until", "reader", "writer")
+    __slots__ = ("answered", "idle_until", "reader", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
         self.idle_until = 0.0
+        self.answered = False  # a byte of the current request's answer came
 
     def usable(self, now: float) -> bool:
         # A server that closed an idle connection left EOF (or bytes) in the reader.
@@ -116,14 +137,25 @@ class Transport(httpx.AsyncBaseTransport):
         except TimeoutError:
             raise httpx.PoolTimeout("no connection free in time", request=request) from None
         try:
-            connection = self._take(origin) or await self._connect(origin, request, timeouts)
+            reused = self._take(origin)
+            connection = reused or await self._connect(origin, request, timeouts)
             try:
-                status, headers, content, reusable = await self._exchange(
-                    connection, request, body, timeouts
-                )
+                try:
+                    answer = await self._exchange(connection, request, body, timeouts)
+                except _NoAnswer as failed:
+                    connection.close()
+                    if reused is None or request.method not in _IDEMPOTENT:
+                        raise failed.error from None
+                    # The server closed the idle connection as we sent: a new one.
+                    connection = await self._connect(origin, request, timeouts)
+                    try:
+                        answer = await self._exchange(connection, request, body, timeouts)
+                    except _NoAnswer as again:
+                        raise again.error from None
             except BaseException:
                 connection.close()
                 raise
+            status, headers, content, reusable = answer
             if reusable:
                 self._put(origin, connection)
             else:
@@ -220,27 +252,37 @@ class Transport(httpx.AsyncBaseTransport):
         except TimeoutError:
             raise httpx.WriteTimeout("write timed out", request=request) from None
         except OSError as exc:
-            raise httpx.WriteError(str(exc) or type(exc).__name__, request=request) from None
+            unsent = httpx.WriteError(str(exc) or type(exc).__name__, request=request)
+            raise _NoAnswer(unsent) from None
         try:
             async with asyncio.timeout(timeouts.get("read")):
-                return await self._answer(connection.reader, request)
+                return await self._answer(connection, request)
         except TimeoutError:
             raise httpx.ReadTimeout("read timed out", request=request) from None
-        except asyncio.IncompleteReadError:
-            raise httpx.RemoteProtocolError(
+        except asyncio.IncompleteReadError as exc:
+            closed = httpx.RemoteProtocolError(
                 "server disconnected before the answer ended", request=request
-            ) from None
+            )
+            if not exc.partial and not connection.answered:
+                raise _NoAnswer(closed) from None
+            raise closed from None
         except (asyncio.LimitOverrunError, ValueError) as exc:
             # LimitOverrunError: a head over the limit; ValueError: a line past it.
             raise httpx.RemoteProtocolError(f"malformed answer: {exc}", request=request) from None
         except OSError as exc:
-            raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from None
+            unread = httpx.ReadError(str(exc) or type(exc).__name__, request=request)
+            if not connection.answered and not getattr(connection.reader, "_buffer", b""):
+                raise _NoAnswer(unread) from None
+            raise unread from None
 
     async def _answer(
-        self, reader: asyncio.StreamReader, request: httpx.Request
+        self, connection: _Connection, request: httpx.Request
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
+        reader = connection.reader
+        connection.answered = False
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
+            connection.answered = True
             version, status, headers = _head(head, request)
             if not 100 <= status < 200:
                 break  # 1xx answers (103 Early Hints) precede the real one

@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     # Where users reach us; becomes GUVSCALE_URL in the app's config.
     public_url: str = "http://localhost:8000"
     http_timeout: float = 10.0
+    # Seconds the worker keeps an idle HTTP connection: past the longest plan's
+    # poll (60 s), so each tenant's next poll reuses its broker connection
+    # instead of a new TCP and TLS handshake.
+    http_keepalive: float = Field(default=75.0, ge=0)
     # Largest request body we read, in bytes; Heroku's provision bodies are < 4 KiB.
     max_body_bytes: int = 64 * 1024
     # Whether broker URLs may point at private, loopback or link-local addresses.

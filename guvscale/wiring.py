@@ -85,7 +85,9 @@ async def worker(
         # As many connections as tenants in flight, and a few for Heroku beside them.
         http = await stack.enter_async_context(
             async_client(
-                timeout=settings.http_timeout, max_connections=settings.worker_concurrency + 10
+                timeout=settings.http_timeout,
+                max_connections=settings.worker_concurrency + 10,
+                keepalive_expiry=settings.http_keepalive,
             )
         )
         # The broker URL's re-read (rare) uses the sync adapter the config API uses.

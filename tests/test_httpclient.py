@@ -1,55 +1,24 @@
 """The worker's httpx client (guvscale.httpclient) against a real local server
 (tests/raw_server.py): plain and TLS, a keep-alive connection the server
-closed, timeouts and refusals."""
+closed (before or as a request went out), the keep-alive expiry, timeouts and
+refusals."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from guvscale.httpclient import async_client
 from tests.live_server import free_port
-from tests.raw_server import RawServer, ok, serve
+from tests.raw_server import RawServer, ok, self_signed, serve
 
 # Content-type and body as an API's; the tests look only at the status.
 ANSWER = ok(b'{"ok": true}', extra=b"content-type: application/json\r\n")
-
-
-def _certificate(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 def test_keep_alive_is_reused_and_a_connection_the_server_closed_is_replaced() -> None:
@@ -74,7 +43,7 @@ def test_keep_alive_is_reused_and_a_connection_the_server_closed_is_replaced() -
 
 
 def test_tls_requests_verify_against_the_given_context(tmp_path: Path) -> None:
-    cert, key = _certificate(tmp_path)
+    cert, key = self_signed(tmp_path)
     served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     served.load_cert_chain(cert, key)
     trusted = ssl.create_default_context(cafile=str(cert))
@@ -111,3 +80,59 @@ def test_a_hanging_server_times_out_and_a_closed_port_is_refused() -> None:
             return hung.type, closed.type
 
     assert asyncio.run(go()) == (httpx.ReadTimeout, httpx.ConnectError)
+
+
+def _two_requests(
+    method: str, script: Callable[[bytes, int], bytes | None], **kw: float
+) -> tuple[list[int | type[Exception]], RawServer]:
+    """Two requests on one client, a pause between (as between two polls)."""
+
+    async def go() -> list[int | type[Exception]]:
+        async with (
+            serve(server.handle) as port,
+            async_client(timeout=2, max_connections=4, **kw) as client,  # type: ignore[arg-type]
+        ):
+            outcomes: list[int | type[Exception]] = []
+            for _ in range(2):
+                try:
+                    answer = await client.request(method, f"http://127.0.0.1:{port}/x")
+                    outcomes.append(answer.status_code)
+                except httpx.HTTPError as exc:
+                    outcomes.append(type(exc))
+                await asyncio.sleep(0.3)
+            return outcomes
+
+    server = RawServer(script)
+    return asyncio.run(go()), server
+
+
+# A server that times out an idle connection just as our next request goes
+# out reads it and closes without a byte back: the idle check cannot see it.
+def closes_the_second(request: bytes, n: int) -> bytes | None:
+    return None if n == 2 else ANSWER
+
+
+def test_an_idempotent_request_a_reused_connection_left_unanswered_is_sent_again() -> None:
+    outcomes, server = _two_requests("GET", closes_the_second, keepalive_expiry=5.0)
+    assert outcomes == [200, 200]
+    assert (server.connections, len(server.requests)) == (2, 3)
+
+
+def test_a_patch_is_not_sent_twice_nor_a_request_on_a_new_connection() -> None:
+    # A PATCH may have been acted on before the close: it is the caller's to retry.
+    outcomes, server = _two_requests("PATCH", closes_the_second, keepalive_expiry=5.0)
+    assert outcomes == [200, httpx.RemoteProtocolError]
+    assert len(server.requests) == 2
+    # A new connection that answers nothing is the server's fault, not a stale one.
+    outcomes, server = _two_requests("GET", lambda request, n: None, keepalive_expiry=5.0)
+    assert outcomes == [httpx.RemoteProtocolError, httpx.RemoteProtocolError]
+    assert (server.connections, len(server.requests)) == (2, 2)
+
+
+@pytest.mark.parametrize("expiry, connections", [(0.1, 2), (5.0, 1)])
+def test_an_idle_connection_is_kept_for_the_keepalive_expiry(
+    expiry: float, connections: int
+) -> None:
+    outcomes, server = _two_requests("GET", lambda request, n: ANSWER, keepalive_expiry=expiry)
+    assert outcomes == [200, 200]
+    assert server.connections == connections
