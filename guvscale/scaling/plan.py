@@ -52,6 +52,12 @@ class Fleet:
     def size(self) -> int:
         return self.consuming + self.booting
 
+    @property
+    def prefetched(self) -> int:
+        """Jobs in flight beyond the busy slots: they wait in a consumer's
+        prefetch (Celery keeps 4 a slot by default), not running."""
+        return max(0, self.in_flight - self.consuming * self.slots)
+
 
 @dataclass(frozen=True)
 class Demand:
@@ -119,12 +125,10 @@ class Slots:
         consuming = fleet.consuming - stopped
         idle_now = max(0, fleet.consuming * fleet.slots - fleet.in_flight)
         share_kept = consuming / fleet.consuming if fleet.consuming else 0.0
-        # Jobs in flight beyond the busy slots wait in a consumer's prefetch:
-        # those on kept dynos take the slots the dynos free first; those on
-        # shed ones are handed back to the head of the queue, ahead of all.
-        prefetched = max(0, fleet.in_flight - fleet.consuming * fleet.slots)
-        self._ahead = prefetched * share_kept
-        self._back = prefetched * (1.0 - share_kept)
+        # Prefetched jobs on kept dynos take the slots the dynos free first;
+        # those on shed ones are handed back to the head of the queue, ahead of all.
+        self._ahead = fleet.prefetched * share_kept
+        self._back = fleet.prefetched * (1.0 - share_kept)
         self._per_slot = per_slot
         self._base = idle_now * share_kept
         self._slope = consuming * fleet.slots * per_slot

@@ -85,10 +85,9 @@ def boot_race(
     # cold start, the first rate counts for the hour: racing every late boot
     # of a steady stream's first minutes cost 5 % more dyno-hours).
     misses = 1.0 - target
-    # Jobs in flight count as running only up to the busy slots: those beyond
-    # wait in a prefetch, ahead of the queue (`keep`), and more of them is more
-    # at risk, never more leave to miss.
-    running = min(fleet.in_flight, fleet.consuming * fleet.slots)
+    # Prefetched jobs are not running: they wait ahead of the queue (`keep`),
+    # and more of them is more at risk, never more leave to miss.
+    running = fleet.in_flight - fleet.prefetched
     allowed_early = misses * (ready + running + (volume or 0.0) * RACE_HORIZON)
     allowed_late = misses * (ready + running + seen_rate * RACE_HORIZON)
     extra, worst, needed = 0, 0.0, 0
