@@ -139,22 +139,21 @@ class Transport(httpx.AsyncBaseTransport):
         try:
             reused = self._take(origin)
             connection = reused or await self._connect(origin, request, timeouts)
-            try:
+            while True:
                 try:
                     answer = await self._exchange(connection, request, body, timeouts)
+                    break
                 except _NoAnswer as failed:
                     connection.close()
                     if reused is None or request.method not in _IDEMPOTENT:
                         raise failed.error from None
-                    # The server closed the idle connection as we sent: a new one.
+                    # The server closed the idle connection as we sent: once
+                    # more, on a new one.
+                    reused = None
                     connection = await self._connect(origin, request, timeouts)
-                    try:
-                        answer = await self._exchange(connection, request, body, timeouts)
-                    except _NoAnswer as again:
-                        raise again.error from None
-            except BaseException:
-                connection.close()
-                raise
+                except BaseException:
+                    connection.close()
+                    raise
             status, headers, content, reusable = answer
             if reusable:
                 self._put(origin, connection)
