@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +15,9 @@ from sqlalchemy import create_engine, make_url, text
 
 from guvscale.db.engine import open_database
 from guvscale.settings import Settings
+from tests.live_server import free_port
+
+__all__ = ["free_port", "fresh_database"]
 
 
 @contextmanager
@@ -42,9 +44,3 @@ def fresh_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from guvscale.db.worker_models import TenantWorkerState
 from tests.browser_fixtures import Live
 from tests.factories import Tenant, add_tenant
+from tests.live_server import free_port
 
 GOOD = "emails:\n  queue: send-email\n  deadline: 180\n  maximum: 5\n"
 BAD = "emails:\n  queue: send-email\n  deadline: soon\n  maximum: 5\n  concurency: 3\n"
@@ -79,9 +79,7 @@ def test_wrong_token_and_missing_settings_fail_in_one_line(live: Live) -> None:
 
 def test_an_unreachable_service_is_one_clear_line(live: Live) -> None:
     tenant = add_tenant(live.sessions)
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     done = run(live.url, tenant, "status", GUVSCALE_URL=f"http://127.0.0.1:{port}")
     assert done.returncode == 3
     assert done.stderr.strip() == "guvscale config: cannot reach GuvScale at 127.0.0.1 (connect)"

@@ -25,6 +25,7 @@ from guvscale.heroku import (
 from tests.fake_heroku.__main__ import parse_formation
 from tests.fake_heroku.fixtures import FakeHeroku
 from tests.fake_heroku.state import ACCESS_TOKEN_LIFETIME, CLIENT_SECRET, GRANT_LIFETIME
+from tests.live_server import free_port
 
 V3 = "application/vnd.heroku+json; version=3"
 REPO = Path(__file__).resolve().parents[1]
@@ -483,9 +484,7 @@ def test_parse_formation():
 
 
 def test_the_fake_runs_standalone():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

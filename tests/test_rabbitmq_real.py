@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import time
 
 import httpx
@@ -26,6 +25,7 @@ from guvscale.rabbitmq import (
     passive_declare,
     urls,
 )
+from tests.live_server import free_port
 from tests.rabbitmq_fixtures import amqp_url
 
 
@@ -111,9 +111,7 @@ def test_a_wrong_password_is_auth_failed_and_never_shown(vhost: str) -> None:
 
 
 def test_nothing_listening_is_unreachable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     with pytest.raises(BrokerUnreachable):
         passive_declare(f"amqp://guest:guest@127.0.0.1:{port}/", "jobs", timeout=2)
     with pytest.raises(BrokerUnreachable):
