@@ -1,19 +1,21 @@
 """The worker's httpx client (guvscale.httpclient) against a real local server
 (tests/raw_server.py): plain and TLS, a keep-alive connection the server
-closed (before or as a request went out), the keep-alive expiry, timeouts and
-refusals."""
+closed (before or as a request went out), the keep-alive expiry (and that
+the worker's wiring passes HTTP_KEEPALIVE on), timeouts and refusals."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from guvscale.httpclient import async_client
+from guvscale.worker.run import Worker
 from tests.live_server import free_port
 from tests.raw_server import RawServer, ok, self_signed, serve
 
@@ -82,16 +84,16 @@ def test_a_hanging_server_times_out_and_a_closed_port_is_refused() -> None:
     assert asyncio.run(go()) == (httpx.ReadTimeout, httpx.ConnectError)
 
 
+Opener = Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
 def _two_requests(
-    method: str, script: Callable[[bytes, int], bytes | None], **kw: float
+    method: str, script: Callable[[bytes, int], bytes | None], opener: Opener
 ) -> tuple[list[int | type[Exception]], RawServer]:
     """Two requests on one client, a pause between (as between two polls)."""
 
     async def go() -> list[int | type[Exception]]:
-        async with (
-            serve(server.handle) as port,
-            async_client(timeout=2, max_connections=4, **kw) as client,  # type: ignore[arg-type]
-        ):
+        async with serve(server.handle) as port, opener() as client:
             outcomes: list[int | type[Exception]] = []
             for _ in range(2):
                 try:
@@ -106,6 +108,10 @@ def _two_requests(
     return asyncio.run(go()), server
 
 
+def keeping(expiry: float) -> Opener:
+    return lambda: async_client(timeout=2, max_connections=4, keepalive_expiry=expiry)
+
+
 # A server that times out an idle connection just as our next request goes
 # out reads it and closes without a byte back: the idle check cannot see it.
 def closes_the_second(request: bytes, n: int) -> bytes | None:
@@ -113,18 +119,18 @@ def closes_the_second(request: bytes, n: int) -> bytes | None:
 
 
 def test_an_idempotent_request_a_reused_connection_left_unanswered_is_sent_again() -> None:
-    outcomes, server = _two_requests("GET", closes_the_second, keepalive_expiry=5.0)
+    outcomes, server = _two_requests("GET", closes_the_second, keeping(5.0))
     assert outcomes == [200, 200]
     assert (server.connections, len(server.requests)) == (2, 3)
 
 
 def test_a_patch_is_not_sent_twice_nor_a_request_on_a_new_connection() -> None:
     # A PATCH may have been acted on before the close: it is the caller's to retry.
-    outcomes, server = _two_requests("PATCH", closes_the_second, keepalive_expiry=5.0)
+    outcomes, server = _two_requests("PATCH", closes_the_second, keeping(5.0))
     assert outcomes == [200, httpx.RemoteProtocolError]
     assert len(server.requests) == 2
     # A new connection that answers nothing is the server's fault, not a stale one.
-    outcomes, server = _two_requests("GET", lambda request, n: None, keepalive_expiry=5.0)
+    outcomes, server = _two_requests("GET", lambda request, n: None, keeping(5.0))
     assert outcomes == [httpx.RemoteProtocolError, httpx.RemoteProtocolError]
     assert (server.connections, len(server.requests)) == (2, 2)
 
@@ -133,6 +139,23 @@ def test_a_patch_is_not_sent_twice_nor_a_request_on_a_new_connection() -> None:
 def test_an_idle_connection_is_kept_for_the_keepalive_expiry(
     expiry: float, connections: int
 ) -> None:
-    outcomes, server = _two_requests("GET", lambda request, n: ANSWER, keepalive_expiry=expiry)
+    outcomes, server = _two_requests("GET", lambda request, n: ANSWER, keeping(expiry))
+    assert outcomes == [200, 200]
+    assert server.connections == connections
+
+
+@pytest.mark.parametrize("keepalive, connections", [(0.1, 2), (5.0, 1)])
+def test_the_worker_keeps_idle_connections_for_http_keepalive(
+    make_worker: Callable[..., AbstractAsyncContextManager[Worker]],
+    keepalive: float,
+    connections: int,
+) -> None:
+    # The setting must reach the client wiring.worker builds, not only async_client.
+    @asynccontextmanager
+    async def workers_client() -> AsyncIterator[httpx.AsyncClient]:
+        async with make_worker(http_keepalive=keepalive) as worker:
+            yield worker.ctx.http
+
+    outcomes, server = _two_requests("GET", lambda request, n: ANSWER, workers_client)
     assert outcomes == [200, 200]
     assert server.connections == connections
