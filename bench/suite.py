@@ -29,6 +29,8 @@ differently for ours are listed under the agreement line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import math
 import statistics
 import sys
@@ -55,6 +57,7 @@ class Outcome:
     sim: str
     family: str
     index: int
+    held_out: bool
     poll: float
     ours_within: float
     ours_meets: bool
@@ -92,6 +95,7 @@ def run_one(job: Job) -> Outcome:
         sim,
         family,
         index,
+        held_out,
         poll,
         ours.within,
         ours.meets and ours.done == ours.jobs,
@@ -265,6 +269,52 @@ def disagreements(outcomes: list[Outcome]) -> list[str]:
     ]
 
 
+def save(outcomes: list[Outcome], path: str) -> None:
+    """Every outcome, a JSON object a line, for `--against` in a later run."""
+    with open(path, "w") as f:
+        for o in outcomes:
+            f.write(json.dumps(dataclasses.asdict(o)) + "\n")
+
+
+def load(path: str) -> list[Outcome]:
+    with open(path) as f:
+        return [Outcome(**json.loads(line)) for line in f if line.strip()]
+
+
+def changes(before: list[Outcome], after: list[Outcome]) -> list[str]:
+    """What a change did, scenario by scenario: each verdict of ours that
+    flipped where the fastest meets, and the cost ratios that moved most."""
+    old = {(o.sim, o.held_out, o.family, o.index, o.poll): o for o in before}
+    lines: list[str] = []
+    moved: list[tuple[float, str]] = []
+    for o in after:
+        b = old.get((o.sim, o.held_out, o.family, o.index, o.poll))
+        if b is None:
+            continue
+        seeds = "held-out" if o.held_out else "dev"
+        name = f"{o.sim} {seeds} {o.family}-{o.index} at {o.poll:g} s"
+        if o.fastest_meets and b.ours_meets != o.ours_meets:
+            word = "gained" if o.ours_meets else "lost"
+            lines.append(
+                f"- {word} {name}: {100 * b.ours_within:.2f} % -> {100 * o.ours_within:.2f} %"
+            )
+        if (r0 := ratio(b)) is not None and (r1 := ratio(o)) is not None and r0 != r1:
+            moved.append((r1 / r0, f"- cost {name}: {r0:.3f} -> {r1:.3f}"))
+    moved.sort()
+    lines += [line for _, line in moved[:5]] + [line for _, line in moved[-5:][::-1]]
+    hours = [
+        (b.ours_hours, o.ours_hours)
+        for o in after
+        if (b := old.get((o.sim, o.held_out, o.family, o.index, o.poll))) is not None
+    ]
+    if hours:
+        lines.append(
+            f"- ours' dyno-hours over {len(hours)} runs: {sum(h for h, _ in hours):.1f} -> "
+            f"{sum(h for _, h in hours):.1f}"
+        )
+    return lines
+
+
 def run_set(per_family: int, held_out: bool, workers: int, sims: list[str]) -> list[Outcome]:
     todo = jobs_for(per_family, held_out, sims)
     if workers > 1:
@@ -289,6 +339,10 @@ def main(argv: list[str] | None = None) -> int:
         default="both",
         help="the event simulator, the fixed-step one, or both (default)",
     )
+    parser.add_argument("--save", default="", help="write every outcome to this file (JSON lines)")
+    parser.add_argument(
+        "--against", default="", help="list what changed against a file --save wrote"
+    )
     args = parser.parse_args(argv)
     per = 6 if args.quick else args.per_family
     if args.families:
@@ -300,10 +354,12 @@ def main(argv: list[str] | None = None) -> int:
     sets = [False, True] if args.both else [args.held_out]
     short: dict[str, list[str]] = {sim: [] for sim in sims}
     agreed: list[str] = []
+    everything: list[Outcome] = []
     for held_out in sets:
         t0 = time.perf_counter()
         outcomes = run_set(per, held_out, args.jobs, sims)
         took = time.perf_counter() - t0
+        everything += outcomes
         seeds = "held-out" if held_out else "dev"
         for sim in sims:
             title = f"{SIM_TITLES[sim]}, {'held-out' if held_out else 'development'} seeds: "
@@ -324,6 +380,11 @@ def main(argv: list[str] | None = None) -> int:
     if agreed:
         print("\n### the two simulators\n")
         print("\n".join(agreed))
+    if args.save:
+        save(everything, args.save)
+    if args.against:
+        print(f"\n### against {args.against}\n")
+        print("\n".join(changes(load(args.against), everything)) or "no change")
     return 0
 
 
