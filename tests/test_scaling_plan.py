@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from guvscale.scaling.plan import Fleet, Plan, Slots, kept
+from guvscale.scaling.arrivals import Piece
+from guvscale.scaling.plan import Fleet, Plan, Slots, demand_of, kept
 
 
 def fleet(consuming: int, in_flight: int, booting: int = 0) -> Fleet:
@@ -57,3 +58,38 @@ def test_the_prefetch_of_a_shed_dyno_goes_back_ahead_of_the_queue() -> None:
     slots = Slots(fleet(2, 40), Plan(1, 1, 0.0, 0.0))
     assert slots.at(8.0) == pytest.approx(0.0)
     assert slots.at(12.0) == pytest.approx(4 * 12 - 16 - 16)
+
+
+def due_at(tau: float, *, rate: float = 0.0, surge: float = 0.0) -> float:
+    """Jobs due by τ for 10 queued jobs 5 s old, budget 20 s, planned 100 s."""
+    demand = demand_of(
+        [Piece(5.0, 5.0, 10.0)],
+        rate,
+        100.0,
+        20.0,
+        now_lands=30.0,
+        first_help=40.0,
+        later_lands=70.0,
+        surge=surge,
+        surge_for=16.0,
+    )
+    return dict(zip(demand.checkpoints, demand.due, strict=True))[tau]
+
+
+@pytest.mark.parametrize(
+    "tau, rate, surge, due",
+    [
+        (15.0, 0.0, 0.0, 10.0),  # the queued jobs, due at budget less their age
+        (15.0, 0.0, 50.0, 10.0),  # what comes next is due a budget after it comes
+        (20.0, 2.0, 50.0, 10.0),
+        (30.0, 2.0, 0.0, 30.0),  # the rate alone: 10 s of it
+        (30.0, 2.0, 50.0, 530.0),  # the surge goes on too
+        (36.0, 0.0, 50.0, 810.0),  # for the poll it takes to see it: 16 s of it
+        (40.0, 0.0, 50.0, 810.0),  # and no longer
+        (40.0, 2.0, 50.0, 850.0),
+    ],
+)
+def test_a_surge_is_planned_to_go_on_until_the_next_poll_sees_it(
+    tau: float, rate: float, surge: float, due: float
+) -> None:
+    assert due_at(tau, rate=rate, surge=surge) == pytest.approx(due)

@@ -20,9 +20,12 @@ The reasoning, in the order the code follows it:
    left out (a burst across a poll boundary fills two; `arrivals.lasting_rate`).
    A fall past Poisson noise is believed at once, and so is a rise when no
    dyno asked for now lands before a queued job's start-by (waiting for the
-   rise to last would queue every later job behind its backlog). Intervals
-   are the real time between observations; the longest of the last few is
-   the plan's poll interval, the worst case of when the next correction lands.
+   rise to last would queue every later job behind its backlog). A burst the
+   last interval held may still be coming: until the next poll can show it
+   over, its rate beyond the lasting one is planned to go on (`Poll.surge`).
+   Intervals are the real time between observations; the longest of the last
+   few is the plan's poll interval, the worst case of when the next
+   correction lands.
 4. Boot: a dyno asked for now starts jobs only after `boot`; jobs due before
    that can only be served by the dynos we have (`plan.reachable`). Jobs in
    flight beyond the busy slots wait in a consumer's prefetch (Celery keeps
@@ -262,7 +265,7 @@ class DeadlineModel:
         lo, hi = bounds(self.role, obs)
         if obs.ready is None or obs.unacked is None:
             return self._hold(obs, lo, hi, "queue statistics unavailable")
-        poll = Poll(obs.ready, obs.unacked, self._observe(obs, obs.ready, obs.unacked))
+        poll = Poll(obs.ready, obs.unacked, *self._observe(obs, obs.ready, obs.unacked))
         fleet = self._fleet(obs, lo, poll.unacked)
         size = fleet.size
         sizing = self._sizing(fleet, poll, self.log.ready_ages(obs.t, poll.ready), lo, hi)
@@ -339,7 +342,9 @@ class DeadlineModel:
             if demand is None:
                 demand = demands[late_by] = reachable(
                     fleet,
-                    self._demand(pieces, poll.lasting, later_lands + budget, budget),
+                    self._demand(
+                        pieces, poll.lasting, later_lands + budget, budget, surge=poll.surge
+                    ),
                     self.first_help,
                 )
 
@@ -378,10 +383,11 @@ class DeadlineModel:
 
     # -- pieces -----------------------------------------------------------
 
-    def _observe(self, obs: Observation, ready: int, unacked: int) -> float:
+    def _observe(self, obs: Observation, ready: int, unacked: int) -> tuple[float, float]:
         """Log this interval's arrivals, notice redeliveries, measure the job
-        time; return the lasting publish rate."""
+        time; return the lasting publish rate and the surge (`Poll.surge`)."""
         messages = ready + unacked
+        surge = 0.0
         if self.t is not None and obs.t < self.t:
             # The clock went back (a state restored under another clock): what
             # we logged has no place on this one; start afresh.
@@ -404,6 +410,8 @@ class DeadlineModel:
             if len(self.rates) >= 3 and sum(self.spans) > LASTING_WINDOW:
                 known = lasting_rate(self.rates, self.spans, LASTING_WINDOW) * interval
                 stream = known + self.z * math.sqrt(known) + 2 * self.role.concurrency
+                if rate * interval > stream:
+                    surge = rate - known / interval
             self.log.record(self.t, obs.t, rate * interval, stream)
             self._notice(obs, ready, unacked, rate, interval)
         # Jobs older than the deadline plus a poll are late whatever their age.
@@ -441,7 +449,7 @@ class DeadlineModel:
         self.bursts = remember_burst(
             self.bursts, obs.t, self.rates, self.spans, self.z, self.role.concurrency
         )
-        return lasting
+        return lasting, surge
 
     def _notice(
         self, obs: Observation, ready: int, unacked: int, rate: float, interval: float
@@ -565,8 +573,11 @@ class DeadlineModel:
         share = (HEADROOM_NONE - used) / (HEADROOM_NONE - HEADROOM_FROM)
         return max(0.0, min(1.0, share))
 
-    def _demand(self, pieces: list[Piece], rate: float, horizon: float, budget: float) -> Demand:
-        """Jobs that must have started by each checkpoint (`plan.demand_of`)."""
+    def _demand(
+        self, pieces: list[Piece], rate: float, horizon: float, budget: float, surge: float = 0.0
+    ) -> Demand:
+        """Jobs that must have started by each checkpoint (`plan.demand_of`); a
+        surge goes on until the next poll can see it, at worst."""
         return demand_of(
             pieces,
             rate,
@@ -575,6 +586,8 @@ class DeadlineModel:
             now_lands=self.now_lands,
             first_help=self.first_help,
             later_lands=self.later_lands,
+            surge=surge,
+            surge_for=self.interval + APPLY_DELAY,
         )
 
     def _busy_floor(self, size: int, unacked: int, pieces: list[Piece]) -> int:

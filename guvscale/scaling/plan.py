@@ -82,6 +82,9 @@ class Poll:
     ready: int
     unacked: int
     lasting: float  # publish rate we expect to go on, jobs/s
+    # A burst this interval held, beyond the lasting rate, jobs/s: it may still
+    # be coming until the next poll sees whether it goes on.
+    surge: float = 0.0
 
     @property
     def load(self) -> str:
@@ -183,26 +186,31 @@ def demand_of(
     now_lands: float,
     first_help: float,
     later_lands: float,
+    surge: float = 0.0,
+    surge_for: float = 0.0,
 ) -> Demand:
     """Jobs that must have started by each checkpoint: queued ones by age
     (`pieces`), and arrivals at `rate` for `horizon` seconds from now, each due
-    `budget` seconds after its publish. `now_lands`, `first_help` and
-    `later_lands`: when dynos asked for now land, at the latest, and when a
-    later poll's land at worst."""
+    `budget` seconds after its publish, and `surge` more a second for the
+    first `surge_for` seconds. `now_lands`, `first_help` and `later_lands`:
+    when dynos asked for now land, at the latest, and when a later poll's
+    land at worst."""
     # Past the soonest a late boot lands, so jobs no dyno saves before it
     # are still planned for (with no slack they are all due at once).
     end = max(budget + horizon, later_lands)
-    taus = {0.0, budget, end, now_lands, first_help, later_lands}
+    taus = {0.0, budget, end, now_lands, first_help, later_lands, budget + surge_for}
     taus.update([end * i / GRID_POINTS for i in range(GRID_POINTS)])
     taus.update([budget - p.old for p in pieces])
     taus.update([budget - p.young for p in pieces])
     checkpoints = tuple(sorted([t for t in taus if 0.0 <= t <= end]))
     queued = jobs_at_least_as_old_each(pieces, [budget - tau for tau in checkpoints])
-    if rate == 0.0:
+    if rate == 0.0 and surge == 0.0:
         return Demand(checkpoints, tuple(queued))
     due = tuple(
         [
-            q + rate * min(max(0.0, tau - budget), horizon)
+            q
+            + rate * min(max(0.0, tau - budget), horizon)
+            + surge * min(max(0.0, tau - budget), surge_for)
             for q, tau in zip(queued, checkpoints, strict=True)
         ]
     )
