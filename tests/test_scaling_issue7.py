@@ -129,6 +129,21 @@ def test_3_acks_counted_in_lumps_do_not_shrink_the_measured_job_time() -> None:
     assert "as measured" not in decision.reason
 
 
+def test_3_a_fleet_starving_between_polls_does_not_read_its_jobs_as_long() -> None:
+    # One dyno of 10 slots at 70 % of its capacity: a few jobs wait at each
+    # poll and every slot is busy then, but the queue runs dry in between.
+    # Counting such intervals as saturated read 1 s jobs as 1.4 s (diurnal-29
+    # at 10 s: "jobs take 2.04 s as measured", 1.41 s configured and true),
+    # and the reserve staffed for jobs that long.
+    near = role(processing=1.0, deadline=60, concurrency=10, minimum=1, maximum=8)
+    polls = [
+        obs(10 * i, 1 + i % 3, unacked=10, current=1, consumers=1, publish_rate=7.0, ack_rate=7.0)
+        for i in range(60)
+    ]
+    decision = last(Scaler(near), polls)
+    assert "as measured" not in decision.reason
+
+
 # 4. A burst spanning two polls was taken for a lasting rate beyond the
 # maximum, and the "outgrown" memory then kept every later queue empty.
 def test_4_a_burst_across_two_polls_is_no_lasting_rate_nor_an_overload() -> None:

@@ -83,7 +83,8 @@ The reasoning, in the order the code follows it:
    time (one empty poll of a thin stream is noise). Each is named in the
    reason (`reserve`).
 11. Measured job time: acks per consumer slot over intervals when every slot
-   was busy measure the real job time; once `MEASURED_ACKS` back it and it
+   was busy measure the real job time (busy throughout, not only at both
+   polls: the queue must have held more than the interval took); once `MEASURED_ACKS` back it and it
    differs from `processing` by over a quarter, it is used, and said.
 12. Redeliveries: ready rising by more than was published (counted; when
    only estimated, also while fewer jobs run) means jobs were killed at a
@@ -475,6 +476,10 @@ class DeadlineModel:
             and acks is not None
             and consumers == self.consumers
             and self.ready
+            # The queue held more than the interval took, so it never ran dry:
+            # busy at both polls is not busy throughout (a fleet near its
+            # capacity starves between polls, and its jobs read ~1.5 x long).
+            and self.ready >= acks * interval
             and ready > 0
             and unacked >= 0.9 * slots
         ):
