@@ -10,21 +10,32 @@ leaves open:
   workload for a seed.
 - Dynos are billed from the scale request. A dyno consumes after `boot` x a
   uniform factor in [0.7, 1.3] (drawn from the seed, in order of request) and
-  then holds up to `concurrency` jobs at once (the AMQP prefetch). A freed
-  slot goes to the back of a round-robin of free slots, as RabbitMQ hands
-  messages to consumers with credit in turn.
+  then holds up to `concurrency` x `prefetch` unacked jobs (the AMQP prefetch;
+  the trace's multiplier, 1 unless set, Celery's default is 4) and runs
+  `concurrency` of them at once; the rest wait in its buffer, FIFO, for its
+  next free slot. RabbitMQ hands a ready message to the next consumer with
+  credit in turn: here a round of turns, a dyno's turns being its spare
+  credit up to `concurrency` (so a dyno with all its credit free takes a
+  slot's worth, not its whole prefetch, before the next one's turn). A turn
+  used goes to the back while the dyno still has that much credit; an ack
+  adds one. With prefetch 1 the turns are the free slots. Jobs delivered to
+  a dyno are out of every other's reach: a dyno that lands later does not
+  get them.
 - At the start the formation runs `initial` dynos (default: the minimum),
   already booted.
 - Scaling down stops the newest dynos first. A dyno still booting stops at
-  once. A running one stops taking jobs; it stops (and billing ends) when its
-  last in-flight job finishes, or at the 30 s grace, when the jobs still
-  running are killed and put back at the front of the queue (redeliveries).
+  once. A running one stops taking jobs and its buffered jobs, never started,
+  go back to the front of the queue at once, in publish order (RabbitMQ
+  requeues a message to its old place; they are not redeliveries: nothing
+  ran); it stops (and billing ends) when its last running job finishes, or
+  at the 30 s grace, when the jobs still running are killed and put back at
+  the front of the queue (redeliveries).
 - The policy is asked at t = 0, pollinterval, 2·pollinterval, ... Events at
   the same instant run in this order: job finishes, grace kills, boots,
   formation changes, arrivals, then the poll; so a poll sees jobs published
   at its own instant. It sees what RabbitMQ's management API would show:
-  `ready`, `unacked` (delivered, not yet acked), `consumers` = the number of
-  consuming dynos (one consumer channel per dyno, prefetch = concurrency;
+  `ready`, `unacked` (delivered, not yet acked: running and buffered),
+  `consumers` = the number of consuming dynos (one consumer channel per dyno;
   stopping dynos no longer consume), `publish_rate` and `ack_rate` = messages
   published / acknowledged in the last poll interval divided by its length,
   `current` = the formation quantity last requested, `t`, and `now` = a fixed
@@ -98,7 +109,15 @@ def run_trace(
     durations = trace.durations
     if durations is None:
         durations = draw_durations(len(trace.arrivals), trace.mean, trace.cv, seed)
-    return run(policy, role or trace.role(), trace.arrivals, durations, seed=seed, config=config)
+    return run(
+        policy,
+        role or trace.role(),
+        trace.arrivals,
+        durations,
+        seed=seed,
+        config=config,
+        prefetch=trace.prefetch,
+    )
 
 
 def run(
@@ -108,6 +127,7 @@ def run(
     durations: Sequence[float],
     seed: int = 0,
     config: SimConfig | None = None,
+    prefetch: int = 1,
 ) -> SimResult:
     cfg = config or SimConfig()
     arr = list(arrivals)
@@ -122,7 +142,10 @@ def run(
 
     if role.pollinterval <= 0 or role.concurrency < 1 or role.boot < 0:
         raise ValueError("the role needs pollinterval > 0, concurrency >= 1 and boot >= 0")
+    if prefetch < 1:
+        raise ValueError("the prefetch multiplier must be at least 1")
     conc = role.concurrency
+    depth = conc * prefetch  # unacked jobs a consuming dyno may hold
     minimum = role.minimum
     poll_dt = role.pollinterval
     boot, jitter = role.boot, cfg.boot_jitter
@@ -135,9 +158,12 @@ def run(
     push, pop = heapq.heappush, heapq.heappop
     seq = itertools.count()
     queue: deque[int] = deque()  # job indices waiting (ready)
-    free: deque[int] = deque()  # one dyno id per free slot; stale ids are skipped
+    # The broker's round of turns: a running dyno is in it min(conc, credit)
+    # times; ids of dynos no longer running are stale and skipped.
+    free: deque[int] = deque()
     state: list[int] = []  # per dyno
-    inflight: list[set[int]] = []  # per dyno: jobs it holds
+    inflight: list[set[int]] = []  # per dyno: jobs delivered, not acked
+    buffered: list[deque[int]] = []  # per dyno: the delivered jobs not started, FIFO
     alive: list[int] = []  # booting or running dynos, oldest first
     job_dyno = [-1] * n  # dyno holding the job, -1 if none
     finish = [inf] * n
@@ -171,12 +197,25 @@ def run(
                 continue
             j = queue.popleft()
             job_dyno[j] = d
-            inflight[d].add(j)
-            push(heap, (t + dur[j], _FINISH, next(seq), j, d))
+            held = inflight[d]
+            held.add(j)
+            if depth - len(held) >= conc:
+                free.append(d)
+            if len(held) - len(buffered[d]) <= conc:
+                push(heap, (t + dur[j], _FINISH, next(seq), j, d))
+            else:
+                buffered[d].append(j)
+
+    def requeue(jobs: list[int]) -> None:
+        # To the front, in publish order: the oldest jobs, back where they were.
+        for j in sorted(jobs, reverse=True):
+            job_dyno[j] = -1
+            queue.appendleft(j)
 
     def start_dyno(st: int) -> int:
         state.append(st)
         inflight.append(set())
+        buffered.append(deque())
         d = len(state) - 1
         alive.append(d)
         return d
@@ -222,7 +261,11 @@ def run(
                     held.discard(a)
                     st = state[b]
                     if st == _RUNNING:
-                        free.append(b)
+                        if buffered[b]:
+                            j = buffered[b].popleft()
+                            push(heap, (t + dur[j], _FINISH, next(seq), j, b))
+                        if depth - len(held) <= conc:
+                            free.append(b)
                         if queue:
                             dispatch(t)
                     elif st == _STOPPING and not held:
@@ -232,10 +275,8 @@ def run(
                 elif kind == _KILL:
                     if state[a] != _STOPPING:
                         continue
-                    killed = sorted(inflight[a], reverse=True)
-                    for j in killed:  # back to the front, in publish order
-                        job_dyno[j] = -1
-                        queue.appendleft(j)
+                    killed = list(inflight[a])
+                    requeue(killed)
                     redeliveries += len(killed)
                     inflight[a].clear()
                     state[a] = _STOPPED
@@ -263,10 +304,15 @@ def run(
                         set_billed(t, billed + desired - have)
                     elif desired < have:
                         stopped = 0
+                        handed_back: list[int] = []
                         for _ in range(have - desired):
                             d = alive.pop()  # newest first
                             if state[d] == _RUNNING:
                                 n_running -= 1
+                                if buffered[d]:
+                                    handed_back += buffered[d]
+                                    inflight[d].difference_update(buffered[d])
+                                    buffered[d].clear()
                                 if inflight[d]:
                                     state[d] = _STOPPING
                                     n_stopping += 1
@@ -275,6 +321,9 @@ def run(
                             state[d] = _STOPPED
                             stopped += 1
                         set_billed(t, billed - stopped)
+                        if handed_back:
+                            requeue(handed_back)
+                            dispatch(t)
                 if finished():
                     end = t
                     break

@@ -12,24 +12,35 @@ step boundaries: anything due inside a step happens at the next boundary, so
 boots and stops are late by under a step. Jobs are not quantized: each
 consumer slot keeps the time it is busy until, and within a step a job starts
 at the latest of its slot's free time, its publish time and the step's start,
-so one slot runs many 0.05 s jobs in a second. Jobs go in FIFO order to the
-slot free earliest (RabbitMQ hands messages to consumers with credit in turn).
+so one slot runs many 0.05 s jobs in a second.
+
+The prefetch (the trace's multiplier, 1 unless set): a dyno holds up to
+concurrency x prefetch unacked jobs, each a unit of credit the job's ack frees.
+Jobs go in FIFO order to the unit free earliest (RabbitMQ hands messages to
+consumers with credit in turn; units that free together go a slot's worth a
+dyno at a time), delivered at the latest of that time, the publish and the
+step's start, and start on the dyno's slot free earliest once delivered: the
+jobs a dyno holds beyond its slots wait there, and a dyno that lands later
+never gets them. With prefetch 1 a unit is a slot.
 
 At each boundary t, in this order:
 1. jobs that finished by t are acknowledged;
-2. stopping dynos with nothing in flight stop; those past the grace are
+2. stopping dynos with nothing running stop; those past the grace are
    killed and their jobs go back to the front of the queue, in publish order;
 3. dynos whose boot is over start consuming (their slots are free from t);
 4. formation changes due by t apply (up: new dynos boot for boot x
    uniform(1 - jitter, 1 + jitter), billed from now; down: newest first, a
-   booting one stops at once, a running one stops taking jobs);
+   booting one stops at once, a running one stops taking jobs and hands the
+   jobs it holds that have not started back to the front of the queue, in
+   publish order, not as redeliveries);
 5. the run ends if every job is done and requested and billed dynos are at or
    below the minimum, or at the cap (`tail` after the last publish);
-6. jobs published by t join the queue, and those a free slot takes start at t;
+6. jobs published by t join the queue, and those free credit takes are
+   delivered at t;
 7. the poll, when one is due (t = 0, pollinterval, ...): what the management
    API shows at t; its answer applies `apply_delay` later;
-8. the jobs published within the step join the queue and start when a slot
-   frees;
+8. the jobs published within the step join the queue and are delivered when
+   credit frees;
 9. the step is billed: billed dynos x the step until the last publish, after
    it only the dynos above the minimum.
 """
@@ -53,13 +64,14 @@ _EPS = 1e-9  # float slack when comparing a due time with a boundary k x step
 
 
 class _Dyno:
-    __slots__ = ("consuming", "held", "ready_at", "stop_at")
+    __slots__ = ("consuming", "held", "ready_at", "runs", "stop_at")
 
     def __init__(self, ready_at: float, consuming: bool) -> None:
         self.ready_at = ready_at  # consuming from this boundary on
         self.consuming = consuming  # booted and not told to stop
         self.stop_at = math.inf  # when told to stop (running dynos only)
-        self.held: set[int] = set()  # jobs started and not yet acknowledged
+        self.held: set[int] = set()  # jobs delivered and not yet acknowledged
+        self.runs: list[float] = []  # heap: when each of its slots is free
 
 
 def run_trace_steps(
@@ -75,7 +87,14 @@ def run_trace_steps(
     if durations is None:
         durations = draw_durations(len(trace.arrivals), trace.mean, trace.cv, seed)
     return run_steps(
-        policy, role or trace.role(), trace.arrivals, durations, seed=seed, config=config, step=step
+        policy,
+        role or trace.role(),
+        trace.arrivals,
+        durations,
+        seed=seed,
+        config=config,
+        step=step,
+        prefetch=trace.prefetch,
     )
 
 
@@ -87,6 +106,7 @@ def run_steps(
     seed: int = 0,
     config: SimConfig | None = None,
     step: float = 1.0,
+    prefetch: int = 1,
 ) -> SimResult:
     cfg = config or SimConfig()
     pub, dur = list(arrivals), list(durations)
@@ -101,7 +121,10 @@ def run_steps(
         raise ValueError("the role needs pollinterval > 0, concurrency >= 1 and boot >= 0")
     if step <= 0:
         raise ValueError("the step must be above 0")
+    if prefetch < 1:
+        raise ValueError("the prefetch multiplier must be at least 1")
     conc, minimum, every = role.concurrency, role.minimum, role.pollinterval
+    units = range(conc * prefetch)
     boot_factor = random.Random(f"stepsim-boot:{seed}").uniform  # noqa: S311 - not secrets
     last_publish = pub[-1] if n else 0.0
     cap = last_publish + cfg.tail
@@ -110,19 +133,27 @@ def run_steps(
     alive: list[int] = []  # booting or running, oldest first: scale-down pops the end
     booting: list[int] = []
     stopping: list[int] = []
-    slots: list[tuple[float, int, int]] = []  # (free at, dyno, slot) of consuming dynos
-    acks: list[tuple[float, int, int]] = []  # (finish, job, dyno) of started jobs
-    holder = [-1] * n  # the dyno running each job; a kill makes its ack stale
+    # (free at, round, dyno, unit): each unit of credit of the consuming dynos;
+    # round = unit // concurrency deals units freed together a slot's worth a dyno.
+    credit: list[tuple[float, int, int, int]] = []
+    acks: list[tuple[float, int, int]] = []  # (finish, job, dyno) of delivered jobs
+    holder = [-1] * n  # the dyno holding each job; a kill or hand-back makes its ack stale
+    start = [math.inf] * n  # when the job starts on its dyno's slot
     finish = [math.inf] * n
     queue: deque[int] = deque()
     pending: deque[tuple[float, int]] = deque()  # (apply at, desired), in poll order
+
+    def consume(d: int, t: float) -> None:
+        dynos[d].consuming = True
+        dynos[d].runs = [t] * conc
+        for u in units:
+            heapq.heappush(credit, (t, u // conc, d, u))
 
     requested = minimum if cfg.initial is None else cfg.initial
     for _ in range(requested):
         dynos.append(_Dyno(0.0, consuming=True))
         alive.append(len(dynos) - 1)
-        slots.extend((0.0, len(dynos) - 1, s) for s in range(conc))
-    heapq.heapify(slots)
+        consume(len(dynos) - 1, 0.0)
     billed = max_billed = requested
     back_at: float | None = None if billed > minimum else 0.0
     area = 0.0
@@ -132,19 +163,23 @@ def run_steps(
     series = Series()
 
     def dispatch(before: float, t: float) -> None:
-        """Start queued jobs on slots that free before `before` (exclusive)."""
-        while queue and slots and slots[0][0] < before:
-            free_at, d, s = heapq.heappop(slots)
-            if not dynos[d].consuming:
-                continue  # stopped taking jobs; its slot entries just fall away
+        """Deliver queued jobs to credit that frees before `before` (exclusive)."""
+        while queue and credit and credit[0][0] < before:
+            free_at, r, d, u = heapq.heappop(credit)
+            dy = dynos[d]
+            if not dy.consuming:
+                continue  # stopped taking jobs; its credit entries just fall away
             j = queue.popleft()
-            # Not before t: a job redelivered at t, or one a slot idle since an
-            # earlier step would have taken then had it been there, starts now.
-            end_at = max(free_at, pub[j], t) + dur[j]
+            # Not before t: a job redelivered at t, or one credit idle since an
+            # earlier step would have taken then had it been there, goes now.
+            delivered = max(free_at, pub[j], t)
+            start[j] = max(delivered, dy.runs[0])
+            end_at = start[j] + dur[j]
+            heapq.heapreplace(dy.runs, end_at)
             holder[j] = d
-            dynos[d].held.add(j)
+            dy.held.add(j)
             heapq.heappush(acks, (end_at, j, d))
-            heapq.heappush(slots, (end_at, d, s))
+            heapq.heappush(credit, (end_at, r, d, u))
 
     def acknowledge(upto: float) -> None:
         nonlocal done, last_finish
@@ -180,9 +215,8 @@ def run_steps(
         redeliveries += len(killed)
         for d in [d for d in booting if dynos[d].ready_at <= t + _EPS]:  # 3
             booting.remove(d)
-            dynos[d].consuming = True
-            for s in range(conc):
-                heapq.heappush(slots, (t, d, s))
+            consume(d, t)
+        handed_back: list[int] = []
         while pending and pending[0][0] <= t + _EPS:  # 4
             desired = max(0, pending.popleft()[1])
             if desired != requested:
@@ -195,12 +229,20 @@ def run_steps(
                 booting.append(len(dynos) - 1)
             while len(alive) > desired:
                 d = alive.pop()
-                dynos[d].consuming = False
+                dy = dynos[d]
+                dy.consuming = False
                 if d in booting:
                     booting.remove(d)
-                elif dynos[d].held:
-                    dynos[d].stop_at = t
+                    continue
+                waiting = [j for j in dy.held if start[j] > t + _EPS]
+                for j in waiting:
+                    holder[j] = -1
+                    dy.held.discard(j)
+                handed_back.extend(waiting)
+                if dy.held:
+                    dy.stop_at = t
                     stopping.append(d)
+        queue.extendleft(sorted(handed_back, reverse=True))
         now_billed = len(alive) + len(stopping)
         if now_billed > minimum:
             back_at = None

@@ -59,6 +59,10 @@ class Trace:
     pollinterval: float = 30.0
     length: float = 0.0  # s of the generation window (arrivals fall inside it)
     durations: list[float] | None = None  # per-job times (CSV); None: draw lognormal
+    # Prefetch multiplier: a consuming dyno holds up to concurrency x prefetch
+    # unacked jobs and runs concurrency of them; the rest wait in its buffer,
+    # out of other dynos' reach (Celery's default is 4). 1: every job held runs.
+    prefetch: int = 1
 
     def role(self) -> Role:
         """The role the benchmark scales this trace with: processing = the job mean."""
