@@ -1,9 +1,10 @@
 """A consumer prefetch (Trace.prefetch) in both simulators: the same hand-checked
-figures from each."""
+figures from each, and agreement on the suite's `prefetch` family."""
 
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 from guvscale.rules.types import Role
 from guvscale.scaling.types import Decision, Observation, Policy
 from guvscale.simulate import SimConfig, SimResult, run, run_steps, run_trace, run_trace_steps
+from guvscale.simulate.baselines import Fastest
+from guvscale.simulate.scenarios import prefetch, with_poll
 from guvscale.simulate.traces import Trace
 
 
@@ -281,3 +284,26 @@ def test_the_trace_carries_its_prefetch_to_both_simulators() -> None:
         }
         assert finish[1] == pytest.approx((40.0, 71.0, 80.0, 111.0))
         assert finish[4] == pytest.approx((40.0, 80.0, 120.0, 160.0))
+
+
+# Boot times come from each simulator's own stream: agreement is on means over
+# seeds, as for the public traces. One scenario of each shape the family draws:
+# a steady stream the fastest misses (prefetch 4), on/off (8), imports (2).
+FAMILY_SCENARIOS = (0, 2, 3)
+DYNO_HOURS_REL = 0.05
+WITHIN_POINTS = 1.0
+
+
+@pytest.mark.parametrize("index", FAMILY_SCENARIOS)
+def test_the_two_simulators_agree_on_the_prefetch_family(index: int) -> None:
+    trace = with_poll(prefetch(index), 30.0)
+    assert trace.prefetch > 1
+    events = [run_trace(Fastest(trace.role()), trace, seed=s) for s in range(2)]
+    steps = [run_trace_steps(Fastest(trace.role()), trace, seed=s) for s in range(2)]
+    hours_e = statistics.mean(r.dyno_hours for r in events)
+    hours_s = statistics.mean(r.dyno_hours for r in steps)
+    assert hours_s == pytest.approx(hours_e, rel=DYNO_HOURS_REL)
+    within_e = statistics.mean(r.within for r in events)
+    within_s = statistics.mean(r.within for r in steps)
+    assert 100 * abs(within_s - within_e) <= WITHIN_POINTS
+    assert all(r.done == r.jobs for r in events + steps)

@@ -7,6 +7,9 @@ every machine, and the development and held-out seed sets never share one.
 Loads are drawn relative to what the maximum can serve (`a` = busy dynos'
 worth), so most scenarios are possible to meet and some are not: the suite
 judges both. Workloads are kept under an hour and ~20,000 jobs, for speed.
+Consumers hold only the jobs they run (`Trace.prefetch` 1), except in
+`prefetch`, which draws the workloads of three other families for consumers
+that hoard jobs as Celery's do.
 
 The poll interval is not part of a scenario: the suite runs each at 10, 15,
 30 and 60 s (`with_poll`).
@@ -101,12 +104,15 @@ def _bulk(at: float, size: int, rate: float) -> list[float]:
 
 
 def steady(seed: int) -> Trace:
-    d = _Draw("steady", seed)
+    return _steady(_Draw("steady", seed), "steady")
+
+
+def _steady(d: _Draw, family: str) -> Trace:
     p, cv = d.job()
     r = d.role(p)
     rate = _rate_for(d, p, r, 0.05, 0.8)
     length = d.rng.uniform(1200.0, 3600.0)
-    return _trace("steady", _poisson(d.rng, lambda t: rate, 0.0, length, length), p, cv, r, length)
+    return _trace(family, _poisson(d.rng, lambda t: rate, 0.0, length, length), p, cv, r, length)
 
 
 def diurnal(seed: int) -> Trace:
@@ -125,7 +131,10 @@ def diurnal(seed: int) -> Trace:
 
 def bulk(seed: int) -> Trace:
     """Imports of any size, rate and spacing over a thin stream."""
-    d = _Draw("bulk", seed)
+    return _bulk_imports(_Draw("bulk", seed), "bulk")
+
+
+def _bulk_imports(d: _Draw, family: str) -> Trace:
     p, cv = d.job(0.05, 5.0)
     r = d.role(p, lo_deadline=60.0)
     length = d.rng.uniform(1800.0, 3600.0)
@@ -135,7 +144,7 @@ def bulk(seed: int) -> Trace:
     for _ in range(d.rng.randint(1, 6)):
         size = int(min(MAX_JOBS / 6, capacity_in_deadline * d.rng.uniform(0.05, 0.9)))
         arr += _bulk(d.rng.uniform(0.0, length * 0.8), max(1, size), d.log_uniform(50, 2000))
-    return _trace("bulk", arr, p, cv, r, length)
+    return _trace(family, arr, p, cv, r, length)
 
 
 def spanning(seed: int) -> Trace:
@@ -160,7 +169,10 @@ def spanning(seed: int) -> Trace:
 
 
 def onoff(seed: int) -> Trace:
-    d = _Draw("onoff", seed)
+    return _onoff(_Draw("onoff", seed), "onoff")
+
+
+def _onoff(d: _Draw, family: str) -> Trace:
     p, cv = d.job()
     r = d.role(p)
     rate = _rate_for(d, p, r, 0.2, 0.9)
@@ -171,7 +183,7 @@ def onoff(seed: int) -> Trace:
         return rate if t % period < on else 0.0
 
     length = 3 * period
-    return _trace("onoff", _poisson(d.rng, fn, 0.0, length, 5.0), p, cv, r, length)
+    return _trace(family, _poisson(d.rng, fn, 0.0, length, 5.0), p, cv, r, length)
 
 
 def ramp(seed: int) -> Trace:
@@ -256,6 +268,18 @@ def sparse(seed: int) -> Trace:
     return _trace("sparse", arr, p, cv, r, length)
 
 
+def prefetch(seed: int) -> Trace:
+    """Celery-like consumers: each dyno holds concurrency x 2, 4 or 8 jobs
+    (4 twice as often: Celery's default multiplier) and runs concurrency of
+    them, on a steady stream, imports over a thin stream, or on/off, drawn as
+    those families draw them. Jobs a busy dyno has taken wait behind its
+    running ones, and a dyno that lands later cannot take them."""
+    d = _Draw("prefetch", seed)
+    shape = d.rng.choice([_steady, _bulk_imports, _onoff])
+    multiplier = d.rng.choice([2, 4, 4, 8])
+    return dataclasses.replace(shape(d, "prefetch"), prefetch=multiplier)
+
+
 FAMILIES: dict[str, Callable[[int], Trace]] = {
     "steady": steady,
     "diurnal": diurnal,
@@ -267,6 +291,7 @@ FAMILIES: dict[str, Callable[[int], Trace]] = {
     "slow": slow,
     "shortdeadline": shortdeadline,
     "sparse": sparse,
+    "prefetch": prefetch,
 }
 
 # Seed sets: develop on one, report on the other too. Disjoint by construction.
