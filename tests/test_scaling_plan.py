@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from guvscale.scaling.arrivals import Piece
-from guvscale.scaling.plan import Fleet, Plan, Slots, demand_of, kept
+from guvscale.scaling.plan import Demand, Fleet, Plan, Slots, demand_of, kept
 
 
 def fleet(consuming: int, in_flight: int, booting: int = 0) -> Fleet:
@@ -93,3 +93,21 @@ def test_a_surge_is_planned_to_go_on_until_the_next_poll_sees_it(
     tau: float, rate: float, surge: float, due: float
 ) -> None:
     assert due_at(tau, rate=rate, surge=surge) == pytest.approx(due)
+
+
+@pytest.mark.parametrize("tau, free", [(0.0, 0.0), (1.0, 0.0), (1.5, 0.0), (2.0, 4.0), (3.0, 12.0)])
+def test_jobs_a_shed_dyno_hands_back_take_the_first_slots_and_no_more(
+    tau: float, free: float
+) -> None:
+    # 3 dynos of 4 slots hold 24 jobs (12 prefetched); shedding one leaves 8
+    # prefetched on the kept two and hands 4 back: the kept slots (8 a second)
+    # work off their own 8, then the 4, then the queue.
+    slots = Slots(fleet(3, 24), Plan(2, 2, 100.0, 200.0))
+    assert slots.at(tau) == pytest.approx(free)
+
+
+def test_shedding_a_dyno_with_prefetched_jobs_is_not_short_when_nothing_is_due() -> None:
+    # The handed-back jobs cannot restart at the instant of the stop under any
+    # plan, so counting them against it kept every dyno while buffers were full.
+    idle_queue = Demand((0.0, 5.0, 60.0), (0.0, 0.0, 0.0))
+    assert Slots(fleet(3, 24), Plan(2, 2, 100.0, 200.0)).meets(idle_queue)

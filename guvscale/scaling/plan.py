@@ -151,10 +151,14 @@ class Slots:
         self._grace = fleet.grace
 
     def at(self, tau: float) -> float:
-        total = max(0.0, self._base + self._slope * tau - self._ahead) - self._back
+        total = max(0.0, self._base + self._slope * tau - self._ahead)
         for slots, at in self._landings:
             if tau >= at:
                 total += slots * (1.0 + self._per_slot * (tau - at))
+        # Jobs handed back take the first slots; until they have, none is
+        # left for the queue, but no plan is short for it (any plan that sheds
+        # a dyno hands them back at once, and none restarts them at once).
+        total = max(0.0, total - self._back)
         if self._killed and tau >= self._grace:
             total -= self._killed
         return total
@@ -166,10 +170,11 @@ class Slots:
         ahead, back = self._ahead, self._back
         landings, killed, grace = self._landings, self._killed, self._grace
         for tau, due in zip(demand.checkpoints, demand.due, strict=True):
-            total = max(0.0, base + slope * tau - ahead) - back
+            total = max(0.0, base + slope * tau - ahead)
             for slots, at in landings:
                 if tau >= at:
                     total += slots * (1.0 + per_slot * (tau - at))
+            total = max(0.0, total - back)
             if killed and tau >= grace:
                 total -= killed
             if total < due - 1e-6:
