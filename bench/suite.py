@@ -301,7 +301,8 @@ def changes(before: list[Outcome], after: list[Outcome]) -> list[str]:
         if (r0 := ratio(b)) is not None and (r1 := ratio(o)) is not None and r0 != r1:
             moved.append((r1 / r0, f"- cost {name}: {r0:.3f} -> {r1:.3f}"))
     moved.sort()
-    lines += [line for _, line in moved[:5]] + [line for _, line in moved[-5:][::-1]]
+    shown = moved if len(moved) <= 10 else moved[:5] + moved[-5:]
+    lines += [line for _, line in shown]
     hours = [
         (b.ours_hours, o.ours_hours)
         for o in after

@@ -95,6 +95,24 @@ def test_2_once_jobs_came_back_dynos_running_them_are_kept() -> None:
     assert decision.desired == 1
 
 
+def test_2_a_shed_dynos_prefetch_coming_back_is_no_redelivery() -> None:
+    # Celery-like consumers hold 4 jobs a slot: a stopped dyno hands its
+    # unstarted ones back at once. Taken for jobs killed at a stop, that kept
+    # a dyno for every job in flight for an hour (6 of 120 prefetch runs).
+    celery = role(processing=5.0, deadline=600, concurrency=1, minimum=0, maximum=4)
+    scaler = Scaler(celery)
+    polls = [obs(30 * i, 0, unacked=8, current=2, consumers=2) for i in range(4)]
+    shed = last(scaler, polls)
+    assert shed.desired < 2
+    # The 3 jobs of the shed dyno's buffer are back, nothing was published.
+    scaler.decide(obs(120, 3, unacked=4, current=1, consumers=1))
+    # Two dynos, each running a short job, the queue empty: one may go, as
+    # its job finishes within the grace.
+    polls = [obs(150 + 30 * i, 0, unacked=2, current=2, consumers=2) for i in range(3)]
+    decision = last(scaler, polls)
+    assert decision.desired < 2, decision.reason
+
+
 # 3. The configured job time was trusted over the acks.
 def test_3_the_measured_job_time_replaces_a_wrong_processing_and_says_so() -> None:
     fast = role(processing=1.0, deadline=120, concurrency=1, minimum=0, maximum=40)

@@ -87,8 +87,9 @@ The reasoning, in the order the code follows it:
    polls: the queue must have held more than the interval took); once `MEASURED_ACKS` back it and it
    differs from `processing` by over a quarter, it is used, and said.
 12. Redeliveries: ready rising by more than was published (counted; when
-   only estimated, also while fewer jobs run) means jobs were killed at a
-   stop and redone: for `REDELIVERY_MEMORY` dynos are kept for every job in
+   only estimated, also while fewer jobs run) and than the prefetch of the
+   dynos we last shed (handed back at the stop, never run) means jobs were
+   killed at a stop and redone: for `REDELIVERY_MEMORY` dynos are kept for every job in
    flight, whatever the configured job time says about the stop grace (a job
    longer than it was killed at every scale-down, for ever; `grace`).
 14. Racing the boot: boots vary (±30 %), and queued jobs due before a late
@@ -207,6 +208,9 @@ class DeadlineModel:
         # first poll's rate): the sums of weighted rates and of their weights.
         self.seen, self.seen_w = 0.0, 0.0
         self.peaks: list[tuple[float, float]] = []  # (t, rate that lasted two intervals)
+        # Prefetched jobs the dynos we last shed held: they come back to the
+        # queue at the stop without having run, which is no redelivery.
+        self.handed_back = 0.0
 
     # -- what the observations say -----------------------------------------
 
@@ -319,6 +323,7 @@ class DeadlineModel:
             reason += " (the deadline cannot be met: jobs run about as long as it allows)"
         if desired > size:
             self.up_t = obs.t
+        self.handed_back = _handed_back(fleet, size - desired)
         self.believed = desired
         return Decision(desired, reason)
 
@@ -415,6 +420,7 @@ class DeadlineModel:
                     surge = rate - known / interval
             self.log.record(self.t, obs.t, rate * interval, stream)
             self._notice(obs, ready, unacked, rate, interval)
+        self.handed_back = 0.0
         # Jobs older than the deadline plus a poll are late whatever their age.
         self.log.forget_before(obs.t - self.role.deadline - self.interval, keep=ready)
         # Jobs we did not see arrive arrived at the latest since the last poll.
@@ -464,7 +470,8 @@ class DeadlineModel:
             # the unacked count.
             unacked_before = self.messages - self.ready
             counted = obs.publish_rate is not None
-            if ready - self.ready > rate * interval + 0.5 and (counted or unacked < unacked_before):
+            came = rate * interval + self.handed_back
+            if ready - self.ready > came + 0.5 and (counted or unacked < unacked_before):
                 self.redelivered_t = obs.t
         consumers, acks = obs.consumers, obs.ack_rate
         slots = (consumers or 0) * self.role.concurrency
@@ -638,6 +645,7 @@ class DeadlineModel:
             "up_t": self.up_t,
             "believed": self.believed,
             "outgrown_t": self.outgrown_t,
+            "handed_back": self.handed_back,
             "log": self.log.to_json(),
         }
 
@@ -670,4 +678,15 @@ class DeadlineModel:
         self.up_t = number("up_t")
         self.believed = count("believed")
         self.outgrown_t = number("outgrown_t")
+        self.handed_back = float(state.get("handed_back", 0.0) or 0.0)
         self.log = ArrivalLog.from_json(state.get("log"))
+
+
+def _handed_back(fleet: Fleet, shed: int) -> float:
+    """Prefetched jobs that shedding `shed` dynos hands back to the queue:
+    Heroku stops the newest first, booting ones (which hold none) before
+    consuming ones, and consumers hold the prefetch alike."""
+    stopped = min(fleet.consuming, max(0, shed - fleet.booting))
+    if stopped <= 0 or fleet.consuming <= 0:
+        return 0.0
+    return fleet.prefetched * stopped / fleet.consuming
