@@ -9,6 +9,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -20,6 +21,7 @@ from guvscale.db.crypto import Vault
 from guvscale.db.models import Credentials, Resource, ResourceState, RulesVersion
 from guvscale.db.scoping import unscoped
 from guvscale.rules.types import Role
+from guvscale.scaling.types import Decision, Observation
 from guvscale.services import web_sessions
 from guvscale.services.config_vars import token_hash
 from guvscale.web.auth import SESSION_LIFETIME_S
@@ -412,3 +414,44 @@ def scaling_role(**settings: Any) -> Role:
     with a standard deviation of half the processing time unless given."""
     settings.setdefault("stddev", 0.5 * settings.get("processing", 10.0))
     return Role(name="r", worker="r", queue="r", **settings)
+
+
+# --- the simulators' tests -----------------------------------------------------
+
+
+def sim_role(**settings: Any) -> Role:
+    """A role as the simulators' tests drive them: 1 s jobs one at a time,
+    a 60 s deadline, 0 to 10 dynos booting in 30 s, polled every 30 s."""
+    base: dict[str, Any] = dict(
+        name="w",
+        worker="w",
+        queue="w",
+        processing=1.0,
+        stddev=0.5,
+        deadline=60.0,
+        concurrency=1,
+        minimum=0,
+        maximum=10,
+        boot=30.0,
+        pollinterval=30.0,
+    )
+    base.update(settings)
+    return Role(**base)
+
+
+class Scripted:
+    """A policy answering `rule(obs)`; it records every observation."""
+
+    def __init__(self, rule: Callable[[Observation], int]) -> None:
+        self.rule = rule
+        self.seen: list[Observation] = []
+
+    def decide(self, obs: Observation) -> Decision:
+        self.seen.append(obs)
+        return Decision(self.rule(obs), "scripted")
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        pass

@@ -3,60 +3,24 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guvscale.rules.types import Role
-from guvscale.scaling.types import Decision, Observation
+from guvscale.scaling.types import Observation
 from guvscale.simulate import EPOCH, SimConfig, draw_durations, run, run_trace
 from guvscale.simulate.traces import Trace
+from tests.factories import Scripted
+from tests.factories import sim_role as role
 
 EXACT = SimConfig(boot_jitter=0.0)  # boot takes exactly role.boot
-
-
-class Scripted:
-    """A policy answering `rule(obs)`; it records every observation."""
-
-    def __init__(self, rule: Callable[[Observation], int]) -> None:
-        self.rule = rule
-        self.seen: list[Observation] = []
-
-    def decide(self, obs: Observation) -> Decision:
-        self.seen.append(obs)
-        return Decision(self.rule(obs), "scripted")
-
-    def state(self) -> dict[str, Any]:
-        return {}
-
-    def restore(self, state: dict[str, Any]) -> None:
-        pass
 
 
 def on_demand(obs: Observation) -> int:
     """One dyno while there is any message, else none."""
     return 1 if (obs.messages or 0) > 0 else 0
-
-
-def role(**kw: Any) -> Role:
-    base: dict[str, Any] = dict(
-        name="w",
-        worker="w",
-        queue="w",
-        processing=1.0,
-        stddev=0.5,
-        deadline=60.0,
-        concurrency=1,
-        minimum=0,
-        maximum=10,
-        boot=30.0,
-        pollinterval=30.0,
-    )
-    base.update(kw)
-    return Role(**base)
 
 
 def test_one_job_one_dyno_billed_from_request_to_stop() -> None:

@@ -13,11 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guvscale.rules.types import Role
-from guvscale.scaling.types import Decision, Observation, Policy
+from guvscale.scaling.types import Observation, Policy
 from guvscale.simulate import SimConfig, SimResult, run, run_steps, run_trace, run_trace_steps
 from guvscale.simulate.baselines import Fastest
 from guvscale.simulate.scenarios import prefetch, with_poll
 from guvscale.simulate.traces import Trace
+from tests.factories import Scripted
+from tests.factories import sim_role as role
 
 
 class Simulator(Protocol):
@@ -35,42 +37,6 @@ class Simulator(Protocol):
 
 
 SIMULATORS: dict[str, Simulator] = {"events": run, "steps": run_steps}
-
-
-class Scripted:
-    """A policy answering `rule(obs)`; it records every observation."""
-
-    def __init__(self, rule: Callable[[Observation], int]) -> None:
-        self.rule = rule
-        self.seen: list[Observation] = []
-
-    def decide(self, obs: Observation) -> Decision:
-        self.seen.append(obs)
-        return Decision(self.rule(obs), "scripted")
-
-    def state(self) -> dict[str, Any]:
-        return {}
-
-    def restore(self, state: dict[str, Any]) -> None:
-        pass
-
-
-def role(**kw: Any) -> Role:
-    base: dict[str, Any] = dict(
-        name="w",
-        worker="w",
-        queue="w",
-        processing=1.0,
-        stddev=0.5,
-        deadline=60.0,
-        concurrency=1,
-        minimum=0,
-        maximum=10,
-        boot=30.0,
-        pollinterval=30.0,
-    )
-    base.update(kw)
-    return Role(**base)
 
 
 def two_while_work(obs: Observation) -> int:

@@ -11,31 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guvscale.rules.types import Role
-from guvscale.scaling.types import Decision, Observation
+from guvscale.scaling.types import Observation
 from guvscale.simulate import EPOCH, SimConfig, public, run_steps, run_trace, run_trace_steps
 from guvscale.simulate.policies import guv, ours
 from guvscale.simulate.traces import PUBLIC
+from tests.factories import Scripted
+from tests.factories import sim_role as role
 
 EXACT = SimConfig(boot_jitter=0.0)
-
-
-class Scripted:
-    """A policy answering `rule(obs)`; it records every observation."""
-
-    def __init__(self, rule: Callable[[Observation], int]) -> None:
-        self.rule = rule
-        self.seen: list[Observation] = []
-
-    def decide(self, obs: Observation) -> Decision:
-        self.seen.append(obs)
-        return Decision(self.rule(obs), "scripted")
-
-    def state(self) -> dict[str, Any]:
-        return {}
-
-    def restore(self, state: dict[str, Any]) -> None:
-        pass
 
 
 def on_demand(obs: Observation) -> int:
@@ -44,24 +27,6 @@ def on_demand(obs: Observation) -> int:
 
 def one_then_on_demand(obs: Observation) -> int:
     return 1 if obs.t < 30 or (obs.messages or 0) else 0
-
-
-def role(**kw: Any) -> Role:
-    base: dict[str, Any] = dict(
-        name="w",
-        worker="w",
-        queue="w",
-        processing=1.0,
-        stddev=0.5,
-        deadline=60.0,
-        concurrency=1,
-        minimum=0,
-        maximum=10,
-        boot=30.0,
-        pollinterval=30.0,
-    )
-    base.update(kw)
-    return Role(**base)
 
 
 def booting_then(obs: Observation) -> int:
