@@ -455,3 +455,15 @@ class Scripted:
 
     def restore(self, state: dict[str, Any]) -> None:
         pass
+
+
+def erratic(wobble: int) -> Callable[[Observation], int]:
+    """A scripted rule scaling 0-3 dynos at random (drawn from `wobble`) for
+    10 minutes, killing busy dynos, then one dyno while work waits."""
+
+    def rule(o: Observation) -> int:
+        if o.t < 600:
+            return (wobble >> int(o.t // 30) % 20) % 4
+        return 1 if (o.messages or 0) else 0
+
+    return rule

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from guvscale.scaling.types import Observation
 from guvscale.simulate import EPOCH, SimConfig, draw_durations, run, run_trace
 from guvscale.simulate.traces import Trace
-from tests.factories import Scripted
+from tests.factories import Scripted, erratic
 from tests.factories import sim_role as role
 
 EXACT = SimConfig(boot_jitter=0.0)  # boot takes exactly role.boot
@@ -254,10 +254,7 @@ def test_every_job_finishes_once_and_billing_covers_the_work(
     jobs.sort()
     arrivals, durations = [t for t, _ in jobs], [d for _, d in jobs]
 
-    def rule(o: Observation) -> int:
-        if o.t < 600:
-            return (wobble >> int(o.t // 30) % 20) % 4
-        return 1 if (o.messages or 0) else 0
+    rule = erratic(wobble)
 
     r = run(Scripted(rule), role(concurrency=conc), arrivals, durations, seed=wobble)
     assert r.done == r.jobs and not r.capped

@@ -18,7 +18,7 @@ from guvscale.simulate import SimConfig, SimResult, run, run_steps, run_trace, r
 from guvscale.simulate.baselines import Fastest
 from guvscale.simulate.scenarios import prefetch, with_poll
 from guvscale.simulate.traces import Trace
-from tests.factories import Scripted
+from tests.factories import Scripted, erratic
 from tests.factories import sim_role as role
 
 
@@ -223,10 +223,7 @@ def test_every_job_finishes_once_whatever_the_prefetch(
     jobs.sort()
     arrivals, durations = [t for t, _ in jobs], [d for _, d in jobs]
 
-    def rule(o: Observation) -> int:
-        if o.t < 600:
-            return (wobble >> int(o.t // 30) % 20) % 4
-        return 1 if (o.messages or 0) else 0
+    rule = erratic(wobble)
 
     for simulate in SIMULATORS.values():
         r = simulate(
