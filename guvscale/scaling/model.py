@@ -84,14 +84,16 @@ The reasoning, in the order the code follows it:
    reason (`reserve`).
 11. Measured job time: acks per consumer slot over intervals when every slot
    was busy measure the real job time (busy throughout, not only at both
-   polls: the queue must have held more than the interval took); once `MEASURED_ACKS` back it and it
-   differs from `processing` by over a quarter, it is used, and said.
+   polls: the queue must have held more than the interval took); once
+   `MEASURED_ACKS` back it and it differs from `processing` by over a
+   quarter, it is used, and said.
 12. Redeliveries: ready rising by more than was published (counted; when
    only estimated, also while fewer jobs run) and than the prefetch of the
    dynos we last shed (handed back at the stop, never run) means jobs were
-   killed at a stop and redone: for `REDELIVERY_MEMORY` dynos are kept for every job in
-   flight, whatever the configured job time says about the stop grace (a job
-   longer than it was killed at every scale-down, for ever; `grace`).
+   killed at a stop and redone: for `REDELIVERY_MEMORY` dynos are kept for
+   every job in flight, whatever the configured job time says about the stop
+   grace (a job longer than it was killed at every scale-down, for ever;
+   `grace`).
 14. Racing the boot: boots vary (±30 %), and queued jobs due before a late
    boot lands (only an early boot saves some; a nominal one others) are
    saved by asking for enough dynos that enough of them likely land in time
