@@ -203,7 +203,9 @@ def demand_of(
     # Past the soonest a late boot lands, so jobs no dyno saves before it
     # are still planned for (with no slack they are all due at once).
     end = max(budget + horizon, later_lands)
-    taus = {0.0, budget, end, now_lands, first_help, later_lands, budget + surge_for}
+    taus = {0.0, budget, end, now_lands, first_help, later_lands}
+    if surge:
+        taus.add(budget + surge_for)
     taus.update([end * i / GRID_POINTS for i in range(GRID_POINTS)])
     taus.update([budget - p.old for p in pieces])
     taus.update([budget - p.young for p in pieces])
