@@ -685,10 +685,9 @@ class DeadlineModel:
 
 
 def _handed_back(fleet: Fleet, shed: int) -> float:
-    """Prefetched jobs that shedding `shed` dynos hands back to the queue:
-    Heroku stops the newest first, booting ones (which hold none) before
-    consuming ones, and consumers hold the prefetch alike."""
-    stopped = min(fleet.consuming, max(0, shed - fleet.booting))
-    if stopped <= 0 or fleet.consuming <= 0:
+    """Prefetched jobs that shedding `shed` dynos hands back to the queue
+    (consumers hold the prefetch alike; booting dynos hold none)."""
+    stopped = min(fleet.consuming, fleet.stopped(shed))
+    if stopped <= 0:
         return 0.0
     return fleet.prefetched * stopped / fleet.consuming

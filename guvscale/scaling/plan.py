@@ -58,6 +58,10 @@ class Fleet:
         prefetch (Celery keeps 4 a slot by default), not running."""
         return max(0, self.in_flight - self.consuming * self.slots)
 
+    def stopped(self, shed: int) -> int:
+        """Consuming dynos that shedding `shed` stops: booting ones go first."""
+        return max(0, shed - self.booting)
+
 
 @dataclass(frozen=True)
 class Demand:
@@ -124,7 +128,7 @@ class Slots:
         per_slot = 1.0 / fleet.job_time
         shed = max(0, fleet.size - plan.now)
         booting = max(0, fleet.booting - shed)
-        stopped = max(0, shed - fleet.booting)  # consuming dynos shed
+        stopped = fleet.stopped(shed)
         consuming = fleet.consuming - stopped
         idle_now = max(0, fleet.consuming * fleet.slots - fleet.in_flight)
         share_kept = consuming / fleet.consuming if fleet.consuming else 0.0
