@@ -284,13 +284,19 @@ def load(path: str) -> list[Outcome]:
 def changes(before: list[Outcome], after: list[Outcome]) -> list[str]:
     """What a change did, scenario by scenario: each verdict of ours that
     flipped where the fastest meets, and the cost ratios that moved most."""
-    old = {(o.sim, o.held_out, o.family, o.index, o.poll): o for o in before}
+
+    def key(o: Outcome) -> tuple[str, bool, str, int, float]:
+        return (o.sim, o.held_out, o.family, o.index, o.poll)
+
+    old = {key(o): o for o in before}
     lines: list[str] = []
     moved: list[tuple[float, str]] = []
+    hours: list[tuple[float, float]] = []
     for o in after:
-        b = old.get((o.sim, o.held_out, o.family, o.index, o.poll))
+        b = old.get(key(o))
         if b is None:
             continue
+        hours.append((b.ours_hours, o.ours_hours))
         seeds = "held-out" if o.held_out else "dev"
         name = f"{o.sim} {seeds} {o.family}-{o.index} at {o.poll:g} s"
         if o.fastest_meets and b.ours_meets != o.ours_meets:
@@ -303,11 +309,6 @@ def changes(before: list[Outcome], after: list[Outcome]) -> list[str]:
     moved.sort()
     shown = moved if len(moved) <= 10 else moved[:5] + moved[-5:]
     lines += [line for _, line in shown]
-    hours = [
-        (b.ours_hours, o.ours_hours)
-        for o in after
-        if (b := old.get((o.sim, o.held_out, o.family, o.index, o.poll))) is not None
-    ]
     if hours:
         lines.append(
             f"- ours' dyno-hours over {len(hours)} runs: {sum(h for h, _ in hours):.1f} -> "
