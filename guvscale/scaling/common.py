@@ -98,13 +98,21 @@ def reaction_warning(role: Role) -> str | None:
     that is no sooner, only dynos already running can serve the burst, so the
     model keeps headroom for one (and says so in its reasons).
     """
+    from guvscale.scaling.reserve import BURST_MEMORY, FIRST_PEAK  # it imports this module
+
     slack = start_by(role)
     react = role.boot + role.pollinterval
     if slack <= 0 or react < slack or role.maximum <= role.minimum:
         return None
+    new_stream = (
+        f", and for a new stream's first {BURST_MEMORY / 60:g} min, before it has shown "
+        f"its peaks, for one of up to {FIRST_PEAK:g} times its rate"
+        if APPLY_DELAY + role.boot >= slack
+        else ""
+    )
     return (
         f"dynos boot in {seconds(role.boot)} and polls come every {seconds(role.pollinterval)}: "
         f"{seconds(react)}, no sooner than the {seconds(slack)} a job may wait before it "
         "must start, so only dynos already running can meet a sudden burst; the model "
-        "keeps headroom for one (raise minimum to choose it yourself)"
+        f"keeps headroom for one{new_stream} (raise minimum to choose it yourself)"
     )

@@ -80,8 +80,13 @@ The reasoning, in the order the code follows it:
    like the stream, also before any rate is shown to last. The reserve goes
    only once the stream is quiet: nothing waits, and nothing came for longer
    than the rate seen leaves silent but for the percentile's share of the
-   time (one empty poll of a thin stream is noise). Each is named in the
-   reason (`reserve`).
+   time (one empty poll of a thin stream is noise). Where not even a dyno
+   asked for at a rise's first sight starts a job in time (boot no shorter
+   than a job's start-by), a new stream's peaks are unknown until 30 minutes
+   of it have shown them: meanwhile a peak of `reserve.FIRST_PEAK` times its
+   average rate is staffed for, fading to none by then (its first burst found
+   only the noise's reserve, and missed where the maximum kept all along did
+   not). Each is named in the reason (`reserve`).
 11. Measured job time: acks per consumer slot over intervals when every slot
    was busy measure the real job time (busy throughout, not only at both
    polls: the queue must have held more than the interval took); once
@@ -246,6 +251,11 @@ class DeadlineModel:
 
     def _seen_rate(self) -> float:
         return self.seen / self.seen_w if self.seen_w > 0 else (self.volume or 0.0)
+
+    def _watched(self) -> float:
+        """Seconds of the stream observed so far (`seen_w` is the weight
+        1 - e^(-watched / RACE_HORIZON) those polls have in `seen`)."""
+        return -RACE_HORIZON * math.log1p(-min(self.seen_w, 1.0 - 1e-12))
 
     def _quiet_now(self) -> bool:
         """The stream has stopped: nothing waits, and nothing came for longer
@@ -529,6 +539,8 @@ class DeadlineModel:
             z=self.z,
             peaks=self.peaks,
             bursts=self.bursts,
+            watched=self._watched(),
+            seen=self._seen_rate(),
         )
 
     def _race(self, fleet: Fleet, t: float, ready: int, hi: int) -> tuple[int, str]:

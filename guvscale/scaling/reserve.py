@@ -3,7 +3,9 @@ cannot catch, and the recent bursts and peaks that size it.
 
 Square-root staffing covers a stream's noise when boot plus a poll leave no
 time to react; a burst like a recent one gets the slots that the maximum,
-asked for at its first sight, could not bring in time.
+asked for at its first sight, could not bring in time; and where no dyno
+asked for at a rise's first sight starts a job in time, a new stream gets a
+reserve for a peak it has not shown yet.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from guvscale.scaling.common import APPLY_DELAY, BOOT_SPREAD, dynos, seconds
 
 # Bursts and peaks this recent size the reserve.
 BURST_MEMORY = 1800.0
+# Where no dyno asked for at a rise's first sight starts a job in time, a
+# stream's peaks are known only once it has been watched for BURST_MEMORY;
+# until then a peak of this many times the rate seen is staffed for, fading
+# to the rate itself as the watch goes on (module docstring of `model`, 10).
+FIRST_PEAK = 8.0
 
 
 def headroom(
@@ -30,6 +37,8 @@ def headroom(
     z: float,
     peaks: list[tuple[float, float]],
     bursts: list[tuple[float, float]],
+    watched: float = BURST_MEMORY,
+    seen: float = 0.0,
 ) -> tuple[int, str]:
     """Dynos kept running for what reacting cannot catch: Poisson noise when
     boot plus a poll leave no time to react, and bursts like recent ones that
@@ -38,7 +47,8 @@ def headroom(
 
     `risen`: `risen_rate` of the last intervals; `quiet`: the stream has
     stopped (the model's `_quiet_now`); `interval`: the plan's poll
-    interval; `z`: the percentile's normal quantile."""
+    interval; `z`: the percentile's normal quantile; `watched`: how long the
+    stream has been observed, at `seen` jobs/s on average."""
     if hi <= 0:
         return 0, ""
     c, jt = role.concurrency, job_time
@@ -57,6 +67,12 @@ def headroom(
     # (and after an empty interval, which a fall is believed from at once)
     # the recent peak is what the stream is known by, until it is quiet.
     thin = max(lasting, top) * (role.boot + interval) < 1.0
+    unknown = 0.0  # a peak not seen yet, staffed for while the stream is new
+    if APPLY_DELAY + role.boot >= start_by and not quiet and not thin and watched < BURST_MEMORY:
+        # A multiple of the average, not of the last rate: one of a noisy
+        # reading asked for a dyno one poll and shed it the next.
+        unknown = first_peak(watched) * seen
+        top = max(top, unknown)
     if slow and max(busy, top) > 0 and not quiet and not thin:
         # Square-root staffing, c = a + β·√a: with no wait allowed β is the
         # percentile's z; a queue that may wait `slack` absorbs most of the
@@ -76,12 +92,18 @@ def headroom(
     b = max((b for _, b in bursts), default=0.0)
     left = max(0.0, slack - late)
     burst = max(0.0, b * jt - hi * c * left) / max(min(slack, late), 1e-9)
-    noise_dynos = math.ceil(noise / c - 1e-9)
+    noise_dynos = min(hi, math.ceil(noise / c - 1e-9))
     total = min(hi, math.ceil((max(noise, busy) + burst) / c - 1e-9))
     if total <= 0 or (noise == 0.0 and burst == 0.0):
         return 0, ""
     parts = []
-    if noise_dynos and peak_rate:
+    if noise_dynos and peak_rate and peak_rate == unknown:
+        parts.append(
+            f"{dynos(noise_dynos)} for a peak of {peak_rate:.3g} jobs/s "
+            f"({peak_rate / seen:.2g} times the {seen:.3g} jobs/s seen, until "
+            f"{BURST_MEMORY / 60:g} min of the stream show its peaks)"
+        )
+    elif noise_dynos and peak_rate:
         parts.append(
             f"{dynos(noise_dynos)} for a peak of {peak_rate:.3g} jobs/s "
             f"in the last {BURST_MEMORY / 60:g} min"
@@ -96,6 +118,13 @@ def headroom(
         else "dynos asked for at a burst's first sight land too late"
     )
     return total, "headroom: " + " and ".join(parts) + f", as {late_why}"
+
+
+def first_peak(watched: float) -> float:
+    """The multiple of the rate seen staffed for as an unknown peak after
+    `watched` seconds of the stream: FIRST_PEAK at first, 1 (none beyond the
+    rate) after BURST_MEMORY, by when a real peak would have been seen."""
+    return 1.0 + (FIRST_PEAK - 1.0) * max(0.0, 1.0 - watched / BURST_MEMORY)
 
 
 def risen_rate(rates: list[float], spans: list[float], lasting: float, z: float) -> float | None:
