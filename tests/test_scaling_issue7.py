@@ -497,3 +497,16 @@ def test_5_validate_says_when_a_new_stream_gets_a_reserve_for_an_unseen_peak(
     warning = reaction_warning(tight)
     assert warning is not None and "only dynos already running" in warning
     assert ("for a new stream's first 30 min" in warning) is named
+
+
+# A scale-up the reserve or the race made bigger said the load "needs" every
+# dyno asked for ("backlog 3 plus 6.43 jobs/s needs 8 dynos"): it names what
+# the load needs and what the rest are for.
+def test_a_scale_up_for_headroom_says_what_the_load_itself_needs() -> None:
+    tight = role(processing=0.5, deadline=20, concurrency=4, minimum=2, maximum=8, boot=60)
+    tight = dataclasses.replace(tight, pollinterval=30.0)
+    polls = [obs(0, 0, current=2), obs(30, 0, unacked=3, current=2, publish_rate=6.4)]
+    decision = last(Scaler(tight), polls)
+    assert decision.desired > 2, decision
+    assert "needs 2 dynos to finish by the deadline" in decision.reason
+    assert "; the rest for headroom (headroom: " in decision.reason

@@ -286,6 +286,7 @@ class DeadlineModel:
         fleet = self._fleet(obs, lo, poll.unacked)
         size = fleet.size
         sizing = self._sizing(fleet, poll, self.log.ready_ages(obs.t, poll.ready), lo, hi)
+        planned = sizing.ample  # before the reserve and the race add to it
         headroom, why_headroom = self._headroom(poll.lasting, hi)
         race, why_race = self._race(fleet, obs.t, poll.ready, hi)
         if race > max(sizing.ample, sizing.busy):
@@ -300,7 +301,14 @@ class DeadlineModel:
             )
         elif sizing.need > size or (sizing.short and size < hi):
             desired = sizing.ample
-            reason = up(size, desired, poll, sizing.short, self.role)
+            rest_for = " and ".join(
+                why
+                for why, count in (("headroom", headroom), ("racing the boot", race))
+                if count > planned
+            )
+            reason = up(
+                size, desired, poll, sizing.short, self.role, planned=planned, rest_for=rest_for
+            )
             if self._outgrown():
                 reason += (
                     " (no job waits: the load outgrew the maximum in the last "

@@ -10,16 +10,28 @@ from guvscale.scaling.grace import STOP_GRACE
 from guvscale.scaling.plan import Poll, Sizing
 
 
-def up(size: int, desired: int, poll: Poll, short: bool, role: Role) -> str:
-    """`short`: not even the maximum, `desired`, starts every job in time."""
+def up(
+    size: int,
+    desired: int,
+    poll: Poll,
+    short: bool,
+    role: Role,
+    planned: int | None = None,
+    rest_for: str = "",
+) -> str:
+    """`short`: not even the maximum, `desired`, starts every job in time;
+    `planned`: what the load alone needs, when the reserve or the race ask
+    for more, and `rest_for` what those are for ("headroom", "racing the boot")."""
     if short:
         return (
             f"scaling up {size} → {desired} (the maximum): {poll.load} needs more "
             f"to meet the {role.deadline:g} s deadline"
         )
+    needs = desired if planned is None else min(planned, desired)
+    rest = f"; the rest for {rest_for}" if needs < desired and rest_for else ""
     return (
-        f"scaling up {size} → {desired}: {poll.load} needs {dynos(desired)} "
-        f"to finish by the deadline after {seconds(role.boot)} boot"
+        f"scaling up {size} → {desired}: {poll.load} needs {dynos(needs)} "
+        f"to finish by the deadline after {seconds(role.boot)} boot{rest}"
     )
 
 
