@@ -510,3 +510,33 @@ def test_a_scale_up_for_headroom_says_what_the_load_itself_needs() -> None:
     assert decision.desired > 2, decision
     assert "needs 2 dynos to finish by the deadline" in decision.reason
     assert "; the rest for headroom (headroom: " in decision.reason
+
+
+# 5. A reserve following the noise of a thin stream's rate asked for a dyno
+# one poll and shed it, still booting, the next: bulk-15 at 10 s polls did so
+# 15 times in 45 minutes, and none of those dynos served a job. A dyno asked
+# for as headroom is kept for a boot and a poll.
+def test_5_a_dyno_asked_for_as_headroom_is_not_shed_while_it_boots() -> None:
+    trace = with_poll(FAMILIES["bulk"](15), 10.0)
+    r = trace.role()
+    policy = ours(r)
+    seen: list[tuple[float, Decision]] = []
+
+    class Recording:
+        def decide(self, o: Observation) -> Decision:
+            d: Decision = policy.decide(o)
+            seen.append((o.t, d))
+            return d
+
+        def state(self) -> dict[str, Any]:
+            return policy.state()
+
+        def restore(self, state: dict[str, Any]) -> None:
+            policy.restore(state)
+
+    run_trace(Recording(), trace, r, seed=15)
+    ups = [(t, d.desired) for t, d in seen if "the rest for headroom" in d.reason]
+    assert ups
+    for t_up, desired in ups:
+        soon = [d.desired for t, d in seen if t_up < t < t_up + r.boot + r.pollinterval]
+        assert min(soon, default=desired) >= desired, (t_up, desired, soon)

@@ -86,7 +86,10 @@ The reasoning, in the order the code follows it:
    of it have shown them: meanwhile a peak of `reserve.FIRST_PEAK` times its
    average rate is staffed for, fading to none by then (its first burst found
    only the noise's reserve, and missed where the maximum kept all along did
-   not). Each is named in the reason (`reserve`).
+   not). What the reserve scales up to is kept for a boot and a poll,
+   unless the stream stops: one following the noise of a thin stream's rate
+   asked for a dyno one poll and shed it, still booting, the next. Each is
+   named in the reason (`reserve`).
 11. Measured job time: acks per consumer slot over intervals when every slot
    was busy measure the real job time (busy throughout, not only at both
    polls: the queue must have held more than the interval took); once
@@ -218,6 +221,8 @@ class DeadlineModel:
         # Prefetched jobs the dynos we last shed held: they come back to the
         # queue at the stop without having run, which is no redelivery.
         self.handed_back = 0.0
+        # The last scale-up the reserve made: (t, dynos, why), kept a boot and a poll.
+        self.reserve: tuple[float, int, str] | None = None
 
     # -- what the observations say -----------------------------------------
 
@@ -287,7 +292,8 @@ class DeadlineModel:
         size = fleet.size
         sizing = self._sizing(fleet, poll, self.log.ready_ages(obs.t, poll.ready), lo, hi)
         planned = sizing.ample  # before the reserve and the race add to it
-        headroom, why_headroom = self._headroom(poll.lasting, hi)
+        fresh, why_fresh = self._headroom(poll.lasting, hi)
+        headroom, why_headroom = self._kept(obs.t, hi, fresh, why_fresh)
         race, why_race = self._race(fleet, obs.t, poll.ready, hi)
         if race > max(sizing.ample, sizing.busy):
             sizing = replace(sizing, need=race if race > size else sizing.need, ample=race)
@@ -343,6 +349,8 @@ class DeadlineModel:
             reason += " (the deadline cannot be met: jobs run about as long as it allows)"
         if desired > size:
             self.up_t = obs.t
+            if fresh >= desired:
+                self.reserve = (obs.t, desired, why_fresh)
         self.handed_back = _handed_back(fleet, size - desired)
         self.believed = desired
         return Decision(desired, reason)
@@ -524,6 +532,7 @@ class DeadlineModel:
         )
         self.rates, self.spans, self.bursts, self.peaks = [], [], [], []
         self.outgrown_t = self.redelivered_t = None
+        self.reserve = None
 
     def _overload_confirmed(self, poll: Poll, hi: int) -> bool:
         """The maximum is shown not to keep up: it runs, jobs wait, and what
@@ -550,6 +559,19 @@ class DeadlineModel:
             watched=self._watched(),
             seen=self._seen_rate(),
         )
+
+    def _kept(self, t: float, hi: int, count: int, why: str) -> tuple[int, str]:
+        """The reserve, never below what it scaled up to less than a boot and
+        a poll ago, unless the stream has stopped: a reserve following the
+        noise of the rate asked for a dyno one poll and shed it, still
+        booting, the next (bulk-15 at 10 s polls: 15 times in 45 minutes, and
+        no such dyno served a job)."""
+        kept = self.reserve
+        if kept is None or t - kept[0] >= self.role.boot + self.interval:
+            self.reserve = None
+        elif count < kept[1] and not self._quiet_now():
+            return min(kept[1], hi), kept[2]
+        return count, why
 
     def _race(self, fleet: Fleet, t: float, ready: int, hi: int) -> tuple[int, str]:
         """Dynos to have so that queued jobs a late boot would miss likely get
@@ -668,6 +690,7 @@ class DeadlineModel:
             "believed": self.believed,
             "outgrown_t": self.outgrown_t,
             "handed_back": self.handed_back,
+            "reserve": None if self.reserve is None else list(self.reserve),
             "log": self.log.to_json(),
         }
 
@@ -701,6 +724,8 @@ class DeadlineModel:
         self.believed = count("believed")
         self.outgrown_t = number("outgrown_t")
         self.handed_back = float(state.get("handed_back", 0.0) or 0.0)
+        kept = state.get("reserve")
+        self.reserve = None if not kept else (float(kept[0]), int(kept[1]), str(kept[2]))
         self.log = ArrivalLog.from_json(state.get("log"))
 
 
