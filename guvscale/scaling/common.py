@@ -90,6 +90,13 @@ def seconds(s: float) -> str:
     return f"{s:,.0f} s" if s >= 10 else f"{s:.3g} s"
 
 
+def blind_at_first_sight(role: Role, start_by: float) -> bool:
+    """No dyno asked for at a rise's first sight starts a job in time, even
+    booting at once: boot alone is no shorter than `start_by` (the role's
+    `start_by`, passed in as callers have it at hand)."""
+    return APPLY_DELAY + role.boot >= start_by
+
+
 def reaction_warning(role: Role) -> str | None:
     """Why reacting to a burst cannot save it, when boot plus a poll use up the slack.
 
@@ -107,7 +114,7 @@ def reaction_warning(role: Role) -> str | None:
     new_stream = (
         f", and for a new stream's first {BURST_MEMORY / 60:g} min, before it has shown "
         f"its peaks, for one of up to {FIRST_PEAK:g} times its rate"
-        if APPLY_DELAY + role.boot >= slack
+        if blind_at_first_sight(role, slack)
         else ""
     )
     return (

@@ -16,8 +16,8 @@ def up(
     poll: Poll,
     short: bool,
     role: Role,
-    planned: int | None = None,
-    rest_for: str = "",
+    planned: int,
+    rest_for: str,
 ) -> str:
     """`short`: not even the maximum, `desired`, starts every job in time;
     `planned`: what the load alone needs, when the reserve or the race ask
@@ -27,7 +27,7 @@ def up(
             f"scaling up {size} → {desired} (the maximum): {poll.load} needs more "
             f"to meet the {role.deadline:g} s deadline"
         )
-    needs = desired if planned is None else min(planned, desired)
+    needs = min(planned, desired)
     rest = f"; the rest for {rest_for}" if needs < desired and rest_for else ""
     return (
         f"scaling up {size} → {desired}: {poll.load} needs {dynos(needs)} "

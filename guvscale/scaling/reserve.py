@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from guvscale.rules.types import Role
-from guvscale.scaling.common import APPLY_DELAY, BOOT_SPREAD, dynos, seconds
+from guvscale.scaling.common import APPLY_DELAY, BOOT_SPREAD, blind_at_first_sight, dynos, seconds
 
 # Bursts and peaks this recent size the reserve.
 BURST_MEMORY = 1800.0
@@ -37,8 +37,8 @@ def headroom(
     z: float,
     peaks: list[tuple[float, float]],
     bursts: list[tuple[float, float]],
-    watched: float = BURST_MEMORY,
-    seen: float = 0.0,
+    watched: float,
+    seen: float,
 ) -> tuple[int, str]:
     """Dynos kept running for what reacting cannot catch: Poisson noise when
     boot plus a poll leave no time to react, and bursts like recent ones that
@@ -68,7 +68,7 @@ def headroom(
     # the recent peak is what the stream is known by, until it is quiet.
     thin = max(lasting, top) * (role.boot + interval) < 1.0
     unknown = 0.0  # a peak not seen yet, staffed for while the stream is new
-    if APPLY_DELAY + role.boot >= start_by and not quiet and not thin and watched < BURST_MEMORY:
+    if blind_at_first_sight(role, start_by) and not quiet and not thin and watched < BURST_MEMORY:
         # A multiple of the average, not of the last rate: one of a noisy
         # reading asked for a dyno one poll and shed it the next.
         unknown = first_peak(watched) * seen
