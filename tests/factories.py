@@ -10,7 +10,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -21,7 +21,7 @@ from guvscale.db.crypto import Vault
 from guvscale.db.models import Credentials, Resource, ResourceState, RulesVersion
 from guvscale.db.scoping import unscoped
 from guvscale.rules.types import Role
-from guvscale.scaling.types import Decision, Observation
+from guvscale.scaling.types import Decision, Observation, Policy
 from guvscale.services import web_sessions
 from guvscale.services.config_vars import token_hash
 from guvscale.web.auth import SESSION_LIFETIME_S
@@ -455,6 +455,26 @@ class Scripted:
 
     def restore(self, state: dict[str, Any]) -> None:
         pass
+
+
+@dataclass
+class Recording:
+    """A policy passing every observation to `policy` and recording what it saw
+    and answered."""
+
+    policy: Policy
+    seen: list[tuple[Observation, Decision]] = field(default_factory=list)
+
+    def decide(self, obs: Observation) -> Decision:
+        decision = self.policy.decide(obs)
+        self.seen.append((obs, decision))
+        return decision
+
+    def state(self) -> dict[str, Any]:
+        return self.policy.state()
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.policy.restore(state)
 
 
 def erratic(wobble: int) -> Callable[[Observation], int]:

@@ -14,6 +14,7 @@ from guvscale.simulate import SimConfig, Trace, run, run_trace
 from guvscale.simulate.baselines import Fastest
 from guvscale.simulate.policies import ours
 from guvscale.simulate.scenarios import FAMILIES, with_poll
+from tests.factories import Recording
 from tests.factories import scaling_role as role
 
 
@@ -244,17 +245,9 @@ def test_within_the_deadline_claims_agree_with_the_simulation(family: str) -> No
         for poll in (10.0, 60.0):
             trace = with_poll(FAMILIES[family](seed), poll)
             r = trace.role()
-            policy = ours(r)
-            seen: list[tuple[float, int, str]] = []
-            decide = policy.decide
-
-            def recording(o: Observation, decide: Any = decide, seen: Any = seen) -> Decision:
-                d: Decision = decide(o)
-                seen.append((o.t, o.messages or 0, d.reason))
-                return d
-
-            policy.decide = recording  # type: ignore[method-assign]
+            policy = Recording(ours(r))
             result = run_trace(policy, trace, r, seed=seed, config=SimConfig(tail=3600.0))
+            seen = [(o.t, o.messages or 0, d.reason) for o, d in policy.seen]
             claimed = claimed_jobs(seen, trace.arrivals)
             if not claimed:
                 continue
@@ -519,22 +512,9 @@ def test_a_scale_up_for_headroom_says_what_the_load_itself_needs() -> None:
 def test_5_a_dyno_asked_for_as_headroom_is_not_shed_while_it_boots() -> None:
     trace = with_poll(FAMILIES["bulk"](15), 10.0)
     r = trace.role()
-    policy = ours(r)
-    seen: list[tuple[float, Decision]] = []
-
-    class Recording:
-        def decide(self, o: Observation) -> Decision:
-            d: Decision = policy.decide(o)
-            seen.append((o.t, d))
-            return d
-
-        def state(self) -> dict[str, Any]:
-            return policy.state()
-
-        def restore(self, state: dict[str, Any]) -> None:
-            policy.restore(state)
-
-    run_trace(Recording(), trace, r, seed=15)
+    policy = Recording(ours(r))
+    run_trace(policy, trace, r, seed=15)
+    seen = [(o.t, d) for o, d in policy.seen]
     ups = [(t, d.desired) for t, d in seen if "the rest for headroom" in d.reason]
     assert ups
     for t_up, desired in ups:
