@@ -68,6 +68,10 @@ class Outcome:
     cheapest: str | None  # cheapest peer that meets
     cheapest_hours: float
     floor_hours: float  # no policy bills less: the minimum all along, or the jobs' own time
+    # Changes of the requested quantity: churn, boots paid and Platform API
+    # calls. Defaults let `--against` read files saved before they were kept.
+    ours_ops: int = 0
+    guv_ops: int = 0
 
 
 Job = tuple[str, str, int, bool, float]  # simulator, family, index, held out, poll
@@ -108,6 +112,8 @@ def run_one(job: Job) -> Outcome:
         # Every policy runs the same jobs (one draw of job times), so the
         # fastest's job-hours are everyone's.
         max(role.minimum * trace.length / 3600, fastest.job_hours / role.concurrency),
+        ours.scale_ops,
+        results["guv"].scale_ops,
     )
 
 
@@ -147,6 +153,7 @@ def cells(group: list[Outcome]) -> list[str]:
     worse = [100 * (o.fastest_within - o.ours_within) for o in beyond]
     stuck = sum(1 for o in group if o.ours_unfinished)
     bests = [b for o in group if (b := best_possible(o)) is not None]
+    ops = sum(o.ours_ops for o in group), sum(o.guv_ops for o in group)
     share = f"{met}/{len(possible)} ({100 * met / len(possible):.1f} %)" if possible else "-"
     return [
         str(len(group)),
@@ -156,14 +163,16 @@ def cells(group: list[Outcome]) -> list[str]:
         f"{statistics.median(bests):.3f}" if bests else "-",
         f"{len(beyond)}: {max(worse):+.2f}" if beyond else "-",
         str(stuck),
+        f"{ops[0]:,} / {ops[1]:,}",
     ]
 
 
 HEADER = (
     "| family | poll | scenarios | ours meets where the fastest does | cost median "
-    "| cost worst | best possible median | fastest misses: n, worst extra points | livelocks |"
+    "| cost worst | best possible median | fastest misses: n, worst extra points | livelocks "
+    "| scale ops, ours / guv |"
 )
-RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 
 def report(outcomes: list[Outcome], title: str, detail: bool) -> list[str]:
@@ -292,11 +301,13 @@ def changes(before: list[Outcome], after: list[Outcome]) -> list[str]:
     lines: list[str] = []
     moved: list[tuple[float, str]] = []
     hours: list[tuple[float, float]] = []
+    ops: list[tuple[int, int]] = []
     for o in after:
         b = old.get(key(o))
         if b is None:
             continue
         hours.append((b.ours_hours, o.ours_hours))
+        ops.append((b.ours_ops, o.ours_ops))
         seeds = "held-out" if o.held_out else "dev"
         name = f"{o.sim} {seeds} {o.family}-{o.index} at {o.poll:g} s"
         if o.fastest_meets and b.ours_meets != o.ours_meets:
@@ -313,6 +324,10 @@ def changes(before: list[Outcome], after: list[Outcome]) -> list[str]:
         lines.append(
             f"- ours' dyno-hours over {len(hours)} runs: {sum(h for h, _ in hours):.1f} -> "
             f"{sum(h for _, h in hours):.1f}"
+        )
+        lines.append(
+            f"- ours' scale ops over {len(ops)} runs: {sum(n for n, _ in ops):,} -> "
+            f"{sum(n for _, n in ops):,}"
         )
     return lines
 
