@@ -41,8 +41,11 @@ def cold(role: Role) -> Fleet:
     )
 
 
-def race(role: Role, fleet: Fleet, jobs: int, seen_rate: float, volume: float) -> tuple[int, str]:
-    """`jobs` published in one burst over the 10 s before t = 100."""
+def race(
+    role: Role, fleet: Fleet, jobs: int, seen_rate: float, volume: float, coming: float = 0.0
+) -> tuple[int, str]:
+    """`jobs` published in one burst over the 10 s before t = 100, `coming`
+    jobs/s expected while the boot runs."""
     log = ArrivalLog()
     log.record(90.0, 100.0, jobs, stream=0.0)
     spread = BOOT_SPREAD * role.boot
@@ -60,6 +63,7 @@ def race(role: Role, fleet: Fleet, jobs: int, seen_rate: float, volume: float) -
         job_time=role.processing,
         volume=volume,
         seen_rate=seen_rate,
+        coming=coming,
     )
 
 
@@ -101,3 +105,26 @@ def test_jobs_only_an_early_boot_saves_take_the_share_faded_in_from_the_first_po
 def test_no_race_at_the_maximum_with_nothing_booting() -> None:
     fleet = dataclasses.replace(cold(FAST), consuming=FAST.maximum)
     assert race(FAST, fleet, 53, seen_rate=0.03, volume=0.01) == (0, "")
+
+
+# Due 27.9 s from publish (deadline 28), a job published within 4.3 s from
+# now is due before a late boot (32.2 s) lands, so it is at risk as a queued
+# one is: an on/off stream coming back found one dyno booting for its queue.
+@pytest.mark.parametrize(
+    ("coming", "raced"),
+    [
+        # 3 queued jobs are fewer than the share let miss at 0.1 jobs/s (1 %
+        # of them and of an hour: 3.6 jobs): no race.
+        (0.0, False),
+        # With 5 jobs/s still to come, about 20 are at risk: a race.
+        (5.0, True),
+    ],
+)
+def test_jobs_still_to_come_before_a_late_boot_are_raced_for_too(
+    coming: float, raced: bool
+) -> None:
+    role = dataclasses.replace(FAST, deadline=28)
+    dynos, why = race(role, cold(role), 3, seen_rate=0.1, volume=0.1, coming=coming)
+    assert (dynos > 1) is raced
+    assert ("jobs, queued or coming at 5 jobs/s," in why) is raced
+    assert dynos < role.maximum

@@ -120,6 +120,12 @@ The reasoning, in the order the code follows it:
    jobs would be past saving if they came at their interval's start may have
    come just before the poll: it is raced for as if young enough to be saved
    (`ArrivalLog.ready_ages`'s `savable`), not left to miss as lost (`race`).
+   Jobs still to come before the latest landing are due before it too, and
+   are raced for with the queue: at the rate shown to last, the top peak of
+   the last 30 minutes (a stream back from a quiet spell likely comes back
+   at it: each on-period of an on/off stream found one dyno booting for the
+   queue, and missed where the maximum met), or this poll's rate and surge
+   when it held more than an empty stream's noise.
 13. Claims: a reason says the backlog finishes "within the deadline" or "in
    time" only when the dynos it keeps start every queued job by its start-by
    time alone, with no reinforcement and each job as old as it can be
@@ -294,7 +300,7 @@ class DeadlineModel:
         planned = sizing.ample  # before the reserve and the race add to it
         fresh, why_fresh = self._headroom(poll.lasting, hi)
         headroom, why_headroom = self._kept(obs.t, hi, fresh, why_fresh)
-        race, why_race = self._race(fleet, obs.t, poll.ready, hi)
+        race, why_race = self._race(fleet, obs.t, poll, hi)
         if race > max(sizing.ample, sizing.busy):
             sizing = replace(sizing, need=race if race > size else sizing.need, ample=race)
         if headroom > sizing.ample:
@@ -443,7 +449,7 @@ class DeadlineModel:
             stream = None
             if len(self.rates) >= 3 and sum(self.spans) > LASTING_WINDOW:
                 known = lasting_rate(self.rates, self.spans, LASTING_WINDOW) * interval
-                stream = known + self.z * math.sqrt(known) + 2 * self.role.concurrency
+                stream = self._noise(known)
                 if rate * interval > stream:
                     surge = rate - known / interval
             self.log.record(self.t, obs.t, rate * interval, stream)
@@ -573,7 +579,7 @@ class DeadlineModel:
             return min(kept[1], hi), kept[2]
         return count, why
 
-    def _race(self, fleet: Fleet, t: float, ready: int, hi: int) -> tuple[int, str]:
+    def _race(self, fleet: Fleet, t: float, poll: Poll, hi: int) -> tuple[int, str]:
         """Dynos to have so that queued jobs a late boot would miss likely get
         one in time (module docstring, 14)."""
         return boot_race(
@@ -581,7 +587,7 @@ class DeadlineModel:
             fleet,
             self.log,
             t,
-            ready,
+            poll.ready,
             hi,
             soonest_landing=self.soonest_landing,
             first_help=self.first_help,
@@ -589,7 +595,25 @@ class DeadlineModel:
             job_time=self.job_time,
             volume=self.volume,
             seen_rate=self._seen_rate(),
+            coming=self._coming(poll),
         )
+
+    def _coming(self, poll: Poll) -> float:
+        """The publish rate a race expects while the boot runs: the rate shown
+        to last or the top peak of the last 30 min (a stream coming back after
+        a quiet spell likely comes back at it), or what this poll believes of
+        the stream and its surge when its interval held more than an empty
+        stream's noise (one job of a few an hour is no rate to race for)."""
+        shown = lasting_rate(self.rates, self.spans, LASTING_WINDOW)
+        believed = poll.lasting + poll.surge
+        if believed * self.interval <= self._noise(0.0):
+            believed = 0.0
+        return max([shown, believed, *(rate for _, rate in self.peaks)])
+
+    def _noise(self, known: float) -> float:
+        """The most jobs an interval expected to bring `known` brings by
+        Poisson noise and one poll's clumping (two dynos' slots' worth)."""
+        return known + self.z * math.sqrt(known) + 2 * self.role.concurrency
 
     def _fleet(self, obs: Observation, lo: int, unacked: int) -> Fleet:
         size = obs.current

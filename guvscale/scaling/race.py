@@ -1,5 +1,6 @@
 """Racing the boot (`model`'s docstring, 14): queued jobs due before a late
-boot lands get enough dynos that enough of them likely land in time.
+boot lands get enough dynos that enough of them likely land in time, and so
+do the jobs still to come that are due before it too.
 
 Each boot lands on its own, uniformly within ±`BOOT_SPREAD` of its nominal
 time; the race asks for the fewest new dynos with which the chance that
@@ -12,7 +13,7 @@ import math
 from dataclasses import replace
 
 from guvscale.rules.types import Role
-from guvscale.scaling.arrivals import ArrivalLog, jobs_at_least_as_old
+from guvscale.scaling.arrivals import ArrivalLog, Piece, jobs_at_least_as_old
 from guvscale.scaling.common import BOOT_SPREAD, dynos
 from guvscale.scaling.plan import Fleet, kept
 
@@ -35,6 +36,7 @@ def boot_race(
     job_time: float,
     volume: float | None,
     seen_rate: float,
+    coming: float,
 ) -> tuple[int, str]:
     """Dynos to have so that queued jobs a late boot would miss likely get
     one in time: (count, why) or (0, "").
@@ -42,7 +44,8 @@ def boot_race(
     `soonest_landing`, `now_lands` and `first_help`: when a dyno asked for
     now lands at the earliest, nominally and at the latest; `volume`: the
     publish rate of about the last `RACE_HORIZON`, faded in from the first
-    poll; `seen_rate`: the same over the polls seen only."""
+    poll; `seen_rate`: the same over the polls seen only; `coming`: the
+    publish rate expected while the boot runs, jobs/s."""
     boot = role.boot
     if ready == 0 or boot <= 0 or (fleet.size >= hi and fleet.booting == 0):
         return 0, ""
@@ -63,6 +66,12 @@ def boot_race(
     pieces = log.ready_ages(t, ready, savable=due_by - (soonest + nominal) / 2)
     if due_by - max((p.old for p in pieces), default=0.0) >= latest:
         return 0, ""  # every queued job is due after the next dynos land
+    # Jobs published from now until `latest - due_by` are due before the
+    # latest landing too: a stream coming back after a quiet spell queues
+    # them all behind a boot (young pieces: their ages are negative now).
+    ahead = max(0.0, latest - due_by) if coming > 0 else 0.0
+    if ahead:
+        pieces = [Piece(-ahead, 0.0, coming * ahead), *pieces]
     # Booting dynos count by their chance of landing (below), not at their
     # nominal time.
     keep = kept(replace(fleet, booting=0))
@@ -114,8 +123,9 @@ def boot_race(
     if worst == 0.0 or (extra == 0 and fleet.booting == 0):
         return 0, ""
     booting = fleet.booting + extra
+    which = f"jobs, queued or coming at {coming:.3g} jobs/s," if ahead else "queued jobs"
     why = (
-        f"racing the boot: {worst:,.0f} queued jobs start in time only if "
+        f"racing the boot: {worst:,.0f} {which} start in time only if "
         f"{'a dyno lands' if needed == 1 else f'{needed} dynos land'} early enough, "
         f"so {dynos(booting)} {'boots' if booting == 1 else 'boot'} at once"
     )
