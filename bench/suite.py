@@ -43,6 +43,7 @@ from guvscale.simulate import SimConfig, draw_durations, run_trace, run_trace_st
 from guvscale.simulate.baselines import Fastest
 from guvscale.simulate.policies import all_policies
 from guvscale.simulate.scenarios import DEV_BASE, FAMILIES, HELD_OUT_BASE, with_poll
+from guvscale.simulate.traces import Trace
 
 POLLS = (10.0, 15.0, 30.0, 60.0)
 MEET_SHARE = 0.99  # of the scenarios the fastest meets
@@ -110,11 +111,17 @@ def run_one(job: Job) -> Outcome:
         cheapest,
         meeting[cheapest].dyno_hours if cheapest else math.nan,
         # Every policy runs the same jobs (one draw of job times), so the
-        # fastest's job-hours are everyone's.
-        max(role.minimum * trace.length / 3600, fastest.job_hours / role.concurrency),
+        # fastest's job-hours are everyone's. The minimum is charged until the
+        # last publish only (the engines' dyno-hours), not for the trace's
+        # length: a workload cut at MAX_JOBS ends its publishing early.
+        max(role.minimum * last_publish(trace) / 3600, fastest.job_hours / role.concurrency),
         ours.scale_ops,
         results["guv"].scale_ops,
     )
+
+
+def last_publish(trace: Trace) -> float:
+    return max(trace.arrivals, default=0.0)
 
 
 def seed_of(index: int, held_out: bool) -> int:
