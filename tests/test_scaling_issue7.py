@@ -539,18 +539,3 @@ def test_an_on_off_stream_coming_back_misses_no_more_than_the_fastest(poll: floa
     assert not fastest.meets
     assert ours_run.within >= fastest.within - 0.01, (ours_run.within, fastest.within)
     assert ours_run.dyno_hours < 0.5 * fastest.dyno_hours
-
-
-# 5. The reserve goes once the stream is quiet, the part kept for bursts too:
-# shortdeadline-19 (60 s polls) ended with 5 dynos kept "for bursts like the
-# last 30 min's" for 30 minutes after its last job.
-def test_5_the_reserve_for_bursts_goes_once_the_stream_stops() -> None:
-    trace = with_poll(FAMILIES["shortdeadline"](19), 60.0)
-    r = trace.role()
-    policy = Recording(ours(r))
-    result = run_trace(policy, trace, r, seed=19, config=SimConfig(tail=1800.0))
-    assert any("for bursts like" in d.reason for _, d in policy.seen)
-    # Back at the minimum within the poll after the first silent one.
-    assert result.back_at is not None
-    assert result.back_at <= trace.arrivals[-1] + 3 * trace.pollinterval
-    assert policy.seen[-1][1].desired == r.minimum

@@ -89,10 +89,7 @@ def headroom(
     # for at its first sight land `late` later at worst; whatever the
     # maximum could not start in the time left must find slots running.
     late = APPLY_DELAY + role.boot * (1 + BOOT_SPREAD) + interval
-    # Like the rest of the reserve, it goes once the stream is quiet: kept
-    # for 30 min after the last job, it billed up to the maximum for nothing
-    # (and no verdict of the suite's 2,640 runs a seed set needed it).
-    b = 0.0 if quiet else max((b for _, b in bursts), default=0.0)
+    b = max((b for _, b in bursts), default=0.0)
     left = max(0.0, slack - late)
     burst = max(0.0, b * jt - hi * c * left) / max(min(slack, late), 1e-9)
     noise_dynos = min(hi, math.ceil(noise / c - 1e-9))
