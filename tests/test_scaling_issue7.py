@@ -10,6 +10,7 @@ import pytest
 
 from guvscale.scaling import Decision, Observation, Scaler
 from guvscale.scaling.common import reaction_warning
+from guvscale.scaling.reserve import peak_now
 from guvscale.simulate import SimConfig, Trace, run, run_trace
 from guvscale.simulate.baselines import Fastest
 from guvscale.simulate.policies import ours
@@ -539,3 +540,42 @@ def test_an_on_off_stream_coming_back_misses_no_more_than_the_fastest(poll: floa
     assert not fastest.meets
     assert ours_run.within >= fastest.within - 0.01, (ours_run.within, fastest.within)
     assert ours_run.dyno_hours < 0.5 * fastest.dyno_hours
+
+
+# 5. A remembered peak is staffed for as its rise above the rate it rose from,
+# on top of the rate now, never above itself; once the stream has stopped, as
+# itself (a stream coming back likely comes back at it).
+@pytest.mark.parametrize(
+    ("peak", "lasting", "staffed"),
+    [
+        ((0.0, 30.0, 5.0), 5.0, 30.0),  # minutes of 6x, back to the base: the peak
+        ((0.0, 5.7, 5.3), 1.0, 1.4),  # a diurnal top, the rate fallen: followed down
+        ((0.0, 5.7, 5.3), 0.0, 5.7),  # the stream stopped: the peak itself
+        ((0.0, 5.0, 0.0), 8.0, 5.0),  # the rate rose past it: never above the peak
+    ],
+)
+def test_5_a_peak_is_staffed_for_as_its_rise_on_the_rate_now(
+    peak: tuple[float, float, float], lasting: float, staffed: float
+) -> None:
+    assert peak_now(peak, lasting) == pytest.approx(staffed)
+
+
+def test_5_a_diurnal_decline_is_followed_down_not_held_at_its_top() -> None:
+    # diurnal-22 at 60 s polls kept 7 dynos for 30 min as the rate fell from
+    # 5.7 to 0.4 jobs/s: 5.32 dyno-hours where guv met with 3.28.
+    trace = with_poll(FAMILIES["diurnal"](22), 60.0)
+    r = trace.role()
+    policy = Recording(ours(r))
+    result = run_trace(policy, trace, r, seed=22)
+    assert result.meets
+    assert result.dyno_hours < 4.5
+    assert any("followed down as the rate falls" in d.reason for _, d in policy.seen)
+
+
+def test_5_peaks_saved_without_their_base_are_staffed_for_as_before() -> None:
+    scaler = Scaler(role(processing=0.5, deadline=20, concurrency=4, maximum=8, boot=60))
+    state = scaler.state()
+    state["peaks"] = [[100.0, 30.0]]
+    scaler.restore(state)
+    # A base of 0: the peak itself, whatever the rate now (the table above).
+    assert scaler.state()["peaks"] == [[100.0, 30.0, 0.0]]

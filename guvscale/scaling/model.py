@@ -77,7 +77,11 @@ The reasoning, in the order the code follows it:
    it could not. Minutes of a higher rate are no such burst: the peak rate of
    the last 30 minutes (two intervals past the Poisson noise of the lasting
    rate; readings just above a steady mean are that noise) is staffed for
-   like the stream, also before any rate is shown to last. The reserve for
+   like the stream, also before any rate is shown to last: as its rise
+   above the rate it rose from, on top of the rate now and never above the
+   peak itself, so a decline is followed down (held at its top for 30
+   minutes, a diurnal fall kept 7 dynos for 0.4 jobs/s), but as the peak
+   itself once the stream has stopped. The reserve for
    the noise and the peaks goes only once the stream is quiet: nothing
    waits, and nothing came for longer than the rate seen leaves silent but
    for the percentile's share of the time (one empty poll of a thin stream
@@ -167,7 +171,13 @@ from guvscale.scaling.plan import (
 )
 from guvscale.scaling.race import RACE_HORIZON, boot_race
 from guvscale.scaling.reasons import down_or_hold, up
-from guvscale.scaling.reserve import headroom, remember_burst, remember_peak, risen_rate
+from guvscale.scaling.reserve import (
+    Peak,
+    headroom,
+    remember_burst,
+    remember_peak,
+    risen_rate,
+)
 from guvscale.scaling.types import Decision, Observation
 
 # How long after its lasting rate outgrew the maximum a load is expected to
@@ -226,7 +236,7 @@ class DeadlineModel:
         # The same average over the polls seen only (`volume` fades in from the
         # first poll's rate): the sums of weighted rates and of their weights.
         self.seen, self.seen_w = 0.0, 0.0
-        self.peaks: list[tuple[float, float]] = []  # (t, rate that lasted two intervals)
+        self.peaks: list[Peak] = []  # rates that rose and lasted two intervals
         # Prefetched jobs the dynos we last shed held: they come back to the
         # queue at the stop without having run, which is no redelivery.
         self.handed_back = 0.0
@@ -479,7 +489,7 @@ class DeadlineModel:
         # Peaks are rises past the noise of the rate shown to last, whatever
         # is believed of this interval below.
         risen = risen_rate(self.rates, self.spans, lasting, self.z)
-        self.peaks = remember_peak(self.peaks, obs.t, risen)
+        self.peaks = remember_peak(self.peaks, obs.t, risen, lasting)
         expected = lasting * span
         if rate * span < expected - 2 * self.z * math.sqrt(expected):
             # A fall past what Poisson noise explains: the stream has stopped
@@ -611,7 +621,7 @@ class DeadlineModel:
         believed = poll.lasting + poll.surge
         if believed * self.interval <= self._noise(0.0):
             believed = 0.0
-        return max([shown, believed, *(rate for _, rate in self.peaks)])
+        return max([shown, believed, *(rate for _, rate, _ in self.peaks)])
 
     def _noise(self, known: float) -> float:
         """The most jobs an interval expected to bring `known` brings by
@@ -742,7 +752,12 @@ class DeadlineModel:
         self.volume = number("volume")
         self.seen = float(state.get("seen", 0.0) or 0.0)
         self.seen_w = float(state.get("seen_w", 0.0) or 0.0)
-        self.peaks = [(float(t), float(r)) for t, r in state.get("peaks", [])]
+        # State saved before peaks kept their base holds (t, rate): a base of
+        # 0 staffs them as before, at the peak itself, never followed down.
+        self.peaks = [
+            (float(p[0]), float(p[1]), float(p[2] if len(p) > 2 else 0.0))
+            for p in state.get("peaks", [])
+        ]
         self.redelivered_t = number("redelivered_t")
         self.busy_s = float(state.get("busy_s", 0.0) or 0.0)
         self.acked = float(state.get("acked", 0.0) or 0.0)

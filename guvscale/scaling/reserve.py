@@ -23,6 +23,10 @@ BURST_MEMORY = 1800.0
 # to the rate itself as the watch goes on (module docstring of `model`, 10).
 FIRST_PEAK = 8.0
 
+# (t, rate, base): a rate that rose past the noise of `base`, the rate shown
+# to last then, and lasted two intervals, seen at t.
+Peak = tuple[float, float, float]
+
 
 def headroom(
     role: Role,
@@ -35,7 +39,7 @@ def headroom(
     start_by: float,
     interval: float,
     z: float,
-    peaks: list[tuple[float, float]],
+    peaks: list[Peak],
     bursts: list[tuple[float, float]],
     watched: float,
     seen: float,
@@ -61,7 +65,7 @@ def headroom(
     busy = lasting * jt  # slots a Poisson stream keeps busy on average
     noise = 0.0
     peak_rate = 0.0
-    top = max((r for _, r in peaks), default=0.0)
+    top = max((peak_now(p, lasting) for p in peaks), default=0.0)
     # A stream so thin that no job comes within a reaction's time gets
     # reactions, not a dyno kept idle for it. Before a rate is shown to last
     # (and after an empty interval, which a fall is believed from at once)
@@ -103,6 +107,11 @@ def headroom(
             f"({peak_rate / seen:.2g} times the {seen:.3g} jobs/s seen, until "
             f"{BURST_MEMORY / 60:g} min of the stream show its peaks)"
         )
+    elif noise_dynos and peak_rate and peak_rate < (raw := max(p[1] for p in peaks)):
+        parts.append(
+            f"{dynos(noise_dynos)} for {peak_rate:.3g} jobs/s, the last "
+            f"{BURST_MEMORY / 60:g} min's peak ({raw:.3g} jobs/s) followed down as the rate falls"
+        )
     elif noise_dynos and peak_rate:
         parts.append(
             f"{dynos(noise_dynos)} for a peak of {peak_rate:.3g} jobs/s "
@@ -138,15 +147,34 @@ def risen_rate(rates: list[float], spans: list[float], lasting: float, z: float)
     return risen if risen * span > expected + z * math.sqrt(expected) else None
 
 
-def remember_peak(
-    peaks: list[tuple[float, float]], t: float, risen: float | None
-) -> list[tuple[float, float]]:
+def remember_peak(peaks: list[Peak], t: float, risen: float | None, base: float) -> list[Peak]:
     """The upper envelope of rates that rose and lasted two intervals
-    (`risen`, seen at `t`), over BURST_MEMORY."""
-    peaks = [(pt, r) for pt, r in peaks if t - pt <= BURST_MEMORY]
+    (`risen`, seen at `t`, from `base`), over BURST_MEMORY: a newer peak
+    replaces an older one only if it is no lower and rose no less (a
+    plateau seen again once the rate shown to last caught up with it rose
+    little, but the peak it rose to first is still a rise to staff for)."""
+    peaks = [p for p in peaks if t - p[0] <= BURST_MEMORY]
     if risen:
-        peaks = [(pt, r) for pt, r in peaks if r > risen] + [(t, risen)]
+        rise = risen - base
+        peaks = [p for p in peaks if p[1] > risen or p[1] - p[2] > rise]
+        peaks.append((t, risen, base))
     return peaks
+
+
+def peak_now(peak: Peak, lasting: float) -> float:
+    """The rate a remembered peak is staffed for at `lasting` jobs/s now.
+
+    While the stream flows, its rise over the rate it rose from, on top of
+    the rate now, never above the peak itself: a diurnal decline is followed
+    down, not held at its top for 30 minutes (diurnal-22 at 60 s polls kept 7
+    dynos as the rate fell from 5.7 to 0.4 jobs/s). Once no rate is believed
+    (the stream stopped), the peak itself: a stream coming back after a stop
+    likely comes back at it (followed down to its rise alone, an on/off
+    stream's next on-period found fewer dynos and missed more)."""
+    _, rate, base = peak
+    if lasting <= 0:
+        return rate
+    return min(rate, lasting + rate - base)
 
 
 def remember_burst(
