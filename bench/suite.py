@@ -10,11 +10,13 @@ reactive policy (the maximum whenever work waits) meets the deadline, the
 share where ours meets it too; the median and worst ratio of our dyno-hours to
 the cheapest policy (guv, KEDA, HireFire, dynomatic or the fastest) that also
 meets it; the best possible median, the median over the scenarios some peer
-meets of the floor (no policy bills less than the minimum all along, nor than
-the jobs' own time over the concurrency) over that cheapest peer: the lowest
+meets of the floor (no policy bills less than the minimum until the last
+publish, nor than the jobs' own time over the concurrency) over that
+cheapest peer: the lowest
 cost median any policy that met all of them could have;
 where the fastest misses, how many points more than it we miss; and runs that
-never finished (livelock: jobs left when the run was cut).
+never finished (livelock: jobs left when the run was cut); and the scale
+operations of ours and of guv (churn: boots paid and Platform API calls).
 
 `--sim both` (the default) runs every scenario on both simulators, the event
 engine (guvscale/simulate/engine.py) and the fixed-step one (stepsim.py),
