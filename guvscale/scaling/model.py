@@ -436,9 +436,10 @@ class DeadlineModel:
 
     # -- pieces -----------------------------------------------------------
 
-    def _observe(self, obs: Observation, ready: int, unacked: int) -> tuple[float, float]:
+    def _observe(self, obs: Observation, ready: int, unacked: int) -> tuple[float, float, float]:
         """Log this interval's arrivals, notice redeliveries, measure the job
-        time; return the lasting publish rate and the surge (`Poll.surge`)."""
+        time; return the lasting publish rate, the surge and the rate shown
+        to last (`Poll`)."""
         messages = ready + unacked
         surge = 0.0
         if self.t is not None and obs.t < self.t:
@@ -485,11 +486,11 @@ class DeadlineModel:
         self.spans = [*self.spans, span][-RATE_HISTORY:]
         self.t, self.messages, self.ready = obs.t, messages, ready
         self.consumers, self.ack_rate = obs.consumers, obs.ack_rate
-        lasting = lasting_rate(self.rates, self.spans, LASTING_WINDOW)
+        lasting = shown = lasting_rate(self.rates, self.spans, LASTING_WINDOW)
         # Peaks are rises past the noise of the rate shown to last, whatever
         # is believed of this interval below.
-        risen = risen_rate(self.rates, self.spans, lasting, self.z)
-        self.peaks = remember_peak(self.peaks, obs.t, risen, lasting)
+        risen = risen_rate(self.rates, self.spans, shown, self.z)
+        self.peaks = remember_peak(self.peaks, obs.t, risen, shown)
         expected = lasting * span
         if rate * span < expected - 2 * self.z * math.sqrt(expected):
             # A fall past what Poisson noise explains: the stream has stopped
@@ -503,7 +504,7 @@ class DeadlineModel:
         self.bursts = remember_burst(
             self.bursts, obs.t, self.rates, self.spans, self.z, self.role.concurrency
         )
-        return lasting, surge
+        return lasting, surge, shown
 
     def _notice(
         self, obs: Observation, ready: int, unacked: int, rate: float, interval: float
@@ -617,11 +618,10 @@ class DeadlineModel:
         a quiet spell likely comes back at it), or what this poll believes of
         the stream and its surge when its interval held more than an empty
         stream's noise (one job of a few an hour is no rate to race for)."""
-        shown = lasting_rate(self.rates, self.spans, LASTING_WINDOW)
         believed = poll.lasting + poll.surge
         if believed * self.interval <= self._noise(0.0):
             believed = 0.0
-        return max([shown, believed, *(rate for _, rate, _ in self.peaks)])
+        return max([poll.shown, believed, *(rate for _, rate, _ in self.peaks)])
 
     def _noise(self, known: float) -> float:
         """The most jobs an interval expected to bring `known` brings by

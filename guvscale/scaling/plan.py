@@ -89,6 +89,9 @@ class Poll:
     # A burst this interval held, beyond the lasting rate, jobs/s: it may still
     # be coming until the next poll sees whether it goes on.
     surge: float = 0.0
+    # The rate shown to last, before this interval's fall or rise is believed
+    # (`lasting` is then that belief), jobs/s.
+    shown: float = 0.0
 
     @property
     def load(self) -> str:
