@@ -13,6 +13,7 @@ from guvscale.rules.types import Role, ScheduleWindow, Step
 from guvscale.scaling.types import Observation, Policy
 from guvscale.simulate import EPOCH
 from guvscale.simulate.baselines import (
+    AtFirstSight,
     Dynomatic,
     Fixed,
     HireFire,
@@ -207,3 +208,31 @@ def test_all_policies_without_the_scaler_are_the_peers() -> None:
 def test_fixed_always_answers_its_count() -> None:
     f = Fixed(7)
     assert [f.decide(obs(t, n, 0)).desired for t, n in [(0, 0), (30, 10**6), (60, None)]] == [7] * 3
+
+
+@pytest.mark.parametrize(
+    ("ready", "unacked", "desired"),
+    [
+        (0, 0, 2),  # nothing waits: the wrapped policy's answer
+        (0, 30, 2),  # jobs run, none waits: still the wrapped answer
+        (1, 0, 20),  # a job waits: the maximum
+        (500, 10, 20),
+        (None, None, 2),  # no reading: the wrapped policy decides (Fixed holds 2)
+    ],
+)
+def test_at_first_sight_is_the_maximum_whenever_jobs_wait(
+    ready: int | None, unacked: int | None, desired: int
+) -> None:
+    policy = AtFirstSight(role(), Fixed(2))
+    answer = policy.decide(Observation(t=0.0, ready=ready, unacked=unacked, current=2))
+    assert answer.desired == desired
+
+
+def test_at_first_sight_keeps_the_wrapped_policys_state() -> None:
+    inner = Keda(role())
+    policy = AtFirstSight(role(), inner)
+    for o in script()[:5]:
+        policy.decide(o)
+    again = AtFirstSight(role(), Keda(role()))
+    again.restore(json.loads(json.dumps(policy.state())))
+    assert again.state() == inner.state() != Keda(role()).state()

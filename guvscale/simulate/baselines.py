@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guvscale.rules.types import Role, Step
-from guvscale.scaling.types import Decision, Observation
+from guvscale.scaling.types import Decision, Observation, Policy
 from guvscale.simulate.traces import derived_target
 
 
@@ -260,3 +260,28 @@ class Fastest:
 
     def restore(self, state: dict[str, Any]) -> None:
         return None
+
+
+@dataclass
+class AtFirstSight:
+    """A diagnostic, not a peer: `policy`'s answer, but the maximum whenever
+    jobs wait (ready above zero). A scenario this misses is beyond reacting
+    to the first sight of a queue: only dynos running before it save it
+    (the fastest policy meets such runs by holding the maximum while any job
+    runs, a stream's jobs included)."""
+
+    role: Role
+    policy: Policy
+
+    def decide(self, obs: Observation) -> Decision:
+        answer = self.policy.decide(obs)
+        if not obs.ready:
+            return answer
+        _, hi = _bounds(self.role, obs)
+        return Decision(max(answer.desired, hi), f"at first sight: {obs.ready} jobs wait")
+
+    def state(self) -> dict[str, Any]:
+        return self.policy.state()
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.policy.restore(state)
