@@ -57,6 +57,28 @@ def test_1_the_issues_import_within_one_poll_meets_at_every_interval() -> None:
         assert result.meets, (poll, result.within)
 
 
+# 1. A cold start's first interval: no stream is known yet, so it was no
+# surge either; its queue was past saving, and the plan saw nothing else, so
+# it held 1 dyno while 11.6 jobs/s, more than that dyno serves, kept coming.
+def test_1_a_cold_starts_first_interval_may_go_on() -> None:
+    r = role(processing=0.52, stddev=0.3, deadline=59, concurrency=5, minimum=1, maximum=8)
+    r = dataclasses.replace(r, boot=69.0, pollinterval=60.0)
+    first = obs(60, 240, unacked=5, current=1, publish_rate=11.6)
+    decision = last(Scaler(r), [obs(0, 0, current=1), first])
+    # 11.6 jobs/s keep 6 slots busy; one dyno has 5.
+    assert decision.desired >= 2, decision.reason
+
+
+def test_1_a_cold_start_on_a_short_deadline_meets_as_the_fastest_does() -> None:
+    trace = with_poll(FAMILIES["shortdeadline"](8), 60.0)
+    r = trace.role()
+    ours_run = run_trace(ours(r), trace, r, seed=8)
+    fastest = run_trace(Fastest(r), trace, r, seed=8)
+    assert fastest.meets
+    assert ours_run.meets, ours_run.within
+    assert ours_run.dyno_hours < 0.7 * fastest.dyno_hours
+
+
 # 1. Jobs in flight beyond the busy slots wait in a consumer's prefetch (Celery
 # keeps 4 a slot by default): they were planned as running, so a backlog behind
 # 96 prefetched jobs was said to finish "within the deadline" on one dyno.

@@ -23,6 +23,9 @@ The reasoning, in the order the code follows it:
    rise to last would queue every later job behind its backlog). A burst the
    last interval held may still be coming: until the next poll can show it
    over, its rate beyond the lasting one is planned to go on (`Poll.surge`).
+   Before any stream is known, all of an interval past an empty stream's
+   noise is such a surge (its queue alone may be past saving; what keeps
+   coming is not).
    Intervals are the real time between observations; the longest of the last
    few is the plan's poll interval, the worst case of when the next
    correction lands.
@@ -466,6 +469,12 @@ class DeadlineModel:
                 stream = self._noise(known)
                 if rate * interval > stream:
                     surge = rate - known / interval
+            elif rate * interval > self._noise(0.0):
+                # No stream known yet to tell a burst from: all of an interval
+                # past an empty stream's noise may still be coming. Counted as
+                # none, a cold start saw only its queue, too late for any dyno
+                # to save, and held 1 dyno for 11.6 jobs/s (shortdeadline-8).
+                surge = rate
             self.log.record(self.t, obs.t, rate * interval, stream)
             self._notice(obs, ready, unacked, rate, interval)
         self.handed_back = 0.0

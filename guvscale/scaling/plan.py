@@ -96,6 +96,9 @@ class Poll:
     @property
     def load(self) -> str:
         stream = f" plus {self.lasting:.3g} jobs/s" if self.lasting else ""
+        if self.surge:
+            joint = " and" if self.lasting else " plus"
+            stream += f"{joint} {self.surge:.3g} jobs/s more that may go on"
         return f"backlog {self.ready + self.unacked:,}{stream}"
 
 
