@@ -11,7 +11,7 @@ import pytest
 from guvscale.scaling import Decision, Observation, Scaler
 from guvscale.scaling.common import reaction_warning
 from guvscale.scaling.reserve import peak_now
-from guvscale.simulate import SimConfig, Trace, run, run_trace
+from guvscale.simulate import SimConfig, SimResult, Trace, run, run_trace
 from guvscale.simulate.baselines import Fastest
 from guvscale.simulate.policies import ours
 from guvscale.simulate.scenarios import FAMILIES, with_poll
@@ -29,6 +29,13 @@ def obs(t: float, ready: int, **kw: Any) -> Observation:
 def last(scaler: Scaler, observations: list[Observation]) -> Decision:
     decisions = [scaler.decide(o) for o in observations]
     return decisions[-1]
+
+
+def ours_and_fastest(family: str, seed: int, poll: float) -> tuple[SimResult, SimResult]:
+    """A development scenario of the suite (`bench/suite.py`) under ours and the fastest."""
+    trace = with_poll(FAMILIES[family](seed), poll)
+    r = trace.role()
+    return run_trace(ours(r), trace, r, seed=seed), run_trace(Fastest(r), trace, r, seed=seed)
 
 
 # 1. A backlog the arithmetic says cannot finish was held "within the deadline":
@@ -70,10 +77,7 @@ def test_1_a_cold_starts_first_interval_may_go_on() -> None:
 
 
 def test_1_a_cold_start_on_a_short_deadline_meets_as_the_fastest_does() -> None:
-    trace = with_poll(FAMILIES["shortdeadline"](8), 60.0)
-    r = trace.role()
-    ours_run = run_trace(ours(r), trace, r, seed=8)
-    fastest = run_trace(Fastest(r), trace, r, seed=8)
+    ours_run, fastest = ours_and_fastest("shortdeadline", 8, 60.0)
     assert fastest.meets
     assert ours_run.meets, ours_run.within
     assert ours_run.dyno_hours < 0.7 * fastest.dyno_hours
@@ -326,20 +330,14 @@ def test_jobs_a_late_boot_would_miss_get_a_race(deadline: float, quiet: int, rac
 
 @pytest.mark.parametrize(("family", "seed", "poll"), [("onoff", 6, 30.0), ("heavytail", 16, 10.0)])
 def test_a_late_boots_race_meets_as_the_fastest_does(family: str, seed: int, poll: float) -> None:
-    trace = with_poll(FAMILIES[family](seed), poll)
-    r = trace.role()
-    ours_run = run_trace(ours(r), trace, r, seed=seed)
-    fastest = run_trace(Fastest(r), trace, r, seed=seed)
+    ours_run, fastest = ours_and_fastest(family, seed, poll)
     assert ours_run.meets and fastest.meets
     assert ours_run.dyno_hours < 0.4 * fastest.dyno_hours
 
 
 def test_racing_the_boot_matches_the_fastest_on_a_few_jobs_an_hour() -> None:
     for seed in (5, 28):
-        trace = with_poll(FAMILIES["sparse"](seed), 10.0)
-        r = trace.role()
-        ours_run = run_trace(ours(r), trace, r, seed=seed)
-        fastest = run_trace(Fastest(r), trace, r, seed=seed)
+        ours_run, fastest = ours_and_fastest("sparse", seed, 10.0)
         assert ours_run.within >= fastest.within - 0.01, (seed, ours_run.within, fastest.within)
         assert ours_run.dyno_hours < fastest.dyno_hours
 
@@ -393,10 +391,7 @@ def test_5_a_new_stream_too_slow_to_react_to_keeps_a_reserve_for_a_peak_not_yet_
 
 @pytest.mark.parametrize("poll", [10.0, 60.0])
 def test_5_the_first_burst_of_a_stream_too_slow_to_react_to_meets(poll: float) -> None:
-    trace = with_poll(FAMILIES["shortdeadline"](15), poll)
-    r = trace.role()
-    ours_run = run_trace(ours(r), trace, r, seed=15)
-    fastest = run_trace(Fastest(r), trace, r, seed=15)
+    ours_run, fastest = ours_and_fastest("shortdeadline", 15, poll)
     assert fastest.meets
     assert ours_run.meets, ours_run.within
 
@@ -496,10 +491,7 @@ def test_1_an_import_that_may_still_be_saved_is_not_taken_for_lost() -> None:
 # spanning-24 at 60 s: a second import landing just after a poll was planned as
 # if over, and 3 % of jobs missed where the fastest missed none.
 def test_6_a_burst_is_planned_to_go_on_until_the_next_poll_sees_it() -> None:
-    trace = with_poll(FAMILIES["spanning"](24), 60.0)
-    r = trace.role()
-    ours_run = run_trace(ours(r), trace, r, seed=24)
-    fastest = run_trace(Fastest(r), trace, r, seed=24)
+    ours_run, fastest = ours_and_fastest("spanning", 24, 60.0)
     assert fastest.meets
     assert ours_run.meets, ours_run.within
     assert ours_run.dyno_hours < 0.8 * fastest.dyno_hours
