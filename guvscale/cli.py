@@ -39,10 +39,24 @@ def _build(chosen: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+# Flags whose value may start with "-": an add-on's token is url-safe base64,
+# one in 64 of which does, and argparse takes such a value for an option
+# ("--token: expected one argument").
+DASHED_VALUES = ("--token",)
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    joined: list[str] = []
+    rest = iter(argv)
+    for arg in rest:
+        value = next(rest, None) if arg in DASHED_VALUES else None
+        joined.append(arg if value is None else f"{arg}={value}")
+    chosen = next((a for a in joined if not a.startswith("-")), None)
+    return _build(chosen).parse_args(joined)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    chosen = next((a for a in argv if not a.startswith("-")), None)
-    args = _build(chosen).parse_args(argv)
+    args = parse(list(sys.argv[1:] if argv is None else argv))
     module, func, _ = COMMANDS[args.command]
     run: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), func)
     return run(args)

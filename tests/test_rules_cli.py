@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from guvscale.cli import main
+from guvscale.cli import main, parse
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -94,3 +94,11 @@ def test_a_huge_file_is_refused_without_reading_it_all(
     file = write(tmp_path, "a: {}\n" + "#" * 5_000_000)
     assert main(["validate", file]) == 1
     assert "too long" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("token", ["-Ab3_x", "--x9", "Ab3-x"])
+def test_a_token_starting_with_a_dash_is_read_as_the_token(token: str) -> None:
+    # One token in 64 starts with "-" (url-safe base64); argparse took it for
+    # an option and refused "--token" as missing its value.
+    args = parse(["config", "get", "--token", token, "--id", "gvs-1"])
+    assert (args.token, args.id) == (token, "gvs-1")
