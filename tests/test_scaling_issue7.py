@@ -10,7 +10,7 @@ import pytest
 
 from guvscale.scaling import Decision, Observation, Scaler
 from guvscale.scaling.common import reaction_warning
-from guvscale.scaling.reserve import peak_now
+from guvscale.scaling.reserve import Peak, peak_now
 from guvscale.simulate import SimConfig, SimResult, Trace, run, run_trace
 from guvscale.simulate.baselines import Fastest
 from guvscale.simulate.policies import ours
@@ -571,7 +571,7 @@ def test_an_on_off_stream_coming_back_misses_no_more_than_the_fastest(poll: floa
 def test_5_a_peak_is_staffed_for_as_its_rise_on_the_rate_now(
     peak: tuple[float, float, float], lasting: float, staffed: float
 ) -> None:
-    assert peak_now(peak, lasting) == pytest.approx(staffed)
+    assert peak_now(Peak(*peak), lasting) == pytest.approx(staffed)
 
 
 def test_5_a_diurnal_decline_is_followed_down_not_held_at_its_top() -> None:

@@ -630,7 +630,7 @@ class DeadlineModel:
         believed = poll.lasting + poll.surge
         if believed * self.interval <= self._noise(0.0):
             believed = 0.0
-        return max([poll.shown, believed, *(rate for _, rate, _ in self.peaks)])
+        return max([poll.shown, believed, *(p.rate for p in self.peaks)])
 
     def _noise(self, known: float) -> float:
         """The most jobs an interval expected to bring `known` brings by
@@ -764,7 +764,7 @@ class DeadlineModel:
         # State saved before peaks kept their base holds (t, rate): a base of
         # 0 staffs them as before, at the peak itself, never followed down.
         self.peaks = [
-            (float(p[0]), float(p[1]), float(p[2] if len(p) > 2 else 0.0))
+            Peak(float(p[0]), float(p[1]), float(p[2] if len(p) > 2 else 0.0))
             for p in state.get("peaks", [])
         ]
         self.redelivered_t = number("redelivered_t")

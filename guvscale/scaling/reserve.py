@@ -11,6 +11,7 @@ reserve for a peak it has not shown yet.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from guvscale.rules.types import Role
 from guvscale.scaling.common import APPLY_DELAY, BOOT_SPREAD, blind_at_first_sight, dynos, seconds
@@ -23,9 +24,14 @@ BURST_MEMORY = 1800.0
 # to the rate itself as the watch goes on (module docstring of `model`, 10).
 FIRST_PEAK = 8.0
 
-# (t, rate, base): a rate that rose past the noise of `base`, the rate shown
-# to last then, and lasted two intervals, seen at t.
-Peak = tuple[float, float, float]
+
+class Peak(NamedTuple):
+    """A rate that rose past the noise of `base`, the rate shown to last
+    then, and lasted two intervals, seen at `t`."""
+
+    t: float
+    rate: float
+    base: float
 
 
 def headroom(
@@ -107,7 +113,7 @@ def headroom(
             f"({peak_rate / seen:.2g} times the {seen:.3g} jobs/s seen, until "
             f"{BURST_MEMORY / 60:g} min of the stream show its peaks)"
         )
-    elif noise_dynos and peak_rate and peak_rate < (raw := max(p[1] for p in peaks)):
+    elif noise_dynos and peak_rate and peak_rate < (raw := max(p.rate for p in peaks)):
         parts.append(
             f"{dynos(noise_dynos)} for {peak_rate:.3g} jobs/s, the last "
             f"{BURST_MEMORY / 60:g} min's peak ({raw:.3g} jobs/s) followed down as the rate falls"
@@ -153,11 +159,11 @@ def remember_peak(peaks: list[Peak], t: float, risen: float | None, base: float)
     replaces an older one only if it is no lower and rose no less (a
     plateau seen again once the rate shown to last caught up with it rose
     little, but the peak it rose to first is still a rise to staff for)."""
-    peaks = [p for p in peaks if t - p[0] <= BURST_MEMORY]
+    peaks = [p for p in peaks if t - p.t <= BURST_MEMORY]
     if risen:
         rise = risen - base
-        peaks = [p for p in peaks if p[1] > risen or p[1] - p[2] > rise]
-        peaks.append((t, risen, base))
+        peaks = [p for p in peaks if p.rate > risen or p.rate - p.base > rise]
+        peaks.append(Peak(t, risen, base))
     return peaks
 
 
@@ -171,10 +177,9 @@ def peak_now(peak: Peak, lasting: float) -> float:
     (the stream stopped), the peak itself: a stream coming back after a stop
     likely comes back at it (followed down to its rise alone, an on/off
     stream's next on-period found fewer dynos and missed more)."""
-    _, rate, base = peak
     if lasting <= 0:
-        return rate
-    return min(rate, lasting + rate - base)
+        return peak.rate
+    return min(peak.rate, lasting + peak.rate - peak.base)
 
 
 def remember_burst(
