@@ -150,7 +150,7 @@ from statistics import NormalDist
 from typing import Any
 
 from guvscale.rules.types import Role
-from guvscale.scaling.arrivals import ArrivalLog, Piece, lasting_rate
+from guvscale.scaling.arrivals import Piece
 from guvscale.scaling.common import (
     APPLY_DELAY,
     BOOT_SPREAD,
@@ -160,7 +160,8 @@ from guvscale.scaling.common import (
     seconds,
     start_by,
 )
-from guvscale.scaling.grace import STOP_GRACE, busy_floor, outlive
+from guvscale.scaling.grace import STOP_GRACE, busy_floor
+from guvscale.scaling.history import History, count, number
 from guvscale.scaling.plan import (
     Demand,
     Fleet,
@@ -172,15 +173,9 @@ from guvscale.scaling.plan import (
     reachable,
     smallest,
 )
-from guvscale.scaling.race import RACE_HORIZON, boot_race
+from guvscale.scaling.race import boot_race
 from guvscale.scaling.reasons import down_or_hold, up
-from guvscale.scaling.reserve import (
-    Peak,
-    headroom,
-    remember_burst,
-    remember_peak,
-    risen_rate,
-)
+from guvscale.scaling.reserve import headroom
 from guvscale.scaling.types import Decision, Observation
 
 # How long after its lasting rate outgrew the maximum a load is expected to
@@ -192,21 +187,6 @@ OUTGROWN_MEMORY = 3600.0
 # (module docstring, 8).
 HEADROOM_FROM = 0.75
 HEADROOM_NONE = 0.9
-# A rate lasts when it fills more than this many seconds (module docstring, 3).
-LASTING_WINDOW = 90.0
-# Rates (and the intervals they cover) kept, newest last.
-RATE_HISTORY = 12
-# Intervals between observations whose longest is the plan's poll interval.
-INTERVAL_HISTORY = 6
-# After jobs were seen redelivered, no dyno is shed while jobs are in flight
-# for this long (module docstring, 6).
-REDELIVERY_MEMORY = 3600.0
-# The measured job time replaces `processing` once this many acks of saturated
-# intervals back it, when it differs from it by more than this share (module
-# docstring, 11). Older measurements fade by MEASURED_FADE per interval.
-MEASURED_ACKS = 30.0
-MEASURED_DISAGREES = 0.25
-MEASURED_FADE = 0.95
 
 
 class DeadlineModel:
@@ -219,40 +199,15 @@ class DeadlineModel:
         self.first_help = self.now_lands + BOOT_SPREAD * role.boot
         self.soonest_landing = self.now_lands - BOOT_SPREAD * role.boot
         self.z = NormalDist().inv_cdf(role.percentile / 100.0)
-        # State (see state()).
-        self.log = ArrivalLog()
-        self.t: float | None = None  # last poll
-        self.messages: int | None = None  # ready + unacked at the last poll
-        self.ready: int | None = None  # ready at the last poll
-        self.consumers: int | None = None  # consumers at the last poll
-        self.rates: list[float] = []  # publish rates of recent intervals, newest last
-        self.spans: list[float] = []  # their lengths, s
+        # State (see state()): what the polls said, then what we did about it.
+        self.seen = History(
+            role, z=self.z, start_by=self.start_by, soonest_landing=self.soonest_landing
+        )
         self.up_t: float | None = None  # when we last asked for more dynos
         self.believed: int | None = None  # what we last asked for
         self.outgrown_t: float | None = None  # last poll whose lasting rate outgrew the maximum
-        self.redelivered_t: float | None = None  # last poll that saw jobs redelivered
-        self.busy_s = 0.0  # slot-seconds of saturated intervals (faded)
-        self.acked = 0.0  # acks within them (faded)
-        self.bursts: list[tuple[float, float]] = []  # (t, jobs beyond the lasting rate)
-        self.ack_rate: float | None = None  # at the last poll
-        self.volume: float | None = None  # publish rate averaged over about RACE_HORIZON
-        # The same average over the polls seen only (`volume` fades in from the
-        # first poll's rate): the sums of weighted rates and of their weights.
-        self.seen, self.seen_w = 0.0, 0.0
-        self.peaks: list[Peak] = []  # rates that rose and lasted two intervals
-        # Prefetched jobs the dynos we last shed held: they come back to the
-        # queue at the stop without having run, which is no redelivery.
-        self.handed_back = 0.0
         # The last scale-up the reserve made: (t, dynos, why), kept a boot and a poll.
         self.reserve: tuple[float, int, str] | None = None
-
-    # -- what the observations say -----------------------------------------
-
-    @property
-    def interval(self) -> float:
-        """The real time between observations: the longest of the last few
-        (the worst case of when the next correction is seen), else the rules'."""
-        return max(self.spans[-INTERVAL_HISTORY:]) if self.spans else self.role.pollinterval
 
     @property
     def later_lands(self) -> float:
@@ -260,48 +215,7 @@ class DeadlineModel:
         later, booting late. Counting on them any sooner let every poll leave
         a backlog to the next, for ever, as each saw jobs it could no longer
         save and left them to reinforcements always one poll away."""
-        return self.interval + self.first_help
-
-    @property
-    def job_time(self) -> float:
-        """`processing`, or what the acks measured when they disagree with it."""
-        p = self.role.processing
-        if self.acked < MEASURED_ACKS:
-            return p
-        measured = min(max(self.busy_s / self.acked, p / 5), p * 10)
-        return measured if abs(measured / p - 1.0) > MEASURED_DISAGREES else p
-
-    @property
-    def outlive(self) -> float:
-        """Share of in-flight jobs that outlast the stop grace (`grace.outlive`)."""
-        return outlive(self.role, self.job_time)
-
-    def _seen_rate(self) -> float:
-        return self.seen / self.seen_w if self.seen_w > 0 else (self.volume or 0.0)
-
-    def _watched(self) -> float:
-        """Seconds of the stream observed so far (`seen_w` is the weight
-        1 - e^(-watched / RACE_HORIZON) those polls have in `seen`)."""
-        return -RACE_HORIZON * math.log1p(-min(self.seen_w, 1.0 - 1e-12))
-
-    def _quiet_now(self) -> bool:
-        """The stream has stopped: nothing waits, and nothing came for longer
-        than the rate seen leaves silent but for the percentile's share of
-        the time (one empty 15 s poll of a 0.2 jobs/s stream is noise: taken
-        for a stop, it shed the headroom, and the next job raced 17 dynos)."""
-        if not self.rates or self.rates[-1] != 0 or self.messages:
-            return False
-        silent = 0.0
-        for rate, span in zip(reversed(self.rates), reversed(self.spans), strict=True):
-            if rate != 0:
-                break
-            silent += span
-        return self._seen_rate() * silent >= -math.log1p(-self.role.percentile / 100.0)
-
-    def _redelivered(self) -> bool:
-        if self.redelivered_t is None or self.t is None:
-            return False
-        return self.t - self.redelivered_t <= REDELIVERY_MEMORY
+        return self.seen.interval + self.first_help
 
     # -- decision ---------------------------------------------------------
 
@@ -309,10 +223,14 @@ class DeadlineModel:
         lo, hi = bounds(self.role, obs)
         if obs.ready is None or obs.unacked is None:
             return self._hold(obs, lo, hi, "queue statistics unavailable")
-        poll = Poll(obs.ready, obs.unacked, *self._observe(obs, obs.ready, obs.unacked))
+        if self.seen.went_back(obs.t):
+            # What we logged and did has no place on this clock: start afresh.
+            self.seen.forget_clock()
+            self.up_t = self.outgrown_t = self.reserve = None
+        poll = Poll(obs.ready, obs.unacked, *self.seen.observe(obs, obs.ready, obs.unacked))
         fleet = self._fleet(obs, lo, poll.unacked)
         size = fleet.size
-        sizing = self._sizing(fleet, poll, self.log.ready_ages(obs.t, poll.ready), lo, hi)
+        sizing = self._sizing(fleet, poll, self.seen.log.ready_ages(obs.t, poll.ready), lo, hi)
         planned = sizing.ample  # before the reserve and the race add to it
         fresh, why_fresh = self._headroom(poll.lasting, hi)
         headroom, why_headroom = self._kept(obs.t, hi, fresh, why_fresh)
@@ -344,7 +262,7 @@ class DeadlineModel:
                 )
         else:
             desired = clamp(min(size, max(sizing.ample, sizing.busy)), lo, hi)
-            pieces = self.log.ready_ages(obs.t, poll.ready, worst=True)
+            pieces = self.seen.log.ready_ages(obs.t, poll.ready, worst=True)
             alone = self._backlog_in_time(fleet, desired, pieces)
             reason = down_or_hold(
                 size,
@@ -354,17 +272,18 @@ class DeadlineModel:
                 hi,
                 alone,
                 deadline=self.role.deadline,
-                outlive=self.outlive,
-                redelivered=self._redelivered(),
-                learning=len(self.rates) < 2,
+                outlive=self.seen.outlive,
+                redelivered=self.seen.redelivered(),
+                learning=len(self.seen.rates) < 2,
             )
         if why_headroom and desired >= headroom and headroom > lo:
             reason += f" ({why_headroom})"
         if why_race and desired >= race:
             reason += f" ({why_race})"
-        if self.job_time != self.role.processing:
+        job_time = self.seen.job_time
+        if job_time != self.role.processing:
             reason += (
-                f" (jobs take {seconds(self.job_time)} as measured from acks per consumer, "
+                f" (jobs take {seconds(job_time)} as measured from acks per consumer, "
                 f"not the {seconds(self.role.processing)} configured)"
             )
         if self.budget <= 0:
@@ -373,16 +292,16 @@ class DeadlineModel:
             self.up_t = obs.t
             if fresh >= desired:
                 self.reserve = (obs.t, desired, why_fresh)
-        self.handed_back = _handed_back(fleet, size - desired)
+        self.seen.handed_back = _handed_back(fleet, size - desired)
         self.believed = desired
         return Decision(desired, reason)
 
     def _sizing(self, fleet: Fleet, poll: Poll, pieces: list[Piece], lo: int, hi: int) -> Sizing:
         # What a later poll may add: enough for the lasting stream, no more.
-        sustained = math.ceil(poll.lasting * self.job_time / self.role.concurrency - 1e-9)
+        sustained = math.ceil(poll.lasting * self.seen.job_time / self.role.concurrency - 1e-9)
         reserve = min(hi, sustained)
         if sustained > hi and self._overload_confirmed(poll, hi):
-            self.outgrown_t = self.t
+            self.outgrown_t = self.seen.t
         # After an overload, no job is let wait: the slack is kept for the next one.
         budget = 0.0 if self._outgrown() else self.budget * self._slack_share(poll.lasting, hi)
 
@@ -418,7 +337,7 @@ class DeadlineModel:
         roomy = fewest(fewest_now, self.role.boot)
         ample = hi if roomy is None else roomy
         if ample < fleet.size:
-            if len(self.rates) < 2:
+            if len(self.seen.rates) < 2:
                 # One poll cannot tell a stream from a burst: shed nothing yet.
                 ample = fleet.size
             elif poll.ready > 0:
@@ -439,154 +358,32 @@ class DeadlineModel:
 
     # -- pieces -----------------------------------------------------------
 
-    def _observe(self, obs: Observation, ready: int, unacked: int) -> tuple[float, float, float]:
-        """Log this interval's arrivals, notice redeliveries, measure the job
-        time; return the lasting publish rate, the surge and the rate shown
-        to last (`Poll`)."""
-        messages = ready + unacked
-        surge = 0.0
-        if self.t is not None and obs.t < self.t:
-            # The clock went back (a state restored under another clock): what
-            # we logged has no place on this one; start afresh.
-            self._forget_clock()
-        interval = None if self.t is None else obs.t - self.t
-        rate = obs.publish_rate
-        if rate is None and obs.ack_rate is not None and interval and self.messages is not None:
-            # What left plus what the queue grew by is what came in.
-            rate = max(0.0, obs.ack_rate + (messages - self.messages) / interval)
-        if rate is None:
-            rate = self.rates[-1] if self.rates else 0.0
-        if self.t is not None and interval is not None and interval > 0:
-            # Once a stream is known, an interval bringing more than it and its
-            # noise holds a burst. Its jobs are all put at the interval's start:
-            # when the burst came is unknown, and so is when the stream's share
-            # did (spreading that share evenly left an import landing just after
-            # a poll looking a poll younger than it was). The stream's share
-            # still counts as rate: a rising stream is all such intervals.
-            stream = None
-            if len(self.rates) >= 3 and sum(self.spans) > LASTING_WINDOW:
-                known = lasting_rate(self.rates, self.spans, LASTING_WINDOW) * interval
-                stream = self._noise(known)
-                if rate * interval > stream:
-                    surge = rate - known / interval
-            elif rate * interval > self._noise(0.0):
-                # No stream known yet to tell a burst from: all of an interval
-                # past an empty stream's noise may still be coming. Counted as
-                # none, a cold start saw only its queue, too late for any dyno
-                # to save, and held 1 dyno for 11.6 jobs/s (shortdeadline-8).
-                surge = rate
-            self.log.record(self.t, obs.t, rate * interval, stream)
-            self._notice(obs, ready, unacked, rate, interval)
-        self.handed_back = 0.0
-        # Jobs older than the deadline plus a poll are late whatever their age.
-        self.log.forget_before(obs.t - self.role.deadline - self.interval, keep=ready)
-        # Jobs we did not see arrive arrived at the latest since the last poll.
-        self.log.account_for(ready, unseen_at=obs.t - self.interval)
-        span = interval if interval else self.interval
-        # This interval's weight in the two averages of about an hour.
-        share = -math.expm1(-interval / RACE_HORIZON) if interval else 0.0
-        if self.volume is None:
-            self.volume = rate
-        else:
-            self.volume += (rate - self.volume) * share
-        self.seen += (rate - self.seen) * share
-        self.seen_w += (1.0 - self.seen_w) * share
-        self.rates = [*self.rates, rate][-RATE_HISTORY:]
-        self.spans = [*self.spans, span][-RATE_HISTORY:]
-        self.t, self.messages, self.ready = obs.t, messages, ready
-        self.consumers, self.ack_rate = obs.consumers, obs.ack_rate
-        lasting = shown = lasting_rate(self.rates, self.spans, LASTING_WINDOW)
-        # Peaks are rises past the noise of the rate shown to last, whatever
-        # is believed of this interval below.
-        risen = risen_rate(self.rates, self.spans, shown, self.z)
-        self.peaks = remember_peak(self.peaks, obs.t, risen, shown)
-        expected = lasting * span
-        if rate * span < expected - 2 * self.z * math.sqrt(expected):
-            # A fall past what Poisson noise explains: the stream has stopped
-            # or slowed, which is believed at once (a rise must last first).
-            lasting = rate
-        elif self.start_by <= self.soonest_landing and len(self.rates) >= 2:
-            # No dyno asked for now lands before a queued job's start-by: a
-            # rise that waits to be shown lasting has missed by then, and
-            # queues every later job behind its backlog.
-            lasting = max(lasting, rate)
-        self.bursts = remember_burst(
-            self.bursts, obs.t, self.rates, self.spans, self.z, self.role.concurrency
-        )
-        return lasting, surge, shown
-
-    def _notice(
-        self, obs: Observation, ready: int, unacked: int, rate: float, interval: float
-    ) -> None:
-        """Redeliveries and the measured job time, from one interval's counts."""
-        if self.ready is not None and self.messages is not None:
-            # Ready can only rise by what was published, unless jobs came back:
-            # killed at a dyno's stop and redelivered. With the publishes
-            # counted that is proof enough (and more jobs in flight now must not
-            # unsay it); with them only estimated, the jobs must also have left
-            # the unacked count.
-            unacked_before = self.messages - self.ready
-            counted = obs.publish_rate is not None
-            came = rate * interval + self.handed_back
-            if ready - self.ready > came + 0.5 and (counted or unacked < unacked_before):
-                self.redelivered_t = obs.t
-        consumers, acks = obs.consumers, obs.ack_rate
-        slots = (consumers or 0) * self.role.concurrency
-        # An interval with no ack counts too: the management API refreshes its
-        # counters every few seconds, so polled often, acks arrive in lumps, and
-        # keeping only the intervals that saw some would overstate the rate.
-        if (
-            consumers
-            and acks is not None
-            and consumers == self.consumers
-            and self.ready
-            # The queue held more than the interval took, so it never ran dry:
-            # busy at both polls is not busy throughout (a fleet near its
-            # capacity starves between polls, and its jobs read ~1.5 x long).
-            and self.ready >= acks * interval
-            and ready > 0
-            and unacked >= 0.9 * slots
-        ):
-            # Every slot was busy the whole interval: each ack freed one.
-            self.busy_s = MEASURED_FADE * self.busy_s + slots * interval
-            self.acked = MEASURED_FADE * self.acked + acks * interval
-
-    def _forget_clock(self) -> None:
-        self.log, self.t, self.messages, self.ready, self.up_t = (
-            ArrivalLog(),
-            None,
-            None,
-            None,
-            None,
-        )
-        self.rates, self.spans, self.bursts, self.peaks = [], [], [], []
-        self.outgrown_t = self.redelivered_t = None
-        self.reserve = None
-
     def _overload_confirmed(self, poll: Poll, hi: int) -> bool:
         """The maximum is shown not to keep up: it runs, jobs wait, and what
         it acks is less than the lasting rate (a burst misread as a rate is
         acked as fast as it came, once the dynos are there)."""
-        if self.consumers is None or self.consumers < hi or poll.ready == 0:
+        consumers, acks = self.seen.consumers, self.seen.ack_rate
+        if consumers is None or consumers < hi or poll.ready == 0:
             return False
-        return self.ack_rate is not None and self.ack_rate < poll.lasting
+        return acks is not None and acks < poll.lasting
 
     def _headroom(self, lasting: float, hi: int) -> tuple[int, str]:
         """Dynos kept running for what reacting cannot catch (module docstring, 10)."""
+        seen = self.seen
         return headroom(
             self.role,
             hi,
             lasting=lasting,
-            risen=risen_rate(self.rates, self.spans, lasting, self.z),
-            quiet=self._quiet_now(),
-            job_time=self.job_time,
+            risen=seen.risen(lasting),
+            quiet=seen.quiet_now(),
+            job_time=seen.job_time,
             start_by=self.start_by,
-            interval=self.interval,
+            interval=seen.interval,
             z=self.z,
-            peaks=self.peaks,
-            bursts=self.bursts,
-            watched=self._watched(),
-            seen=self._seen_rate(),
+            peaks=seen.peaks,
+            bursts=seen.bursts,
+            watched=seen.watched(),
+            seen=seen.seen_rate(),
         )
 
     def _kept(self, t: float, hi: int, count: int, why: str) -> tuple[int, str]:
@@ -596,9 +393,9 @@ class DeadlineModel:
         booting, the next (bulk-15 at 10 s polls: 15 times in 45 minutes, and
         no such dyno served a job)."""
         kept = self.reserve
-        if kept is None or t - kept[0] >= self.role.boot + self.interval:
+        if kept is None or t - kept[0] >= self.role.boot + self.seen.interval:
             self.reserve = None
-        elif count < kept[1] and not self._quiet_now():
+        elif count < kept[1] and not self.seen.quiet_now():
             return min(kept[1], hi), kept[2]
         return count, why
 
@@ -608,16 +405,16 @@ class DeadlineModel:
         return boot_race(
             self.role,
             fleet,
-            self.log,
+            self.seen.log,
             t,
             poll.ready,
             hi,
             soonest_landing=self.soonest_landing,
             first_help=self.first_help,
             now_lands=self.now_lands,
-            job_time=self.job_time,
-            volume=self.volume,
-            seen_rate=self._seen_rate(),
+            job_time=self.seen.job_time,
+            volume=self.seen.volume,
+            seen_rate=self.seen.seen_rate(),
             coming=self._coming(poll),
         )
 
@@ -628,14 +425,9 @@ class DeadlineModel:
         the stream and its surge when its interval held more than an empty
         stream's noise (one job of a few an hour is no rate to race for)."""
         believed = poll.lasting + poll.surge
-        if believed * self.interval <= self._noise(0.0):
+        if believed * self.seen.interval <= self.seen.noise(0.0):
             believed = 0.0
-        return max([poll.shown, believed, *(p.rate for p in self.peaks)])
-
-    def _noise(self, known: float) -> float:
-        """The most jobs an interval expected to bring `known` brings by
-        Poisson noise and one poll's clumping (two dynos' slots' worth)."""
-        return known + self.z * math.sqrt(known) + 2 * self.role.concurrency
+        return max([poll.shown, believed, *(p.rate for p in self.seen.peaks)])
 
     def _fleet(self, obs: Observation, lo: int, unacked: int) -> Fleet:
         size = obs.current
@@ -652,26 +444,26 @@ class DeadlineModel:
             booting_lands=lands,
             in_flight=unacked,
             slots=self.role.concurrency,
-            job_time=self.job_time,
-            outlive=self.outlive,
+            job_time=self.seen.job_time,
+            outlive=self.seen.outlive,
             grace=STOP_GRACE,
         )
 
     def _outgrown(self) -> bool:
         """Did the lasting rate outgrow the maximum within `OUTGROWN_MEMORY`?"""
-        if self.outgrown_t is None or self.t is None:
+        if self.outgrown_t is None or self.seen.t is None:
             return False
-        return self.t - self.outgrown_t <= OUTGROWN_MEMORY
+        return self.seen.t - self.outgrown_t <= OUTGROWN_MEMORY
 
     def _slack_share(self, lasting: float, hi: int) -> float:
         """Share of the deadline's slack the plan may spend, given the load's
         use of the maximum's capacity (module docstring, 8)."""
-        if hi <= 0 or self.t is None:
+        if hi <= 0 or self.seen.t is None:
             return 1.0
         # A burst alone is no lasting load; with a stream, the log's average
         # is its steadiest measure.
-        rate = self.log.mean_rate(self.t) if lasting > 0 else 0.0
-        used = rate * self.job_time / self.role.concurrency / hi
+        rate = self.seen.log.mean_rate(self.seen.t) if lasting > 0 else 0.0
+        used = rate * self.seen.job_time / self.role.concurrency / hi
         share = (HEADROOM_NONE - used) / (HEADROOM_NONE - HEADROOM_FROM)
         return max(0.0, min(1.0, share))
 
@@ -689,7 +481,7 @@ class DeadlineModel:
             first_help=self.first_help,
             later_lands=self.later_lands,
             surge=surge,
-            surge_for=self.interval + APPLY_DELAY,
+            surge_for=self.seen.interval + APPLY_DELAY,
         )
 
     def _busy_floor(self, size: int, unacked: int, pieces: list[Piece]) -> int:
@@ -699,10 +491,10 @@ class DeadlineModel:
             unacked,
             max((p.old for p in pieces), default=0.0),
             concurrency=self.role.concurrency,
-            job_time=self.job_time,
+            job_time=self.seen.job_time,
             budget=self.budget,
-            outlived=self.outlive,
-            redelivered=self._redelivered(),
+            outlived=self.seen.outlive,
+            redelivered=self.seen.redelivered(),
         )
 
     def _hold(self, obs: Observation, lo: int, hi: int, why: str) -> Decision:
@@ -717,67 +509,20 @@ class DeadlineModel:
 
     def state(self) -> dict[str, Any]:
         return {
-            "t": self.t,
-            "messages": self.messages,
-            "rates": list(self.rates),
-            "spans": list(self.spans),
-            "ready": self.ready,
-            "consumers": self.consumers,
-            "ack_rate": self.ack_rate,
-            "volume": self.volume,
-            "seen": self.seen,
-            "seen_w": self.seen_w,
-            "peaks": [list(p) for p in self.peaks],
-            "redelivered_t": self.redelivered_t,
-            "busy_s": self.busy_s,
-            "acked": self.acked,
-            "bursts": [list(b) for b in self.bursts],
+            **self.seen.state(),
             "up_t": self.up_t,
             "believed": self.believed,
             "outgrown_t": self.outgrown_t,
-            "handed_back": self.handed_back,
             "reserve": None if self.reserve is None else list(self.reserve),
-            "log": self.log.to_json(),
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        def number(key: str) -> float | None:
-            v = state.get(key)
-            return None if v is None else float(v)
-
-        def count(key: str) -> int | None:
-            v = state.get(key)
-            return None if v is None else int(v)
-
-        self.t = number("t")
-        self.messages = count("messages")
-        self.rates = [float(r) for r in state.get("rates", [])][-RATE_HISTORY:]
-        self.spans = [float(r) for r in state.get("spans", [])][-RATE_HISTORY:]
-        if len(self.spans) != len(self.rates):
-            self.spans = [self.role.pollinterval] * len(self.rates)
-        self.ready = count("ready")
-        self.consumers = count("consumers")
-        self.ack_rate = number("ack_rate")
-        self.volume = number("volume")
-        self.seen = float(state.get("seen", 0.0) or 0.0)
-        self.seen_w = float(state.get("seen_w", 0.0) or 0.0)
-        # State saved before peaks kept their base holds (t, rate): a base of
-        # 0 staffs them as before, at the peak itself, never followed down.
-        self.peaks = [
-            Peak(float(p[0]), float(p[1]), float(p[2] if len(p) > 2 else 0.0))
-            for p in state.get("peaks", [])
-        ]
-        self.redelivered_t = number("redelivered_t")
-        self.busy_s = float(state.get("busy_s", 0.0) or 0.0)
-        self.acked = float(state.get("acked", 0.0) or 0.0)
-        self.bursts = [(float(t), float(b)) for t, b in state.get("bursts", [])]
-        self.up_t = number("up_t")
-        self.believed = count("believed")
-        self.outgrown_t = number("outgrown_t")
-        self.handed_back = float(state.get("handed_back", 0.0) or 0.0)
+        self.seen.restore(state)
+        self.up_t = number(state, "up_t")
+        self.believed = count(state, "believed")
+        self.outgrown_t = number(state, "outgrown_t")
         kept = state.get("reserve")
         self.reserve = None if not kept else (float(kept[0]), int(kept[1]), str(kept[2]))
-        self.log = ArrivalLog.from_json(state.get("log"))
 
 
 def _handed_back(fleet: Fleet, shed: int) -> float:

@@ -1,0 +1,67 @@
+"""`scaling.history.History`: what the polls said, saved and restored as the
+worker does between polls (the model's state keys are stored per role)."""
+
+from __future__ import annotations
+
+from guvscale.scaling import Observation, Scaler
+from guvscale.scaling.history import History
+from tests.factories import scaling_role as role
+
+ROLE = role(processing=1.0, stddev=0.3, deadline=180, concurrency=2, minimum=0, maximum=10)
+# The keys a saved state has held since before the history had its own
+# module: a role's stored state must restore across that change.
+SAVED_KEYS = {
+    "t", "messages", "rates", "spans", "ready", "consumers", "ack_rate", "volume",
+    "seen", "seen_w", "peaks", "redelivered_t", "busy_s", "acked", "bursts",
+    "up_t", "believed", "outgrown_t", "handed_back", "reserve", "log",
+}  # fmt: skip
+
+
+def history() -> History:
+    return History(ROLE, z=2.33, start_by=170.0, soonest_landing=35.0)
+
+
+def polls(n: int, start: float = 0.0) -> list[Observation]:
+    return [
+        Observation(
+            t=start + 15 * i,
+            ready=40 * (i % 3),
+            unacked=4,
+            consumers=2,
+            current=2,
+            publish_rate=3.0 + 20 * (i == 5),
+            ack_rate=2.0,
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_restored_history_saves_what_it_was_given() -> None:
+    seen = history()
+    for o in polls(12):
+        assert o.ready is not None and o.unacked is not None
+        seen.observe(o, o.ready, o.unacked)
+    restored = history()
+    restored.restore(seen.state())
+    assert restored.state() == seen.state()
+    assert restored.interval == seen.interval == 15.0
+
+
+def test_the_model_saves_the_same_keys_as_before_its_history_moved_out() -> None:
+    scaler = Scaler(ROLE)
+    for o in polls(4):
+        scaler.decide(o)
+    assert set(scaler.state()) - {"model"} == SAVED_KEYS
+
+
+def test_forgetting_the_clock_keeps_the_averages_and_drops_the_times() -> None:
+    seen = history()
+    for o in polls(8):
+        assert o.ready is not None and o.unacked is not None
+        seen.observe(o, o.ready, o.unacked)
+    volume, seen_rate = seen.volume, seen.seen_rate()
+    assert seen.went_back(0.0) and not seen.went_back(200.0)
+    seen.forget_clock()
+    assert (seen.t, seen.rates, seen.peaks, seen.bursts) == (None, [], [], [])
+    assert (seen.volume, seen.seen_rate()) == (volume, seen_rate)
+    assert not seen.went_back(0.0)
