@@ -228,12 +228,14 @@ class DeadlineModel:
             self.seen.forget_clock()
             self.up_t = self.outgrown_t = self.reserve = None
         poll = Poll(obs.ready, obs.unacked, *self.seen.observe(obs, obs.ready, obs.unacked))
+        if self.reserve and obs.t - self.reserve[0] >= self.role.boot + self.seen.interval:
+            self.reserve = None  # kept its boot and a poll (`_kept`)
         fleet = self._fleet(obs, lo, poll.unacked)
         size = fleet.size
         sizing = self._sizing(fleet, poll, self.seen.log.ready_ages(obs.t, poll.ready), lo, hi)
         planned = sizing.ample  # before the reserve and the race add to it
         fresh, why_fresh = self._headroom(poll.lasting, hi)
-        headroom, why_headroom = self._kept(obs.t, hi, fresh, why_fresh)
+        headroom, why_headroom = self._kept(hi, fresh, why_fresh)
         race, why_race = self._race(fleet, obs.t, poll, hi)
         if race > max(sizing.ample, sizing.busy):
             sizing = replace(sizing, need=race if race > size else sizing.need, ample=race)
@@ -386,16 +388,14 @@ class DeadlineModel:
             seen=seen.seen_rate(),
         )
 
-    def _kept(self, t: float, hi: int, count: int, why: str) -> tuple[int, str]:
+    def _kept(self, hi: int, count: int, why: str) -> tuple[int, str]:
         """The reserve, never below what it scaled up to less than a boot and
         a poll ago, unless the stream has stopped: a reserve following the
         noise of the rate asked for a dyno one poll and shed it, still
         booting, the next (bulk-15 at 10 s polls: 15 times in 45 minutes, and
         no such dyno served a job)."""
         kept = self.reserve
-        if kept is None or t - kept[0] >= self.role.boot + self.seen.interval:
-            self.reserve = None
-        elif count < kept[1] and not self.seen.quiet_now():
+        if kept is not None and count < kept[1] and not self.seen.quiet_now():
             return min(kept[1], hi), kept[2]
         return count, why
 
