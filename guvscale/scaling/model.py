@@ -74,7 +74,9 @@ The reasoning, in the order the code follows it:
 10. Reserve: when boot plus a poll is no sooner than the slack, only running
    dynos can serve a sudden rise: square-root staffing, c = a + β·√a slots
    for a stream keeping a slots busy (β the percentile's z, shrunk by
-   √(job time / slack) as a queue that may wait absorbs most noise). And a
+   √(job time / slack) as a queue that may wait absorbs most noise), or
+   Erlang C's fewest slots that keep a job's wait within the plan's budget
+   at the percentile, where that is fewer and the rate is not rising. And a
    burst like the last 30 minutes' biggest, which the maximum asked for at its
    first sight could not start in time, gets slots kept running for the part
    it could not. Minutes of a higher rate are no such burst: the peak rate of

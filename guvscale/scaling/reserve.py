@@ -1,8 +1,9 @@
 """The reserve (`model`'s docstring, 10): dynos kept running for what reacting
 cannot catch, and the recent bursts and peaks that size it.
 
-Square-root staffing covers a stream's noise when boot plus a poll leave no
-time to react; a burst like a recent one gets the slots that the maximum,
+Square-root staffing (or Erlang C, where it needs fewer slots and the rate
+is not rising) covers a stream's noise when boot plus a poll leave no time
+to react; a burst like a recent one gets the slots that the maximum,
 asked for at its first sight, could not bring in time; and where no dyno
 asked for at a rise's first sight starts a job in time, a new stream gets a
 reserve for a peak it has not shown yet.
@@ -66,8 +67,9 @@ def headroom(
     slow = role.boot + interval >= start_by
     # A rising rate shows in the last two intervals before it counts as
     # lasting; a poll's headroom is cheap next to the misses of a ramp.
-    if risen and not quiet:
-        lasting = max(lasting, risen)
+    rising = False
+    if risen and not quiet and risen > lasting:
+        lasting, rising = risen, True
     busy = lasting * jt  # slots a Poisson stream keeps busy on average
     noise = 0.0
     peak_rate = 0.0
@@ -88,13 +90,30 @@ def headroom(
         # percentile's z; a queue that may wait `slack` absorbs most of the
         # noise, which a window of that length shrinks by √(job time / slack).
         beta = z * min(1.0, math.sqrt(jt / slack))
-        noise = busy + beta * math.sqrt(busy)
+        # That shrink is rough where a dyno of many slots runs near full:
+        # Erlang C, with the wait the plan allows (start-by less the boot
+        # spread), may need fewer, and then fewer do (development diurnal-19:
+        # one 20-slot dyno for 18.7 busy slots met; this asked for two). The
+        # whole start-by as the wait lost runs whose peaks come as steps.
+        # Erlang C is for a stream that holds its rate: a rising one
+        # overtakes a fleet run near full before a reaction lands, and its
+        # queue got a race of 40 dynos (development diurnal-22 at 60 s: 4.19
+        # dyno-hours became 4.84), so a rise keeps the square root's margin.
+        wait = max(0.0, start_by - BOOT_SPREAD * role.boot)
+
+        def slots(a: float) -> float:
+            staffed = a + beta * math.sqrt(a)
+            if rising:
+                return staffed
+            return min(staffed, erlang_slots(a, jt, wait, role.percentile))
+
+        noise = slots(busy)
         # Minutes of a higher rate come back (a burst that lasts several
         # polls is no `bursts` entry, and reacting to it is too slow): the
         # peak of the last BURST_MEMORY is staffed for too.
         if top * jt > busy:
             peak_rate = top
-            noise = max(noise, top * jt + beta * math.sqrt(top * jt))
+            noise = max(noise, slots(top * jt))
     # A burst of b jobs at once must start within the slack. Dynos asked
     # for at its first sight land `late` later at worst; whatever the
     # maximum could not start in the time left must find slots running.
@@ -210,3 +229,33 @@ def remember_burst(
     if before and excess(*before[-1]) > 0 and size >= max(2 * concurrency, 10):
         bursts.append((t, size))
     return bursts
+
+
+def erlang_slots(busy: float, job_time: float, wait: float, percentile: float) -> float:
+    """Fewest slots for a Poisson stream keeping `busy` slots busy on
+    average, with P(a job waits longer than `wait`) no more than the
+    percentile lets miss (Erlang C: exponential job times, M/M/c)."""
+    if busy <= 0:
+        return 0.0
+    allowed = 1.0 - percentile / 100.0
+    c = math.floor(busy) + 1  # fewer slots than busy ones never catch up
+    blocked = erlang_b(c, busy)
+    while waits_longer(c, busy, blocked, max(0.0, wait) / job_time) > allowed:
+        c += 1
+        blocked = busy * blocked / (c + busy * blocked)  # Erlang B's recursion
+    return float(c)
+
+
+def erlang_b(c: int, busy: float) -> float:
+    """Erlang B: the share of arrivals that find all `c` slots busy and no queue."""
+    blocked = 1.0
+    for k in range(1, c + 1):
+        blocked = busy * blocked / (k + busy * blocked)
+    return blocked
+
+
+def waits_longer(c: int, busy: float, blocked: float, wait_in_jobs: float) -> float:
+    """P(wait > `wait_in_jobs` job times) with `c` slots, `busy` of them busy
+    on average (c > busy), from Erlang B's `blocked` for c (Erlang C)."""
+    queued = c * blocked / (c - busy * (1.0 - blocked))
+    return queued * math.exp(-(c - busy) * wait_in_jobs)
