@@ -58,7 +58,7 @@ class History:
         self.volume: float | None = None  # publish rate averaged over about RACE_HORIZON
         # The same average over the polls seen only (`volume` fades in from the
         # first poll's rate): the sums of weighted rates and of their weights.
-        self.seen, self.seen_w = 0.0, 0.0
+        self.seen_sum, self.seen_weight = 0.0, 0.0
         self.peaks: list[Peak] = []  # rates that rose and lasted two intervals
         # Prefetched jobs the dynos the model last shed held: they come back to
         # the queue at the stop without having run, which is no redelivery.
@@ -89,12 +89,12 @@ class History:
         return self.t is not None and t < self.t
 
     def seen_rate(self) -> float:
-        return self.seen / self.seen_w if self.seen_w > 0 else (self.volume or 0.0)
+        return self.seen_sum / self.seen_weight if self.seen_weight > 0 else (self.volume or 0.0)
 
     def watched(self) -> float:
-        """Seconds of the stream observed so far (`seen_w` is the weight
-        1 - e^(-watched / RACE_HORIZON) those polls have in `seen`)."""
-        return -RACE_HORIZON * math.log1p(-min(self.seen_w, 1.0 - 1e-12))
+        """Seconds of the stream observed so far (`seen_weight` is the weight
+        1 - e^(-watched / RACE_HORIZON) those polls have in `seen_sum`)."""
+        return -RACE_HORIZON * math.log1p(-min(self.seen_weight, 1.0 - 1e-12))
 
     def quiet_now(self) -> bool:
         """The stream has stopped: nothing waits, and nothing came for longer
@@ -171,8 +171,8 @@ class History:
             self.volume = rate
         else:
             self.volume += (rate - self.volume) * share
-        self.seen += (rate - self.seen) * share
-        self.seen_w += (1.0 - self.seen_w) * share
+        self.seen_sum += (rate - self.seen_sum) * share
+        self.seen_weight += (1.0 - self.seen_weight) * share
         self.rates = [*self.rates, rate][-RATE_HISTORY:]
         self.spans = [*self.spans, span][-RATE_HISTORY:]
         self.t, self.messages, self.ready = obs.t, messages, ready
@@ -248,8 +248,8 @@ class History:
             "consumers": self.consumers,
             "ack_rate": self.ack_rate,
             "volume": self.volume,
-            "seen": self.seen,
-            "seen_w": self.seen_w,
+            "seen": self.seen_sum,
+            "seen_w": self.seen_weight,
             "peaks": [list(p) for p in self.peaks],
             "redelivered_t": self.redelivered_t,
             "busy_s": self.busy_s,
@@ -270,8 +270,8 @@ class History:
         self.consumers = count(state, "consumers")
         self.ack_rate = number(state, "ack_rate")
         self.volume = number(state, "volume")
-        self.seen = float(state.get("seen", 0.0) or 0.0)
-        self.seen_w = float(state.get("seen_w", 0.0) or 0.0)
+        self.seen_sum = float(state.get("seen", 0.0) or 0.0)
+        self.seen_weight = float(state.get("seen_w", 0.0) or 0.0)
         # State saved before peaks kept their base holds (t, rate): a base of
         # 0 staffs them as before, at the peak itself, never followed down.
         self.peaks = [
