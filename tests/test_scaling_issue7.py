@@ -220,11 +220,14 @@ def test_5_too_slow_to_react_keeps_headroom_and_names_it() -> None:
     assert "headroom" in decision.reason and "no time to react" in decision.reason
 
     # A burst of 6,000 jobs seen and gone: a reserve for the next is kept.
+    # (The stream is watched for 31 minutes first: before that, a new
+    # stream's unseen peak, 8 times its rate, is staffed for, and covers
+    # more than the burst does.)
     scaler = Scaler(tight)
-    last(scaler, stream)
-    scaler.decide(obs(180, 2000, unacked=4, current=2, publish_rate=200.0))
-    scaler.decide(obs(210, 0, unacked=4, current=8, publish_rate=20.0))
-    decision = last(scaler, [obs(240 + 30 * i, 0, unacked=4, current=8, publish_rate=20.0)
+    last(scaler, [obs(30 * i, 0, unacked=4, current=2, publish_rate=20.0) for i in range(62)])
+    scaler.decide(obs(1860, 2000, unacked=4, current=2, publish_rate=200.0))
+    scaler.decide(obs(1890, 0, unacked=4, current=8, publish_rate=20.0))
+    decision = last(scaler, [obs(1920 + 30 * i, 0, unacked=4, current=8, publish_rate=20.0)
                              for i in range(3)])  # fmt: skip
     assert decision.desired > 2
     assert "for bursts like the last 30 min's" in decision.reason

@@ -1,5 +1,5 @@
-"""The reserve's staffing for a stream's noise (`scaling.reserve`): Erlang C
-against square-root staffing, whichever needs fewer slots."""
+"""The reserve (`scaling.reserve`): Erlang C against square-root staffing,
+whichever needs fewer slots, and a peak against a burst, whichever needs more."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import pytest
 
 from guvscale.scaling.common import start_by
-from guvscale.scaling.reserve import erlang_b, erlang_slots, headroom, waits_longer
+from guvscale.scaling.reserve import Peak, erlang_b, erlang_slots, headroom, waits_longer
 from tests.factories import scaling_role as role
 
 # Development diurnal-19's role: one dyno of 20 slots, boot past the deadline.
@@ -87,3 +87,53 @@ def test_a_wide_dyno_near_full_is_its_own_reserve_unless_the_rate_rises(
     )
     assert count == dynos
     assert why.startswith(f"headroom: {dynos} dyno")
+
+
+# Development heavytail-27's role: 91 ms jobs, 10 a dyno (110 jobs/s), boot
+# plus a poll (43 s) past the slack, over a stream of 5.4 jobs/s.
+FAST_JOBS = role(
+    processing=0.0907,
+    stddev=0.0757,
+    deadline=39,
+    concurrency=10,
+    minimum=0,
+    maximum=20,
+    boot=13.0,
+    pollinterval=30.0,
+)
+PEAK = Peak(1800.0, 52.7, 5.4)  # a burst of 2,874 jobs across two polls
+
+
+@pytest.mark.parametrize(
+    ("peaks", "burst", "dynos", "named"),
+    [
+        ([], None, 1, "for the noise of 5.4 jobs/s"),
+        ([PEAK], None, 1, "for a peak of 52.7 jobs/s"),
+        ([], 2874.0, 1, "for the noise of 5.4 jobs/s"),
+        # The same burst seen as a peak too: one event, not two (it was 2).
+        ([PEAK], 2874.0, 1, "for a peak of 52.7 jobs/s"),
+        # A burst bigger than the peak: the burst's slots on the stream's.
+        ([], 20000.0, 5, "and 4 for bursts like the last 30 min's (20,000 jobs)"),
+        ([PEAK], 20000.0, 5, "and 4 for bursts like the last 30 min's (20,000 jobs)"),
+    ],
+)
+def test_the_reserve_covers_the_worse_of_a_peak_and_a_burst_not_both(
+    peaks: list[Peak], burst: float | None, dynos: int, named: str
+) -> None:
+    count, why = headroom(
+        FAST_JOBS,
+        20,
+        lasting=5.4,
+        risen=None,
+        quiet=False,
+        job_time=0.0907,
+        start_by=start_by(FAST_JOBS),
+        interval=30.0,
+        z=2.326,
+        peaks=peaks,
+        bursts=[] if burst is None else [(1800.0, burst)],
+        watched=3600.0,
+        seen=5.4,
+    )
+    assert count == dynos
+    assert named in why

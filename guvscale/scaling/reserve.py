@@ -72,6 +72,7 @@ def headroom(
         lasting, rising = risen, True
     busy = lasting * jt  # slots a Poisson stream keeps busy on average
     noise = 0.0
+    stream = 0.0  # slots for the stream's noise alone, without a peak's
     peak_rate = 0.0
     top = max((peak_now(p, lasting) for p in peaks), default=0.0)
     # A stream so thin that no job comes within a reaction's time gets
@@ -107,7 +108,7 @@ def headroom(
                 return staffed
             return min(staffed, erlang_slots(a, jt, wait, role.percentile))
 
-        noise = slots(busy)
+        noise = stream = slots(busy)
         # Minutes of a higher rate come back (a burst that lasts several
         # polls is no `bursts` entry, and reacting to it is too slow): the
         # peak of the last BURST_MEMORY is staffed for too.
@@ -122,7 +123,12 @@ def headroom(
     left = max(0.0, slack - late)
     burst = max(0.0, b * jt - hi * c * left) / max(min(slack, late), 1e-9)
     noise_dynos = min(hi, math.ceil(noise / c - 1e-9))
-    total = min(hi, math.ceil((max(noise, busy) + burst) / c - 1e-9))
+    # What comes next is a peak like the last one's or a burst like the
+    # last one, not both at once: the worse of the two is covered. Summed,
+    # a burst across two polls, remembered as a peak too, kept a second
+    # dyno idle for half an hour (development heavytail-27 at 30 s).
+    need = max(noise, busy, max(stream, busy) + burst)
+    total = min(hi, math.ceil(need / c - 1e-9))
     if total <= 0 or (noise == 0.0 and burst == 0.0):
         return 0, ""
     parts = []
