@@ -86,7 +86,10 @@ The reasoning, in the order the code follows it:
    above the rate it rose from, on top of the rate now and never above the
    peak itself, so a decline is followed down (held at its top for 30
    minutes, a diurnal fall kept 7 dynos for 0.4 jobs/s), but as the peak
-   itself once the stream has stopped. The reserve for
+   itself once the stream has stopped. A peak and a burst are not staffed
+   for at once: the reserve covers the worse of the peak and the stream
+   with the burst (a burst across two polls is remembered as both; summed,
+   one burst kept a second dyno idle for 30 minutes). The reserve for
    the noise and the peaks goes only once the stream is quiet: nothing
    waits, and nothing came for longer than the rate seen leaves silent but
    for the percentile's share of the time (one empty poll of a thin stream
