@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from guvscale.rules.types import Role
 from guvscale.scaling.common import start_by
 from guvscale.scaling.reserve import Peak, erlang_b, erlang_slots, headroom, waits_longer
 from tests.factories import scaling_role as role
@@ -15,6 +16,33 @@ from tests.factories import scaling_role as role
 WIDE = role(
     processing=3.25, stddev=1.13, deadline=37, concurrency=20, minimum=0, maximum=20, boot=49
 )
+
+
+def reserve(
+    role: Role,
+    rate: float,
+    *,
+    risen: float | None = None,
+    peaks: list[Peak] | None = None,
+    bursts: list[tuple[float, float]] | None = None,
+) -> tuple[int, str]:
+    """`headroom` for a stream of `rate` jobs/s watched for an hour (no
+    unseen peak), at 30 s polls and the 99th percentile, up to 20 dynos."""
+    return headroom(
+        role,
+        20,
+        lasting=rate,
+        risen=risen,
+        quiet=False,
+        job_time=role.processing,
+        start_by=start_by(role),
+        interval=30.0,
+        z=2.326,
+        peaks=peaks or [],
+        bursts=bursts or [],
+        watched=3600.0,
+        seen=rate,
+    )
 
 
 @pytest.mark.parametrize(
@@ -70,21 +98,7 @@ def test_a_wide_dyno_near_full_is_its_own_reserve_unless_the_rate_rises(
     # 5.77 jobs/s keep 18.7 of its 20 slots busy. Square-root staffing with
     # its shrink asks for 22 slots, so two dynos; Erlang C with the plan's
     # wait (15 s, the start-by less the boot spread) needs 20.
-    count, why = headroom(
-        WIDE,
-        20,
-        lasting=rate,
-        risen=risen,
-        quiet=False,
-        job_time=3.25,
-        start_by=start_by(WIDE),
-        interval=30.0,
-        z=2.326,
-        peaks=[],
-        bursts=[],
-        watched=3600.0,
-        seen=rate,
-    )
+    count, why = reserve(WIDE, rate, risen=risen)
     assert count == dynos
     assert why.startswith(f"headroom: {dynos} dyno")
 
@@ -120,20 +134,8 @@ PEAK = Peak(1800.0, 52.7, 5.4)  # a burst of 2,874 jobs across two polls
 def test_the_reserve_covers_the_worse_of_a_peak_and_a_burst_not_both(
     peaks: list[Peak], burst: float | None, dynos: int, named: str
 ) -> None:
-    count, why = headroom(
-        FAST_JOBS,
-        20,
-        lasting=5.4,
-        risen=None,
-        quiet=False,
-        job_time=0.0907,
-        start_by=start_by(FAST_JOBS),
-        interval=30.0,
-        z=2.326,
-        peaks=peaks,
-        bursts=[] if burst is None else [(1800.0, burst)],
-        watched=3600.0,
-        seen=5.4,
+    count, why = reserve(
+        FAST_JOBS, 5.4, peaks=peaks, bursts=[] if burst is None else [(1800.0, burst)]
     )
     assert count == dynos
     assert named in why
