@@ -27,7 +27,7 @@ RATE_HISTORY = 12
 # Intervals between observations whose longest is the plan's poll interval.
 INTERVAL_HISTORY = 6
 # After jobs were seen redelivered, no dyno is shed while jobs are in flight
-# for this long (`model` docstring, 6).
+# for this long (`model` docstring, 12).
 REDELIVERY_MEMORY = 3600.0
 # The measured job time replaces `processing` once this many acks of saturated
 # intervals back it, when it differs from it by more than this share (`model`
