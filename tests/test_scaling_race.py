@@ -42,19 +42,26 @@ def cold(role: Role) -> Fleet:
 
 
 def race(
-    role: Role, fleet: Fleet, jobs: int, seen_rate: float, volume: float, coming: float = 0.0
+    role: Role,
+    fleet: Fleet,
+    jobs: int,
+    seen_rate: float,
+    volume: float,
+    coming: float = 0.0,
+    published: tuple[float, float] = (90.0, 100.0),
+    t: float = 100.0,
 ) -> tuple[int, str]:
-    """`jobs` published in one burst over the 10 s before t = 100, `coming`
-    jobs/s expected while the boot runs."""
+    """`jobs` published in one burst within `published` (the 10 s before
+    t = 100), `coming` jobs/s expected while the boot runs."""
     log = ArrivalLog()
-    log.record(90.0, 100.0, jobs, stream=0.0)
+    log.record(*published, jobs, stream=0.0)
     spread = BOOT_SPREAD * role.boot
     now_lands = APPLY_DELAY + role.boot
     return boot_race(
         role,
         fleet,
         log,
-        100.0,
+        t,
         jobs,
         role.maximum,
         soonest_landing=now_lands - spread,
@@ -128,3 +135,42 @@ def test_jobs_still_to_come_before_a_late_boot_are_raced_for_too(
     assert (dynos > 1) is raced
     assert ("jobs, queued or coming at 5 jobs/s," in why) is raced
     assert dynos < role.maximum
+
+
+# Development sparse-16 at 15 s: one job published 30-45 s ago, due 85.3 s
+# from its publish, and 3 dynos booting that land 25-59 s from now (asked for
+# 15 s ago). A dyno asked for now lands 40-74 s from now.
+SPARSE = role(
+    processing=14.7,
+    stddev=10.6,
+    deadline=100,
+    concurrency=8,
+    minimum=0,
+    maximum=10,
+    boot=56.0,
+    pollinterval=15.0,
+)
+
+
+@pytest.mark.parametrize(
+    ("maximum", "dynos"),
+    [
+        # Even 10 dynos leave the job under 99 % sure of one in time by the
+        # checkpoints that matter: only the 2 new dynos that each add at
+        # least 1 % to its chance are raced (before, all 7 the maximum had
+        # room for).
+        (10, 5),
+        # With room for 30, one checkpoint's 99 % can be had with 10 new
+        # dynos, and is; an earlier one, out of reach even at 30, raced all
+        # 27 before.
+        (30, 13),
+    ],
+)
+def test_where_the_maximum_cannot_make_the_percentile_sure_only_dynos_worth_a_miss_share_race(
+    maximum: int, dynos: int
+) -> None:
+    role = dataclasses.replace(SPARSE, maximum=maximum)
+    fleet = dataclasses.replace(cold(role), booting=3, booting_lands=42.0)
+    got, why = race(role, fleet, 1, 0.003, 0.003, published=(45.0, 60.0), t=90.0)
+    assert got == dynos
+    assert f"so {dynos} dynos boot at once" in why

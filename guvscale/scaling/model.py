@@ -123,9 +123,12 @@ The reasoning, in the order the code follows it:
    (each boot drawn on its own: the chance that at least the needed number
    land by the jobs' due time reaches the percentile, up to the maximum; a
    dyno landed by then is credited with the jobs it started since, on
-   average), and by keeping those booting while the jobs wait. Jobs are due
-   here at the deadline less the mean run, not the slow run the plan uses,
-   as what is at stake is each job's own chance. No race is run for fewer
+   average), and by keeping those booting while the jobs wait. Where even
+   the maximum cannot make the jobs that sure, a dyno is raced only if it
+   adds at least the share the percentile lets miss to their chance (past
+   that, one job's race asked for the maximum, each dyno buying under 1 %).
+   Jobs are due here at the deadline less the mean run, not the slow run
+   the plan uses, as what is at stake is each job's own chance. No race is run for fewer
    jobs than the percentile lets miss of those queued and an hour's
    arrivals: for jobs only an early boot saves, at the rate of the last hour
    or so faded in from the first poll (`volume`: a cold start gets its own

@@ -4,7 +4,9 @@ do the jobs still to come that are due before it too.
 
 Each boot lands on its own, uniformly within ±`BOOT_SPREAD` of its nominal
 time; the race asks for the fewest new dynos with which the chance that
-enough land by the jobs' due time reaches the percentile.
+enough land by the jobs' due time reaches the percentile, or, where the
+maximum cannot reach it, those that each add at least the share the
+percentile lets miss.
 """
 
 from __future__ import annotations
@@ -109,16 +111,8 @@ def boot_race(
         # first slots asked for hundreds of dynos to start fast jobs).
         ran = max(0.0, at - soonest) / 2
         k = math.ceil(d / (role.concurrency * (1.0 + ran / job_time)) - 1e-9)
-        q_old = _chance(at, old_from, old_to)
-        q_new = _chance(at, new_from, new_to)
-        # Landed counts' chances, adding one new dyno at a time.
-        dist = _landed([1.0], q_old, fleet.booting)
-        n = 0
-        while n < extra or sum(dist[k:]) < target:
-            if fleet.size + n >= hi or q_new == 0.0:
-                break
-            dist = _landed(dist, q_new, 1)
-            n += 1
+        dist = _landed([1.0], _chance(at, old_from, old_to), fleet.booting)
+        n = _new_dynos(dist, _chance(at, new_from, new_to), k, hi - fleet.size, extra, target)
         extra, worst, needed = max(extra, n), max(worst, d), max(needed, k)
     if worst == 0.0 or (extra == 0 and fleet.booting == 0):
         return 0, ""
@@ -130,6 +124,30 @@ def boot_race(
         f"so {dynos(booting)} {'boots' if booting == 1 else 'boot'} at once"
     )
     return fleet.size + extra, why
+
+
+def _new_dynos(dist: list[float], q: float, k: int, room: int, extra: int, target: float) -> int:
+    """New dynos, each landing in time with chance `q`, with which the chance
+    that at least `k` land (`dist`: the booting ones' landed counts) reaches
+    `target`; no fewer than `extra` (an earlier checkpoint's), no more than
+    `room`.
+
+    Where even `room` falls short of the target, a dyno is raced only if it
+    adds at least the share the percentile lets miss to that chance: past
+    that, each bought a sliver of a job (development sparse-16 at 15 s: one
+    job's race went from 3 dynos to the maximum of 10, each new one adding
+    under 1 % to its chance; 1.85 dyno-hours where dynomatic met with 0.44)."""
+    chances = [sum(dist[k:])]
+    while len(chances) - 1 < extra or chances[-1] < target:
+        if len(chances) - 1 >= room or q == 0.0:
+            break
+        dist = _landed(dist, q, 1)
+        chances.append(sum(dist[k:]))
+    n = len(chances) - 1
+    if chances[-1] < target:
+        while n > extra and chances[n] - chances[n - 1] < 1.0 - target:
+            n -= 1
+    return n
 
 
 def _chance(at: float, lo: float, to: float) -> float:
