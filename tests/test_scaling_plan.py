@@ -10,10 +10,11 @@ from guvscale.scaling.arrivals import Piece
 from guvscale.scaling.plan import Demand, Fleet, Plan, Slots, demand_of, kept
 
 
-def fleet(consuming: int, in_flight: int, booting: int = 0) -> Fleet:
+def fleet(consuming: int, in_flight: int, booting: int = 0, batch: int = 0) -> Fleet:
     return Fleet(
         consuming=consuming,
         booting=booting,
+        batch=batch,
         booting_lands=10.0,
         in_flight=in_flight,
         slots=4,
@@ -111,3 +112,23 @@ def test_shedding_a_dyno_with_prefetched_jobs_is_not_short_when_nothing_is_due()
     # plan, so counting them against it kept every dyno while buffers were full.
     idle_queue = Demand((0.0, 5.0, 60.0), (0.0, 0.0, 0.0))
     assert Slots(fleet(3, 24), Plan(2, 2, 100.0, 200.0)).meets(idle_queue)
+
+
+# Heroku stops the highest-numbered dynos first, landed or not: those of the
+# latest scale-ups (`batch`), among which a booting one is no likelier to go
+# than a landed one, then older dynos, all consuming.
+@pytest.mark.parametrize(
+    "consuming, booting, batch, shed, stopped",
+    [
+        (2, 14, 16, 14, 1.75),  # a race of 16, 2 landed: 14 shed stop 2 x 14/16 landed
+        (2, 14, 16, 16, 2.0),
+        (10, 6, 6, 6, 0.0),  # 10 older dynos and a batch of 6, none landed
+        (10, 6, 6, 8, 2.0),  # past the batch, older dynos go
+        (10, 6, 0, 6, 0.0),  # no batch known: the booting ones are the batch
+        (4, 0, 4, 3, 3.0),  # all landed
+    ],
+)
+def test_shedding_stops_the_newest_dynos_landed_or_not(
+    consuming: int, booting: int, batch: int, shed: int, stopped: float
+) -> None:
+    assert fleet(consuming, 0, booting, batch).stopped(shed) == pytest.approx(stopped)

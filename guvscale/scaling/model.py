@@ -47,7 +47,9 @@ The reasoning, in the order the code follows it:
    dyno that would only be asked for again pays a second boot. Jobs that
    outrun Heroku's 30 s stop grace are killed and redone when their dyno is
    shed, so busy dynos running them are kept until the queue has slack for
-   a redone job (`grace`).
+   a redone job (`grace`). Heroku stops the highest-numbered dynos first,
+   landed or not: shedding part of our latest scale-ups stops their landed
+   dynos as often as their booting ones (`Fleet.stopped`).
 7. Outgrown: when the lasting rate needs more than the maximum, the queue
    grows whatever we do, and its backlog can only wait; it meets the deadline
    only if the queue started that overload empty, with the slack unused. A
@@ -216,6 +218,8 @@ class DeadlineModel:
         self.outgrown_t: float | None = None  # last poll whose lasting rate outgrew the maximum
         # The last scale-up the reserve made: (t, dynos, why), kept a boot and a poll.
         self.reserve: tuple[float, int, str] | None = None
+        # Our scale-ups whose dynos may still boot: (t, dynos asked for), oldest first.
+        self.asked: list[tuple[float, int]] = []
 
     @property
     def later_lands(self) -> float:
@@ -235,6 +239,7 @@ class DeadlineModel:
             # What we logged and did has no place on this clock: start afresh.
             self.seen.forget_clock()
             self.up_t = self.outgrown_t = self.reserve = None
+            self.asked = []
         poll = Poll(obs.ready, obs.unacked, *self.seen.observe(obs, obs.ready, obs.unacked))
         if self.reserve and obs.t - self.reserve[0] >= self.role.boot + self.seen.interval:
             self.reserve = None  # kept its boot and a poll (`_kept`)
@@ -298,7 +303,9 @@ class DeadlineModel:
             )
         if self.budget <= 0:
             reason += " (the deadline cannot be met: jobs run about as long as it allows)"
+        self.asked = _still_booting(self.asked, obs.t - self.first_help, shed=size - desired)
         if desired > size:
+            self.asked.append((obs.t, desired - size))
             self.up_t = obs.t
             if fresh >= desired:
                 self.reserve = (obs.t, desired, why_fresh)
@@ -446,7 +453,9 @@ class DeadlineModel:
             lands = max(0.0, self.up_t + self.now_lands - obs.t)
         else:
             lands = self.now_lands  # not ours: assume just asked for
+        recent = _still_booting(self.asked, obs.t - self.first_help)
         return Fleet(
+            batch=sum(n for _, n in recent),
             consuming=consuming,
             booting=size - consuming,
             booting_lands=lands,
@@ -522,6 +531,7 @@ class DeadlineModel:
             "believed": self.believed,
             "outgrown_t": self.outgrown_t,
             "reserve": None if self.reserve is None else list(self.reserve),
+            "asked": [list(a) for a in self.asked],
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -531,6 +541,22 @@ class DeadlineModel:
         self.outgrown_t = number(state, "outgrown_t")
         kept = state.get("reserve")
         self.reserve = None if not kept else (float(kept[0]), int(kept[1]), str(kept[2]))
+        # States saved before the scale-ups were kept have none.
+        self.asked = [(float(t), int(n)) for t, n in state.get("asked", [])]
+
+
+def _still_booting(
+    asked: list[tuple[float, int]], since: float, shed: int = 0
+) -> list[tuple[float, int]]:
+    """The scale-ups of `asked` made after `since` (older ones have all
+    landed), less the `shed` newest dynos, which Heroku stops first."""
+    kept = [(t, n) for t, n in asked if t > since]
+    while shed > 0 and kept:
+        t, n = kept.pop()
+        if n > shed:
+            kept.append((t, n - shed))
+        shed -= n
+    return kept
 
 
 def _handed_back(fleet: Fleet, shed: int) -> float:
