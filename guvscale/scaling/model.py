@@ -130,12 +130,12 @@ The reasoning, in the order the code follows it:
    adds at least the share the percentile lets miss to their chance (past
    that, one job's race asked for the maximum, each dyno buying under 1 %).
    Jobs are due here at the deadline less the mean run, not the slow run
-   the plan uses, as what is at stake is each job's own chance. No race is run for fewer
-   jobs than the percentile lets miss of those queued and an hour's
-   arrivals: for jobs only an early boot saves, at the rate of the last hour
-   or so faded in from the first poll (`volume`: a cold start gets its own
-   share, no more); for jobs only a late boot misses, at the rate seen so
-   far (at a cold start, the first rate counts for the hour).
+   the plan uses, as what is at stake is each job's own chance. No race is
+   run for fewer jobs than the percentile lets miss of those queued and an
+   hour's arrivals: for jobs only an early boot saves, at the rate of the
+   last hour or so faded in from the first poll (`volume`: a cold start gets
+   its own share, no more); for jobs only a late boot misses, at the rate
+   seen so far (at a cold start, the first rate counts for the hour).
    The extra dynos are shed as soon as the jobs have started. A burst whose
    jobs would be past saving if they came at their interval's start may have
    come just before the poll: it is raced for as if young enough to be saved
@@ -542,7 +542,7 @@ class DeadlineModel:
         kept = state.get("reserve")
         self.reserve = None if not kept else (float(kept[0]), int(kept[1]), str(kept[2]))
         # States saved before the scale-ups were kept have none.
-        self.asked = [(float(t), int(n)) for t, n in state.get("asked", [])]
+        self.asked = [(float(t), int(n)) for t, n in state.get("asked") or []]
 
 
 def _still_booting(
