@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from guvscale.rules.types import Role
+from guvscale.scaling import Observation, Scaler
 from guvscale.scaling.arrivals import ArrivalLog
 from guvscale.scaling.common import APPLY_DELAY, BOOT_SPREAD
 from guvscale.scaling.plan import Fleet
@@ -174,3 +175,21 @@ def test_where_the_maximum_cannot_make_the_percentile_sure_only_dynos_worth_a_mi
     got, why = race(role, fleet, 1, 0.003, 0.003, published=(45.0, 60.0), t=90.0)
     assert got == dynos
     assert f"so {dynos} dynos boot at once" in why
+
+
+def test_a_race_for_part_of_a_job_names_one_job_not_none() -> None:
+    # Development sparse-14 at 15 s: a lone job, maybe just published, is
+    # partly at risk; the reason said "0 queued jobs start in time only if".
+    lone = dataclasses.replace(
+        role(processing=7.8, stddev=5.5, deadline=100, concurrency=50, minimum=0, maximum=4),
+        boot=66.0,
+        pollinterval=15.0,
+    )
+    scaler = Scaler(lone)
+    for t in range(0, 240, 15):
+        scaler.decide(Observation(t=t, ready=0, unacked=0, consumers=0, current=0))
+    first = scaler.decide(
+        Observation(t=240, ready=1, unacked=0, consumers=0, current=0, publish_rate=1 / 15)
+    )
+    assert first.desired > 1
+    assert "racing the boot: 1 queued job starts in time only if a dyno lands" in first.reason

@@ -117,9 +117,17 @@ def boot_race(
     if worst == 0.0 or (extra == 0 and fleet.booting == 0):
         return 0, ""
     booting = fleet.booting + extra
-    which = f"jobs, queued or coming at {coming:.3g} jobs/s," if ahead else "queued jobs"
+    # `worst` counts a job whose publish time within its interval is unknown
+    # in part: a part of a job is still a job at risk, never "0 jobs".
+    jobs = max(1, round(worst))
+    noun = "job" if jobs == 1 else "jobs"
+    what = (
+        f"{jobs:,} {noun}, queued or coming at {coming:.3g} jobs/s,"
+        if ahead
+        else f"{jobs:,} queued {noun}"
+    )
     why = (
-        f"racing the boot: {worst:,.0f} {which} start in time only if "
+        f"racing the boot: {what} {'starts' if jobs == 1 else 'start'} in time only if "
         f"{'a dyno lands' if needed == 1 else f'{needed} dynos land'} early enough, "
         f"so {dynos(booting)} {'boots' if booting == 1 else 'boot'} at once"
     )
