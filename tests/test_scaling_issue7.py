@@ -340,7 +340,7 @@ def test_a_late_boots_race_meets_as_the_fastest_does(family: str, seed: int, pol
 
 # Heroku stops the highest-numbered dynos first, landed or not. A race's 16
 # dynos, 2 of them landed, were shed to 2 for a queue of 262 as if the booting
-# ones went first; a landed one was stopped, and 80 jobs of the next minute
+# ones went first; a landed one was stopped, and 80 jobs of that minute
 # were late where the fastest had 28 (development onoff-26 at 10 s).
 def test_shedding_a_races_dynos_counts_on_heroku_stopping_the_newest() -> None:
     ours_run, fastest = ours_and_fastest("onoff", 26, 10.0)
