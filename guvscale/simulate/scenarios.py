@@ -294,8 +294,9 @@ FAMILIES: dict[str, Callable[[int], Trace]] = {
     "prefetch": prefetch,
 }
 
-# Seed sets: develop on one, report on the other too. Disjoint by construction.
-DEV_BASE, HELD_OUT_BASE = 0, 100_000
+# Seed sets: develop on one, report on the others too. Disjoint by construction.
+# The fresh one (`bench/suite.py --fresh`) is never used to choose a variant.
+DEV_BASE, HELD_OUT_BASE, FRESH_BASE = 0, 100_000, 200_000
 
 
 def scenarios(per_family: int, held_out: bool = False) -> list[Scenario]:
