@@ -435,15 +435,14 @@ def main(argv: list[str] | None = None) -> int:
             if f not in keep:
                 del FAMILIES[f]
     sims = list(SIMULATORS) if args.sim == "both" else [args.sim]
-    sets = (
-        ["dev", "held-out"]
-        if args.both
-        else ["fresh"]
-        if args.fresh
-        else ["held-out"]
-        if args.held_out
-        else ["dev"]
-    )
+    if args.both:
+        sets = ["dev", "held-out"]
+    elif args.fresh:
+        sets = ["fresh"]
+    elif args.held_out:
+        sets = ["held-out"]
+    else:
+        sets = ["dev"]
     short: dict[str, list[str]] = {sim: [] for sim in sims}
     agreed: list[str] = []
     everything: list[Outcome] = []
