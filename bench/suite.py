@@ -94,6 +94,9 @@ class Outcome:
     sight_meets: bool | None = None
     # The seed set by name; files saved before the fresh set existed have "".
     seeds: str = ""
+    # Does any peer (guv, KEDA, HireFire or dynomatic; not the fastest) meet
+    # the deadline? None in files saved before it was kept.
+    peer_meets: bool | None = None
 
     @property
     def seed_set(self) -> str:
@@ -148,6 +151,7 @@ def run_one(job: Job) -> Outcome:
         results["guv"].scale_ops,
         sight,
         seeds,
+        any(name != "fastest" for name in meeting),
     )
 
 
@@ -235,6 +239,8 @@ def report(outcomes: list[Outcome], title: str, detail: bool) -> list[str]:
         print("| " + " | ".join(["**all**", f"{poll:g} s", *cells(group)]) + " |")
     print("| " + " | ".join(["**all**", "all", *cells(outcomes)]) + " |")
     print("\n" + beyond_reaction(outcomes))
+    if peers := against_peers(outcomes):
+        print("\n" + peers)
     short: list[str] = []
     for poll in POLLS:
         group = [o for o in outcomes if o.poll == poll]
@@ -279,6 +285,25 @@ def beyond_reaction(outcomes: list[Outcome]) -> str:
     )
 
 
+def against_peers(outcomes: list[Outcome]) -> str:
+    """Where at least one peer meets the deadline (`Outcome.peer_meets`), how
+    often ours does, per poll interval: the claim to beat them, run by run.
+    Empty for files saved before it was kept."""
+    kept = [o for o in outcomes if o.peer_meets]
+    if not kept:
+        return ""
+
+    def share(group: list[Outcome]) -> str:
+        met = sum(1 for o in group if o.ours_meets)
+        return f"{met}/{len(group)} ({100 * met / len(group):.1f} %)" if group else "-"
+
+    per = ", ".join(f"{share([o for o in kept if o.poll == p])} at {p:g} s" for p in POLLS)
+    return (
+        "Where a peer (guv, KEDA, HireFire or dynomatic) meets the deadline, ours "
+        f"meets in {share(kept)}: {per}."
+    )
+
+
 def sight_note(o: Outcome) -> str:
     if o.sight_meets is None:
         return ""
@@ -292,6 +317,12 @@ def misses(outcomes: list[Outcome]) -> list[str]:
         f"fastest {100 * o.fastest_within:.2f} %{sight_note(o)}"
         for o in outcomes
         if o.fastest_meets and not o.ours_meets
+    ]
+    lines += [
+        f"- miss where a peer meets {o.family}-{o.index} at {o.poll:g} s: "
+        f"ours {100 * o.ours_within:.2f} %, the cheapest that meets {o.cheapest}"
+        for o in outcomes
+        if o.peer_meets and not o.ours_meets
     ]
     costly = sorted(((r, o) for o in outcomes if (r := ratio(o)) is not None), key=lambda x: -x[0])[
         :10
