@@ -1,7 +1,8 @@
 """Heroku's stop grace (`model`'s docstring, 6 and 12): a shed dyno gets
 SIGTERM and is killed `STOP_GRACE` later, and the jobs it still runs are
 redelivered, so dynos running long jobs are kept while the queue has no
-slack for a redone job."""
+slack for a redone job. Heroku stops the newest dynos, busy or idle, so
+shedding idle capacity kills running jobs too, in their share."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ def outlive(role: Role, job_time: float) -> float:
     return max(half_done, tail)
 
 
+def redo_in_time(oldest: float, *, job_time: float, budget: float) -> bool:
+    """Would a job killed at a stop and redone still start in time, with the
+    oldest queued job `oldest` seconds old and `budget` its wait allowed?"""
+    return budget - oldest >= SLACK_RUNS * job_time + STOP_GRACE
+
+
 def busy_floor(
     size: int,
     unacked: int,
@@ -44,21 +51,31 @@ def busy_floor(
     budget: float,
     outlived: float,
     redelivered: bool,
+    spare_kills: float | None = None,
 ) -> int:
     """Dynos kept because shedding them would kill long jobs in flight.
 
     `oldest`: the age of the oldest queued job; `budget`: how long a job may
     wait; `outlived`: `outlive`'s share; `redelivered`: jobs were lately
-    killed at a stop and redone."""
-    if unacked == 0:
+    killed at a stop and redone; `spare_kills`: how many jobs a stop may
+    kill, the share the percentile lets miss of what an interval handles
+    (None where no job in flight, redone, could still meet its deadline:
+    then only the busy dynos' count is kept)."""
+    if unacked == 0 or size <= 0:
         return 0
     if redelivered:
         # Jobs were killed and redone: the configured job time is not to be
         # trusted to say they finish within the grace, so keep dynos for
         # every job in flight, however long the queue's slack.
         return min(size, math.ceil(unacked / concurrency))
-    if outlived < 0.01:
+    if outlived < 0.01 or redo_in_time(oldest, job_time=job_time, budget=budget):
         return 0
-    if budget - oldest >= SLACK_RUNS * job_time + STOP_GRACE:
-        return 0  # a redone job would still start in time
-    return min(size, math.ceil(unacked / concurrency))
+    keep = min(size, math.ceil(unacked / concurrency))
+    if spare_kills is None:
+        return keep
+    # Heroku stops the newest dynos, not the idle ones: each dyno shed kills
+    # its share of the jobs in flight that outlast the grace. Keeping only
+    # the busy dynos' count shed 8 → 5 with 5 minute-long jobs running, and
+    # the stop killed two that then missed (development slow-5).
+    kills = unacked / size * outlived
+    return max(keep, size - math.floor(spare_kills / kills))

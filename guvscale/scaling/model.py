@@ -47,9 +47,14 @@ The reasoning, in the order the code follows it:
    dyno that would only be asked for again pays a second boot. Jobs that
    outrun Heroku's 30 s stop grace are killed and redone when their dyno is
    shed, so busy dynos running them are kept until the queue has slack for
-   a redone job (`grace`). Heroku stops the highest-numbered dynos first,
-   landed or not: shedding part of our latest scale-ups stops their landed
-   dynos as often as their booting ones (`Fleet.stopped`).
+   a redone job (`grace`). As Heroku stops dynos busy or idle alike, each
+   dyno shed kills its share of the jobs in flight: while a killed job could
+   still be redone in time, no more are shed than kill the share the
+   percentile lets miss of an interval's jobs (keeping only the busy dynos'
+   count, a stop killed minute-long jobs that then missed). Heroku stops
+   the highest-numbered dynos first, landed or not: shedding part of our
+   latest scale-ups stops their landed dynos as often as their booting ones
+   (`Fleet.stopped`).
 7. Outgrown: when the lasting rate needs more than the maximum, the queue
    grows whatever we do, and its backlog can only wait; it meets the deadline
    only if the queue started that overload empty, with the slack unused. A
@@ -170,7 +175,7 @@ from guvscale.scaling.common import (
     seconds,
     start_by,
 )
-from guvscale.scaling.grace import STOP_GRACE, busy_floor
+from guvscale.scaling.grace import STOP_GRACE, busy_floor, redo_in_time
 from guvscale.scaling.history import History, count, number
 from guvscale.scaling.plan import (
     Demand,
@@ -290,6 +295,7 @@ class DeadlineModel:
                 outlive=self.seen.outlive,
                 redelivered=self.seen.redelivered(),
                 learning=len(self.seen.rates) < 2,
+                killed=self._killed(poll) if desired < size and poll.unacked else "",
             )
         if why_headroom and desired >= headroom and headroom > lo:
             reason += f" ({why_headroom})"
@@ -361,7 +367,7 @@ class DeadlineModel:
                 # Jobs wait: keep what finishes them without reinforcements.
                 alone = fewest(ample, self.role.boot, alone=True)
                 ample = fleet.size if alone is None else alone
-        busy = self._busy_floor(fleet.size, poll.unacked, pieces)
+        busy = self._busy_floor(fleet.size, poll, pieces)
         return Sizing(need=fewest_now, ample=ample, busy=busy, short=False)
 
     def _backlog_in_time(self, fleet: Fleet, k: int, pieces: list[Piece]) -> bool:
@@ -501,18 +507,48 @@ class DeadlineModel:
             surge_for=self.seen.interval + APPLY_DELAY,
         )
 
-    def _busy_floor(self, size: int, unacked: int, pieces: list[Piece]) -> int:
+    def _busy_floor(self, size: int, poll: Poll, pieces: list[Piece]) -> int:
         """Dynos kept because shedding them would kill long jobs in flight."""
+        spare_kills = None
+        # (Only asked where a stop may kill: it walks the arrival log.)
+        if poll.unacked and self.seen.outlive >= 0.01 and self._redo_may_meet(poll.ready):
+            handled = max(poll.lasting, self.seen.ack_rate or 0.0) * self.seen.interval
+            spare_kills = (1.0 - self.role.percentile / 100.0) * handled
         return busy_floor(
             size,
-            unacked,
+            poll.unacked,
             max((p.old for p in pieces), default=0.0),
             concurrency=self.role.concurrency,
             job_time=self.seen.job_time,
             budget=self.budget,
             outlived=self.seen.outlive,
             redelivered=self.seen.redelivered(),
+            spare_kills=spare_kills,
         )
+
+    def _redo_may_meet(self, ready: int) -> bool:
+        """Could the youngest job in flight, killed at a stop, start again in
+        time? It is the newest job published before the `ready` queued ones;
+        one older than the log is older than the log's oldest job."""
+        if self.budget <= 0 or self.seen.t is None:
+            return False
+        pieces = self.seen.log.ready_ages(self.seen.t, ready + 1)
+        if not pieces:
+            return True  # nothing logged yet: no age to go by
+        return pieces[-1].old + STOP_GRACE <= self.start_by
+
+    def _killed(self, poll: Poll) -> str:
+        """What becomes of the jobs in flight that a stop may kill (a
+        scale-down's reason: the claim must be what the plan checked)."""
+        pieces = self.seen.log.ready_ages(self.seen.t or 0.0, poll.ready)
+        oldest = max((p.old for p in pieces), default=0.0)
+        if self.seen.redelivered():
+            return " keep a dyno each, though a stop may still kill some"
+        if redo_in_time(oldest, job_time=self.seen.job_time, budget=self.budget):
+            return ", if killed at the stop, redo in time"
+        if not self._redo_may_meet(poll.ready):
+            return ", if killed at the stop, could not be redone in time anyway"
+        return " lose no more to the stop than the percentile lets miss"
 
     def _hold(self, obs: Observation, lo: int, hi: int, why: str) -> Decision:
         keep = obs.current if obs.current is not None else self.believed

@@ -47,12 +47,14 @@ def down_or_hold(
     outlive: float,
     redelivered: bool,
     learning: bool,
+    killed: str = "",
 ) -> str:
     """`alone`: the `desired` dynos by themselves start every queued job in
     time; only then does a reason say the backlog finishes in time.
     `outlive`: the share of in-flight jobs a stop would kill; `redelivered`:
     jobs were lately killed at a stop and redone; `learning`: too few polls
-    yet to tell a stream from a burst."""
+    yet to tell a stream from a burst; `killed`: what becomes of the jobs in
+    flight a stop kills, following "the N jobs in flight"."""
     later = (
         f"the next polls add what {poll.load} needs by the deadline"
         if poll.lasting > 0
@@ -63,10 +65,10 @@ def down_or_hold(
             why = "above the maximum now in force"
         elif poll.ready + poll.unacked == 0:
             why = "queue empty"
-        elif poll.ready == 0 and outlive < 0.01:
+        elif poll.ready == 0 and outlive < 0.01 and not redelivered:
             why = f"the {poll.unacked:,} jobs in flight finish within the stop grace"
         elif poll.ready == 0:
-            why = f"the {poll.unacked:,} jobs in flight, if killed at the stop, redo in time"
+            why = f"the {poll.unacked:,} jobs in flight{killed}"
         elif alone:
             why = f"{poll.load} still finishes in time with {dynos(desired)}"
         elif poll.lasting > 0:
