@@ -543,7 +543,7 @@ class DeadlineModel:
         pieces = self.seen.log.ready_ages(self.seen.t or 0.0, poll.ready)
         oldest = max((p.old for p in pieces), default=0.0)
         if self.seen.redelivered():
-            return " keep a dyno each, though a stop may still kill some"
+            return " have dynos enough to run on, though a stop may still kill some"
         if redo_in_time(oldest, job_time=self.seen.job_time, budget=self.budget):
             return ", if killed at the stop, redo in time"
         if not self._redo_may_meet(poll.ready):

@@ -65,7 +65,7 @@ def down_or_hold(
             why = "above the maximum now in force"
         elif poll.ready + poll.unacked == 0:
             why = "queue empty"
-        elif poll.ready == 0 and outlive < 0.01 and not redelivered:
+        elif poll.ready == 0 and outlive < 0.01:
             why = f"the {poll.unacked:,} jobs in flight finish within the stop grace"
         elif poll.ready == 0:
             why = f"the {poll.unacked:,} jobs in flight{killed}"
