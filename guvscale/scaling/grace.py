@@ -35,6 +35,12 @@ def outlive(role: Role, job_time: float) -> float:
     return max(half_done, tail)
 
 
+def stop_kills(outlived: float) -> bool:
+    """Do enough jobs in flight outlast the grace (`outlive`'s share, 1 % or
+    more) for a stop to be counted as killing them?"""
+    return outlived >= 0.01
+
+
 def redo_in_time(oldest: float, *, job_time: float, budget: float) -> bool:
     """Would a job killed at a stop and redone still start in time, with the
     oldest queued job `oldest` seconds old and `budget` its wait allowed?"""
@@ -68,7 +74,7 @@ def busy_floor(
         # trusted to say they finish within the grace, so keep dynos for
         # every job in flight, however long the queue's slack.
         return min(size, math.ceil(unacked / concurrency))
-    if outlived < 0.01 or redo_in_time(oldest, job_time=job_time, budget=budget):
+    if not stop_kills(outlived) or redo_in_time(oldest, job_time=job_time, budget=budget):
         return 0
     keep = min(size, math.ceil(unacked / concurrency))
     if spare_kills is None:

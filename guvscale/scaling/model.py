@@ -175,7 +175,7 @@ from guvscale.scaling.common import (
     seconds,
     start_by,
 )
-from guvscale.scaling.grace import STOP_GRACE, busy_floor, redo_in_time
+from guvscale.scaling.grace import STOP_GRACE, busy_floor, redo_in_time, stop_kills
 from guvscale.scaling.history import History, count, number
 from guvscale.scaling.plan import (
     Demand,
@@ -250,7 +250,8 @@ class DeadlineModel:
             self.reserve = None  # kept its boot and a poll (`_kept`)
         fleet = self._fleet(obs, lo, poll.unacked)
         size = fleet.size
-        sizing = self._sizing(fleet, poll, self.seen.log.ready_ages(obs.t, poll.ready), lo, hi)
+        ages = self.seen.log.ready_ages(obs.t, poll.ready)
+        sizing = self._sizing(fleet, poll, ages, lo, hi)
         planned = sizing.ample  # before the reserve and the race add to it
         fresh, why_fresh = self._headroom(poll.lasting, hi)
         headroom, why_headroom = self._kept(hi, fresh, why_fresh)
@@ -295,7 +296,7 @@ class DeadlineModel:
                 outlive=self.seen.outlive,
                 redelivered=self.seen.redelivered(),
                 learning=len(self.seen.rates) < 2,
-                killed=self._killed(poll) if desired < size and poll.unacked else "",
+                killed=self._killed(poll, ages) if desired < size and poll.unacked else "",
             )
         if why_headroom and desired >= headroom and headroom > lo:
             reason += f" ({why_headroom})"
@@ -511,7 +512,7 @@ class DeadlineModel:
         """Dynos kept because shedding them would kill long jobs in flight."""
         spare_kills = None
         # (Only asked where a stop may kill: it walks the arrival log.)
-        if poll.unacked and self.seen.outlive >= 0.01 and self._redo_may_meet(poll.ready):
+        if poll.unacked and stop_kills(self.seen.outlive) and self._redo_may_meet(poll.ready):
             handled = max(poll.lasting, self.seen.ack_rate or 0.0) * self.seen.interval
             spare_kills = (1.0 - self.role.percentile / 100.0) * handled
         return busy_floor(
@@ -537,13 +538,13 @@ class DeadlineModel:
             return True  # nothing logged yet: no age to go by
         return pieces[-1].old + STOP_GRACE <= self.start_by
 
-    def _killed(self, poll: Poll) -> str:
+    def _killed(self, poll: Poll, pieces: list[Piece]) -> str:
         """What becomes of the jobs in flight that a stop may kill (a
-        scale-down's reason: the claim must be what the plan checked)."""
-        pieces = self.seen.log.ready_ages(self.seen.t or 0.0, poll.ready)
-        oldest = max((p.old for p in pieces), default=0.0)
+        scale-down's reason: the claim must be what the plan checked, on the
+        same queued ages, `pieces`, that `_busy_floor` had)."""
         if self.seen.redelivered():
             return " have dynos enough to run on, though a stop may still kill some"
+        oldest = max((p.old for p in pieces), default=0.0)
         if redo_in_time(oldest, job_time=self.seen.job_time, budget=self.budget):
             return ", if killed at the stop, redo in time"
         if not self._redo_may_meet(poll.ready):

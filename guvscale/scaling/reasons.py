@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from guvscale.rules.types import Role
 from guvscale.scaling.common import dynos, seconds
-from guvscale.scaling.grace import STOP_GRACE
+from guvscale.scaling.grace import STOP_GRACE, stop_kills
 from guvscale.scaling.plan import Poll, Sizing
 
 
@@ -65,7 +65,7 @@ def down_or_hold(
             why = "above the maximum now in force"
         elif poll.ready + poll.unacked == 0:
             why = "queue empty"
-        elif poll.ready == 0 and outlive < 0.01:
+        elif poll.ready == 0 and not stop_kills(outlive):
             why = f"the {poll.unacked:,} jobs in flight finish within the stop grace"
         elif poll.ready == 0:
             why = f"the {poll.unacked:,} jobs in flight{killed}"
