@@ -8,8 +8,15 @@ import math
 import pytest
 
 from guvscale.rules.types import Role
-from guvscale.scaling.common import start_by
-from guvscale.scaling.reserve import Peak, erlang_b, erlang_slots, headroom, waits_longer
+from guvscale.scaling.common import NO_SPREAD, run_spread, start_by
+from guvscale.scaling.reserve import (
+    Peak,
+    erlang_b,
+    erlang_slots,
+    first_peak,
+    headroom,
+    waits_longer,
+)
 from tests.factories import scaling_role as role
 
 # Development diurnal-19's role: one dyno of 20 slots, boot past the deadline.
@@ -25,9 +32,11 @@ def reserve(
     risen: float | None = None,
     peaks: list[Peak] | None = None,
     bursts: list[tuple[float, float]] | None = None,
+    watched: float = 3600.0,
 ) -> tuple[int, str]:
     """`headroom` for a stream of `rate` jobs/s watched for an hour (no
-    unseen peak), at 30 s polls and the 99th percentile, up to 20 dynos."""
+    unseen peak) unless `watched` says less, at 30 s polls and the 99th
+    percentile, up to 20 dynos."""
     return headroom(
         role,
         20,
@@ -40,7 +49,7 @@ def reserve(
         z=2.326,
         peaks=peaks or [],
         bursts=bursts or [],
-        watched=3600.0,
+        watched=watched,
         seen=rate,
     )
 
@@ -139,3 +148,86 @@ def test_the_reserve_covers_the_worse_of_a_peak_and_a_burst_not_both(
     )
     assert count == dynos
     assert named in why
+
+
+# Heavy-tailed jobs (mean 22.5 s, cv 1.5, one a dyno) whose boot plus a poll
+# leave no time to react: the slow run (153 s) leaves a start-by of 25 s.
+HEAVY = role(
+    processing=22.5, stddev=33, deadline=178, concurrency=1, minimum=1, maximum=10, boot=61
+)
+
+
+def late_share(c: int, busy: float, job_time: float, wait: float, cv: float) -> float:
+    """P(wait + run > what the slow run may wait plus its run), integrated
+    over the lognormal's density on a fine grid, not `run_spread`'s bins;
+    the wait is Erlang C's with `c` slots."""
+    sigma = math.sqrt(math.log1p(cv * cv))
+    slow = math.exp(-sigma * sigma / 2 + sigma * 2.3263478740408408)
+
+    def longer(x: float) -> float:  # P(run > x mean job times)
+        if x <= 0:
+            return 1.0
+        return 0.5 * math.erfc((math.log(x) + sigma * sigma / 2) / sigma / math.sqrt(2))
+
+    limit = slow + wait / job_time  # the whole time a job has, in job times
+    blocked, steps = erlang_b(c, busy), 20000
+    late = longer(limit)
+    for i in range(steps):
+        lo, hi = limit * i / steps, limit * (i + 1) / steps
+        left = limit - (lo + hi) / 2
+        late += (longer(lo) - longer(hi)) * waits_longer(c, busy, blocked, left)
+    return late
+
+
+@pytest.mark.parametrize(
+    ("busy", "job_time", "wait", "cv", "slots", "held_to_slow_run"),
+    [
+        (2.25, 22.5, 6.2, 1.47, 4, 7),  # 0.1 jobs/s of HEAVY
+        (3.76, 22.5, 6.2, 1.47, 6, 9),  # 0.167 jobs/s
+        (6.75, 22.5, 6.2, 1.47, 9, 13),  # 0.3 jobs/s
+        (3.76, 22.5, 6.2, 0.3, 7, 9),  # a narrow spread gains less
+    ],
+)
+def test_in_a_streams_noise_each_job_may_wait_for_what_its_own_run_leaves(
+    busy: float, job_time: float, wait: float, cv: float, slots: int, held_to_slow_run: int
+) -> None:
+    spread = run_spread(cv, 99.0)
+    assert erlang_slots(busy, job_time, wait, 99.0, spread) == slots
+    assert erlang_slots(busy, job_time, wait, 99.0) == held_to_slow_run
+    # The jobs it makes late, with the long jobs late anyway, are within the
+    # percentile, and one slot fewer would not be.
+    assert late_share(slots, busy, job_time, wait, cv) <= 0.0101
+    assert late_share(slots - 1, busy, job_time, wait, cv) > 0.01
+
+
+def test_the_spread_is_shares_of_jobs_with_the_longest_percent_past_the_slow_run() -> None:
+    assert run_spread(0.0, 99.0) == NO_SPREAD
+    for cv in (0.3, 1.47, 3.0):
+        spread = run_spread(cv, 99.0)
+        assert sum(share for _, share in spread) == pytest.approx(1.0)
+        assert sum(share for extra, share in spread if extra < 0) == pytest.approx(0.01)
+
+
+def test_where_the_long_jobs_alone_use_the_percentile_every_job_waits_as_the_slow_run() -> None:
+    # A wait of -5 s: every job up to 0.22 job times shorter than the slow
+    # run misses anyway, more than 1 % of them.
+    spread = run_spread(1.47, 99.0)
+    assert erlang_slots(3.76, 22.5, -5.0, 99.0, spread) == erlang_slots(3.76, 22.5, 0.0, 99.0)
+
+
+@pytest.mark.parametrize(("rate", "dynos"), [(0.1, 4), (0.167, 6), (0.3, 9)])
+def test_heavy_tailed_jobs_keep_a_reserve_for_their_own_runs(rate: float, dynos: int) -> None:
+    count, why = reserve(HEAVY, rate)
+    assert count == dynos
+    assert why.startswith(f"headroom: {dynos} dynos for the noise of {rate:.3g} jobs/s")
+
+
+def test_a_peak_not_seen_yet_keeps_the_slow_runs_margin() -> None:
+    # After 25 minutes of 0.1 jobs/s the unseen peak is 2.2 times that: a
+    # guess, staffed as if every job ran the slow run. The same rate seen
+    # as a peak is staffed for each job's own run.
+    guessed = first_peak(1500.0) * 0.1
+    unseen, why = reserve(HEAVY, 0.1, watched=1500.0)
+    seen, _ = reserve(HEAVY, 0.1, peaks=[Peak(1800.0, guessed, 0.0)])
+    assert "until 30 min of the stream show its peaks" in why
+    assert (unseen, seen) == (10, 7)

@@ -3,6 +3,8 @@ Heroku's timings, wording."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from statistics import NormalDist
 
@@ -63,6 +65,38 @@ def slow_run(role: Role) -> float:
     sigma2 = math.log1p((role.stddev / role.processing) ** 2)
     mu = math.log(role.processing) - sigma2 / 2
     return math.exp(mu + z * math.sqrt(sigma2))
+
+
+# (extra, share) pairs: a `share` of jobs runs `extra` mean job times
+# shorter than the slow run (`slow_run`), so it may wait that much longer.
+Spread = tuple[tuple[float, float], ...]
+NO_SPREAD: Spread = ((0.0, 1.0),)  # every job held to the slow run's wait
+
+
+@functools.cache
+def run_spread(cv: float, percentile: float) -> Spread:
+    """How much longer than the slow run each share of jobs may wait and
+    still meet the deadline, over the lognormal of job times with coefficient
+    of variation `cv` (as `slow_run` models them). The few jobs longer than
+    the slow run get less than 0.
+
+    Bins are finer in the long tail, where the jobs a wait makes late are.
+    With no spread (cv 0) every job runs the mean: NO_SPREAD.
+    """
+    if cv <= 0:
+        return NO_SPREAD
+    sigma = math.sqrt(math.log1p(cv * cv))
+    normal = NormalDist()
+
+    def run(p: float) -> float:  # the job time at probability p, in means
+        return math.exp(-sigma * sigma / 2 + sigma * normal.inv_cdf(p))
+
+    slow = run(percentile / 100.0)
+    edges = [i / 20 for i in range(19)] + [1 - 0.1 * 10 ** (-k / 24) for k in range(1, 121)] + [1.0]
+    return tuple(
+        (slow - run((lo + hi) / 2 if hi < 1 else 1 - (1 - lo) / 2), hi - lo)
+        for lo, hi in itertools.pairwise(edges)
+    )
 
 
 def start_by(role: Role) -> float:

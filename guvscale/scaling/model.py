@@ -82,8 +82,11 @@ The reasoning, in the order the code follows it:
    dynos can serve a sudden rise: square-root staffing, c = a + β·√a slots
    for a stream keeping a slots busy (β the percentile's z, shrunk by
    √(job time / slack) as a queue that may wait absorbs most noise), or
-   Erlang C's fewest slots that keep a job's wait within the plan's budget
-   at the percentile, where that is fewer and the rate is not rising. And a
+   Erlang C's fewest slots that keep the jobs a wait makes late within the
+   percentile, where that is fewer and the rate is not rising: each job may
+   wait the plan's budget plus what its own run, shorter than the slow one,
+   leaves (`common.run_spread`; held all to the slow run, heavy-tailed jobs
+   spent the percentile twice), but for a peak not seen yet. And a
    burst like the last 30 minutes' biggest, which the maximum asked for at its
    first sight could not start in time, gets slots kept running for the part
    it could not. Minutes of a higher rate are no such burst: the peak rate of

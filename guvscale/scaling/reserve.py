@@ -15,7 +15,16 @@ import math
 from typing import NamedTuple
 
 from guvscale.rules.types import Role
-from guvscale.scaling.common import APPLY_DELAY, BOOT_SPREAD, blind_at_first_sight, dynos, seconds
+from guvscale.scaling.common import (
+    APPLY_DELAY,
+    BOOT_SPREAD,
+    NO_SPREAD,
+    Spread,
+    blind_at_first_sight,
+    dynos,
+    run_spread,
+    seconds,
+)
 
 # Bursts and peaks this recent size the reserve.
 BURST_MEMORY = 1800.0
@@ -100,21 +109,30 @@ def headroom(
         # overtakes a fleet run near full before a reaction lands, and its
         # queue got a race of 40 dynos (development diurnal-22 at 60 s: 4.19
         # dyno-hours became 4.84), so a rise keeps the square root's margin.
-        wait = max(0.0, start_by - BOOT_SPREAD * role.boot)
+        # In a stream's noise a job waits on its own, so what it may wait
+        # is the deadline less its own run, not the slow run every job was
+        # held to (with the percentile spent twice: on the run, then on the
+        # wait, heavy-tailed jobs kept 9 dynos for 3.8 busy slots).
+        wait = start_by - BOOT_SPREAD * role.boot
+        runs = run_spread(role.stddev / role.processing, role.percentile)
 
-        def slots(a: float) -> float:
+        def slots(a: float, spread: Spread) -> float:
             staffed = a + beta * math.sqrt(a)
             if rising:
                 return staffed
-            return min(staffed, erlang_slots(a, jt, wait, role.percentile))
+            return min(staffed, erlang_slots(a, jt, wait, role.percentile, spread))
 
-        noise = stream = slots(busy)
+        noise = stream = slots(busy, runs)
         # Minutes of a higher rate come back (a burst that lasts several
         # polls is no `bursts` entry, and reacting to it is too slow): the
         # peak of the last BURST_MEMORY is staffed for too.
+        # A peak not seen yet is a guess: it keeps the slow run's margin
+        # (given the spread, development shortdeadline-15 met its first
+        # 37.5 jobs/s minute with a dyno fewer, sized for a guessed 28.9,
+        # and missed at 30 and 60 s polls).
         if top * jt > busy:
             peak_rate = top
-            noise = max(noise, slots(top * jt))
+            noise = max(noise, slots(top * jt, runs if top > unknown else NO_SPREAD))
     # A burst of b jobs at once must start within the slack. Dynos asked
     # for at its first sight land `late` later at worst; whatever the
     # maximum could not start in the time left must find slots running.
@@ -237,16 +255,34 @@ def remember_burst(
     return bursts
 
 
-def erlang_slots(busy: float, job_time: float, wait: float, percentile: float) -> float:
+def erlang_slots(
+    busy: float,
+    job_time: float,
+    wait: float,
+    percentile: float,
+    spread: Spread = NO_SPREAD,
+) -> float:
     """Fewest slots for a Poisson stream keeping `busy` slots busy on
-    average, with P(a job waits longer than `wait`) no more than the
-    percentile lets miss (Erlang C: exponential job times, M/M/c)."""
+    average, with the jobs a wait makes late no more than the percentile
+    lets miss (Erlang C: exponential job times, M/M/c).
+
+    `wait` is what a job running the slow run may wait; `spread`
+    (`common.run_spread`) says how much longer each share of jobs may, in
+    job times. Jobs too long to meet the deadline at all take their share of
+    the percentile first; where they take all of it, every job is held to
+    the slow run's wait, as if none were longer."""
     if busy <= 0:
         return 0.0
     allowed = 1.0 - percentile / 100.0
+    waits = [(wait + extra * job_time, share) for extra, share in spread]
+    budget = allowed - sum(share for w, share in waits if w <= 0)
+    if budget > 0:
+        waits = [(w / job_time, share) for w, share in waits if w > 0]
+    else:  # the long jobs alone use the whole percentile
+        waits, budget = [(max(0.0, wait) / job_time, 1.0)], allowed
     c = math.floor(busy) + 1  # fewer slots than busy ones never catch up
     blocked = erlang_b(c, busy)
-    while waits_longer(c, busy, blocked, max(0.0, wait) / job_time) > allowed:
+    while sum(share * waits_longer(c, busy, blocked, w) for w, share in waits) > budget:
         c += 1
         blocked = busy * blocked / (c + busy * blocked)  # Erlang B's recursion
     return float(c)
