@@ -73,7 +73,7 @@ Spread = tuple[tuple[float, float], ...]
 NO_SPREAD: Spread = ((0.0, 1.0),)  # every job held to the slow run's wait
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)  # bounded: a worker runs for weeks over many roles
 def run_spread(cv: float, percentile: float) -> Spread:
     """How much longer than the slow run each share of jobs may wait and
     still meet the deadline, over the lognormal of job times with coefficient
