@@ -15,6 +15,7 @@ from guvscale.scaling.reserve import (
     erlang_slots,
     first_peak,
     headroom,
+    peak_costs,
     waits_longer,
 )
 from tests.factories import scaling_role as role
@@ -223,11 +224,48 @@ def test_heavy_tailed_jobs_keep_a_reserve_for_their_own_runs(rate: float, dynos:
 
 
 def test_a_peak_not_seen_yet_keeps_the_slow_runs_margin() -> None:
-    # After 25 minutes of 0.1 jobs/s the unseen peak is 2.2 times that: a
-    # guess, staffed as if every job ran the slow run. The same rate seen
-    # as a peak is staffed for each job's own run.
-    guessed = first_peak(1500.0) * 0.1
-    unseen, why = reserve(HEAVY, 0.1, watched=1500.0)
+    # Five minutes into a stream of 0.1 jobs/s the unseen peak is 6.8 times
+    # that: a guess, staffed as if every job ran the slow run. The same rate
+    # seen as a peak is staffed for each job's own run.
+    guessed = first_peak(300.0) * 0.1
+    unseen, why = reserve(HEAVY, 0.1, watched=300.0)
     seen, _ = reserve(HEAVY, 0.1, peaks=[Peak(1800.0, guessed, 0.0)])
     assert "until 30 min of the stream show its peaks" in why
-    assert (unseen, seen) == (10, 7)
+    assert (unseen, seen) == (20, 18)
+
+
+# A rise reacted to at its first sight makes late only the jobs that come
+# before dynos asked for then land and run longer than the deadline leaves.
+SHORT = role(processing=0.5, stddev=0.35, deadline=15, concurrency=4, minimum=1, maximum=8, boot=33)
+
+
+@pytest.mark.parametrize(
+    ("role_", "rise", "seen", "costs"),
+    [
+        # No job meets the deadline after waiting out a boot: a rise of 5
+        # jobs/s over 5.5 loses ~520 jobs, an hour's share is 198.
+        (SHORT, 5.0, 5.5, True),
+        (SHORT, 1.0, 5.5, False),  # ~100 jobs
+        # Heavy-tailed jobs: of those that wait out a late boot and a poll
+        # (110 s), the 6 % that run longer than the 68 s left miss.
+        (HEAVY, 0.7, 0.1, True),  # 4.5 jobs, an hour's share 3.6
+        (HEAVY, 0.35, 0.1, False),  # 2.3 jobs
+        # Jobs of 0.5 s with a 178 s deadline: none waiting 110 s misses.
+        (role(processing=0.5, stddev=0.0, deadline=178, boot=61), 50.0, 0.1, False),
+    ],
+)
+def test_an_unseen_peak_is_staffed_for_only_where_reacting_would_cost_runs(
+    role_: Role, rise: float, seen: float, costs: bool
+) -> None:
+    assert peak_costs(role_, rise, seen, 60.0 if role_ is SHORT else 30.0) is costs
+
+
+@pytest.mark.parametrize(("watched", "dynos"), [(0.0, 20), (300.0, 20), (900.0, 4), (1500.0, 4)])
+def test_a_heavy_tailed_stream_drops_the_unseen_peak_once_reacting_costs_no_more(
+    watched: float, dynos: int
+) -> None:
+    # By 15 minutes the guess is 4.5 times the 0.1 jobs/s seen: reacting to
+    # such a rise would make 2.3 jobs late, fewer than the hour's 3.6.
+    count, why = reserve(HEAVY, 0.1, watched=watched)
+    assert count == dynos
+    assert ("until 30 min of the stream show its peaks" in why) is (dynos == 20)

@@ -99,6 +99,18 @@ def run_spread(cv: float, percentile: float) -> Spread:
     )
 
 
+def runs_longer(role: Role, seconds: float) -> float:
+    """The share of jobs that run longer than `seconds` (the lognormal of
+    `slow_run`; with no stddev, all or none)."""
+    if seconds <= 0:
+        return 1.0
+    if role.stddev <= 0:
+        return 1.0 if role.processing > seconds else 0.0
+    sigma = math.sqrt(math.log1p((role.stddev / role.processing) ** 2))
+    mu = math.log(role.processing) - sigma * sigma / 2
+    return 1.0 - NormalDist(mu, sigma).cdf(math.log(seconds))
+
+
 def start_by(role: Role) -> float:
     """Seconds after its publish by which a job must start to meet the deadline.
 

@@ -111,7 +111,12 @@ The reasoning, in the order the code follows it:
    of it have shown them: meanwhile a peak of `reserve.FIRST_PEAK` times its
    average rate is staffed for, fading to none by then (its first burst found
    only the noise's reserve, and missed where the maximum kept all along did
-   not). What the reserve scales up to is kept for a boot and a poll,
+   not), unless reacting to such a rise at its first sight would make no
+   more jobs late than the percentile lets miss of an hour at the rate seen:
+   its jobs wait out a late boot and a poll, and miss only if they then run
+   longer than the deadline leaves (`reserve.peak_costs`; heavy-tailed
+   jobs, most of them short, kept 10 dynos for 0.1 jobs/s). What the
+   reserve scales up to is kept for a boot and a poll,
    unless the stream stops: one following the noise of a thin stream's rate
    asked for a dyno one poll and shed it, still booting, the next. Each is
    named in the reason (`reserve`).

@@ -23,8 +23,10 @@ from guvscale.scaling.common import (
     blind_at_first_sight,
     dynos,
     run_spread,
+    runs_longer,
     seconds,
 )
+from guvscale.scaling.race import RACE_HORIZON
 
 # Bursts and peaks this recent size the reserve.
 BURST_MEMORY = 1800.0
@@ -94,6 +96,8 @@ def headroom(
         # A multiple of the average, not of the last rate: one of a noisy
         # reading asked for a dyno one poll and shed it the next.
         unknown = first_peak(watched) * seen
+        if not peak_costs(role, unknown - seen, seen, interval):
+            unknown = 0.0
         top = max(top, unknown)
     if slow and max(busy, top) > 0 and not quiet and not thin:
         # Square-root staffing, c = a + β·√a: with no wait allowed β is the
@@ -176,6 +180,17 @@ def headroom(
         else "dynos asked for at a burst's first sight land too late"
     )
     return total, "headroom: " + " and ".join(parts) + f", as {late_why}"
+
+
+def peak_costs(role: Role, rise: float, seen: float, interval: float) -> bool:
+    """Would a rise of `rise` jobs/s over a stream seen at `seen`, reacted
+    to only at its first sight, make more jobs late than the percentile lets
+    miss of an hour at that rate? Its jobs until dynos asked for then land
+    (a late boot) wait at most that long, and miss if they then run longer
+    than the deadline leaves."""
+    react = APPLY_DELAY + role.boot * (1 + BOOT_SPREAD) + interval
+    late = rise * react * runs_longer(role, role.deadline - react)
+    return late > (1.0 - role.percentile / 100.0) * seen * RACE_HORIZON
 
 
 def first_peak(watched: float) -> float:
