@@ -62,9 +62,14 @@ def slow_run(role: Role) -> float:
     z = NormalDist().inv_cdf(role.percentile / 100.0)
     if role.stddev <= 0:
         return role.processing
-    sigma2 = math.log1p((role.stddev / role.processing) ** 2)
-    mu = math.log(role.processing) - sigma2 / 2
-    return math.exp(mu + z * math.sqrt(sigma2))
+    mu, sigma = lognormal(role.processing, role.stddev / role.processing)
+    return math.exp(mu + z * sigma)
+
+
+def lognormal(mean: float, cv: float) -> tuple[float, float]:
+    """(mu, sigma) of the lognormal with this mean and coefficient of variation."""
+    sigma2 = math.log1p(cv**2)
+    return math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
 
 
 # (extra, share) pairs: a `share` of jobs runs `extra` mean job times
@@ -85,11 +90,11 @@ def run_spread(cv: float, percentile: float) -> Spread:
     """
     if cv <= 0:
         return NO_SPREAD
-    sigma = math.sqrt(math.log1p(cv * cv))
+    mu, sigma = lognormal(1.0, cv)
     normal = NormalDist()
 
     def run(p: float) -> float:  # the job time at probability p, in means
-        return math.exp(-sigma * sigma / 2 + sigma * normal.inv_cdf(p))
+        return math.exp(mu + sigma * normal.inv_cdf(p))
 
     slow = run(percentile / 100.0)
     edges = [i / 20 for i in range(19)] + [1 - 0.1 * 10 ** (-k / 24) for k in range(1, 121)] + [1.0]
@@ -106,8 +111,7 @@ def runs_longer(role: Role, seconds: float) -> float:
         return 1.0
     if role.stddev <= 0:
         return 1.0 if role.processing > seconds else 0.0
-    sigma = math.sqrt(math.log1p((role.stddev / role.processing) ** 2))
-    mu = math.log(role.processing) - sigma * sigma / 2
+    mu, sigma = lognormal(role.processing, role.stddev / role.processing)
     return 1.0 - NormalDist(mu, sigma).cdf(math.log(seconds))
 
 

@@ -129,9 +129,9 @@ def headroom(
         noise = stream = slots(busy, runs)
         # Minutes of a higher rate come back (a burst that lasts several
         # polls is no `bursts` entry, and reacting to it is too slow): the
-        # peak of the last BURST_MEMORY is staffed for too.
-        # A peak not seen yet is a guess: it keeps the slow run's margin
-        # (given the spread, development shortdeadline-15 met its first
+        # peak of the last BURST_MEMORY is staffed for too. One not seen
+        # yet is a guess, and keeps the slow run's margin (given the
+        # spread, development shortdeadline-15 met its first
         # 37.5 jobs/s minute with a dyno fewer, sized for a guessed 28.9,
         # and missed at 30 and 60 s polls).
         if top * jt > busy:
