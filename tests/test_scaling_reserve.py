@@ -252,6 +252,10 @@ SHORT = role(processing=0.5, stddev=0.35, deadline=15, concurrency=4, minimum=1,
         (HEAVY, 0.35, 0.1, False),  # 2.3 jobs
         # Jobs of 0.5 s with a 178 s deadline: none waiting 110 s misses.
         (role(processing=0.5, stddev=0.0, deadline=178, boot=61), 50.0, 0.1, False),
+        # A stddev too small for a distribution (sigma rounds to 0; its cdf
+        # raised): every job runs the mean.
+        (role(processing=0.5, stddev=1e-300, deadline=178, boot=61), 50.0, 0.1, False),
+        (role(processing=100.0, stddev=1e-300, deadline=178, boot=61), 50.0, 0.1, True),
     ],
 )
 def test_an_unseen_peak_is_staffed_for_only_where_reacting_would_cost_runs(

@@ -106,12 +106,14 @@ def run_spread(cv: float, percentile: float) -> Spread:
 
 def runs_longer(role: Role, seconds: float) -> float:
     """The share of jobs that run longer than `seconds` (the lognormal of
-    `slow_run`; with no stddev, all or none)."""
+    `slow_run`; with no spread to speak of, all or none)."""
     if seconds <= 0:
         return 1.0
-    if role.stddev <= 0:
-        return 1.0 if role.processing > seconds else 0.0
     mu, sigma = lognormal(role.processing, role.stddev / role.processing)
+    # A stddev so small that sigma rounds to 0 has no distribution to read
+    # (NormalDist's cdf raises): `grace.outlive` draws the same line.
+    if sigma < 1e-6:
+        return 1.0 if role.processing > seconds else 0.0
     return 1.0 - NormalDist(mu, sigma).cdf(math.log(seconds))
 
 
