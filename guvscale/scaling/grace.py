@@ -10,6 +10,7 @@ import math
 from statistics import NormalDist
 
 from guvscale.rules.types import Role
+from guvscale.scaling.common import lognormal
 
 STOP_GRACE = 30.0
 # Long jobs: shed busy dynos only when the oldest waiting job could still
@@ -26,11 +27,9 @@ def outlive(role: Role, job_time: float) -> float:
     """
     p = job_time
     half_done = max(0.0, 1.0 - STOP_GRACE / p)
-    cv = role.stddev / role.processing
-    sigma = math.sqrt(math.log1p(cv * cv))
+    mu, sigma = lognormal(p, role.stddev / role.processing)
     if sigma < 1e-6:
         return half_done
-    mu = math.log(p) - sigma * sigma / 2
     tail = 1.0 - NormalDist(mu, sigma).cdf(math.log(STOP_GRACE))
     return max(half_done, tail)
 

@@ -140,7 +140,7 @@ def headroom(
     # A burst of b jobs at once must start within the slack. Dynos asked
     # for at its first sight land `late` later at worst; whatever the
     # maximum could not start in the time left must find slots running.
-    late = APPLY_DELAY + role.boot * (1 + BOOT_SPREAD) + interval
+    late = reaction(role, interval)
     b = max((b for _, b in bursts), default=0.0)
     left = max(0.0, slack - late)
     burst = max(0.0, b * jt - hi * c * left) / max(min(slack, late), 1e-9)
@@ -182,13 +182,19 @@ def headroom(
     return total, "headroom: " + " and ".join(parts) + f", as {late_why}"
 
 
+def reaction(role: Role, interval: float) -> float:
+    """When dynos asked for at a rise's first sight start jobs, at worst:
+    the rise shows at the next poll, the request lands, the boot runs late."""
+    return APPLY_DELAY + role.boot * (1 + BOOT_SPREAD) + interval
+
+
 def peak_costs(role: Role, rise: float, seen: float, interval: float) -> bool:
     """Would a rise of `rise` jobs/s over a stream seen at `seen`, reacted
     to only at its first sight, make more jobs late than the percentile lets
     miss of an hour at that rate? Its jobs until dynos asked for then land
     (a late boot) wait at most that long, and miss if they then run longer
     than the deadline leaves."""
-    react = APPLY_DELAY + role.boot * (1 + BOOT_SPREAD) + interval
+    react = reaction(role, interval)
     late = rise * react * runs_longer(role, role.deadline - react)
     return late > (1.0 - role.percentile / 100.0) * seen * RACE_HORIZON
 
