@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from multiprocessing import Pool
 
 from guvscale.simulate import SimConfig, draw_durations, run_trace, run_trace_steps
-from guvscale.simulate.baselines import AtFirstSight, Fastest
+from guvscale.simulate.baselines import AtFirstSight, Fastest, Standby
 from guvscale.simulate.policies import all_policies
 from guvscale.simulate.policies import ours as policy_ours
 from guvscale.simulate.scenarios import DEV_BASE, FAMILIES, FRESH_BASE, HELD_OUT_BASE, with_poll
@@ -103,11 +103,14 @@ class Outcome:
         return self.seeds or ("held-out" if self.held_out else "dev")
 
 
-Job = tuple[str, str, int, str, float]  # simulator, family, index, seed set, poll
+# What holding dynos while work waits or runs buys (`--standby`): the share
+# of the way to the maximum, and whether only roles too slow to react hold it.
+Held = tuple[float, bool] | None
+Job = tuple[str, str, int, str, float, Held]  # simulator, family, index, seed set, poll
 
 
 def run_one(job: Job) -> Outcome:
-    sim, family, index, seeds, poll = job
+    sim, family, index, seeds, poll, standby = job
     simulate = SIMULATORS[sim]
     trace = with_poll(FAMILIES[family](seed_of(index, seeds)), poll)
     role = trace.role()
@@ -117,6 +120,8 @@ def run_one(job: Job) -> Outcome:
     cfg = SimConfig(tail=max(1800.0, 4 * role.deadline) + 3 * longest)
     policies = all_policies(role)
     policies["fastest"] = Fastest(role)
+    if standby:
+        policies["ours"] = Standby(role, policies["ours"], *standby)
     results = {
         name: simulate(p, trace, role, seed=index, config=cfg) for name, p in policies.items()
     }
@@ -163,9 +168,9 @@ def seed_of(index: int, seeds: str) -> int:
     return SEED_SETS[seeds] + index
 
 
-def jobs_for(per_family: int, seeds: str, sims: list[str]) -> list[Job]:
+def jobs_for(per_family: int, seeds: str, sims: list[str], standby: Held = None) -> list[Job]:
     return [
-        (sim, family, i, seeds, poll)
+        (sim, family, i, seeds, poll, standby)
         for sim in sims
         for family in FAMILIES
         for i in range(per_family)
@@ -427,8 +432,10 @@ def changes(before: list[Outcome], after: list[Outcome]) -> list[str]:
     return lines
 
 
-def run_set(per_family: int, seeds: str, workers: int, sims: list[str]) -> list[Outcome]:
-    todo = jobs_for(per_family, seeds, sims)
+def run_set(
+    per_family: int, seeds: str, workers: int, sims: list[str], standby: Held = None
+) -> list[Outcome]:
+    todo = jobs_for(per_family, seeds, sims, standby)
     if workers > 1:
         with Pool(workers) as pool:
             return pool.map(run_one, todo, chunksize=4)
@@ -458,7 +465,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--against", default="", help="list what changed against a file --save wrote"
     )
+    parser.add_argument(
+        "--standby",
+        default="",
+        metavar="SHARE[:slow]",
+        help="ours held at least SHARE of the way to the maximum while jobs wait or run "
+        "(with :slow, only roles too slow to react): what the misses beyond reaction cost",
+    )
     args = parser.parse_args(argv)
+    standby: Held = None
+    if args.standby:
+        share, _, only = args.standby.partition(":")
+        standby = (float(share), only == "slow")
     per = 6 if args.quick else args.per_family
     if args.families:
         keep = set(args.families.split(","))
@@ -479,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     everything: list[Outcome] = []
     for seeds in sets:
         t0 = time.perf_counter()
-        outcomes = run_set(per, seeds, args.jobs, sims)
+        outcomes = run_set(per, seeds, args.jobs, sims, standby)
         took = time.perf_counter() - t0
         everything += outcomes
         for sim in sims:

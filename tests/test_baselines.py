@@ -18,6 +18,7 @@ from guvscale.simulate.baselines import (
     Fixed,
     HireFire,
     Keda,
+    Standby,
     derived_steps,
     per_dyno,
 )
@@ -236,3 +237,42 @@ def test_at_first_sight_keeps_the_wrapped_policys_state() -> None:
     again = AtFirstSight(role(), Keda(role()))
     again.restore(json.loads(json.dumps(policy.state())))
     assert again.state() == inner.state() != Keda(role()).state()
+
+
+@pytest.mark.parametrize(
+    ("share", "ready", "unacked", "desired"),
+    [
+        (0.5, 0, 0, 2),  # no job waits or runs: the wrapped policy's answer
+        (0.5, 0, 1, 11),  # one job runs: half the way from the minimum (2) to 20
+        (0.5, 40, 0, 11),
+        (1.0, 3, 3, 20),  # all the way: the fastest's fleet
+        (0.0, 3, 3, 2),  # none: the wrapped answer
+        (0.05, 0, 1, 3),  # any share above none holds at least a dyno more
+        (0.5, None, None, 2),  # no reading: the wrapped policy decides
+    ],
+)
+def test_standby_holds_a_share_of_the_maximum_while_jobs_wait_or_run(
+    share: float, ready: int | None, unacked: int | None, desired: int
+) -> None:
+    policy = Standby(role(minimum=2), Fixed(2), share)
+    answer = policy.decide(Observation(t=0.0, ready=ready, unacked=unacked, current=2))
+    assert answer.desired == desired
+
+
+def test_standby_never_lowers_the_wrapped_answer() -> None:
+    assert Standby(role(), Fixed(15), 0.5).decide(obs(0, 5, 15)).desired == 15
+
+
+@pytest.mark.parametrize(
+    ("boot", "deadline", "desired"),
+    [
+        (64.0, 50.0, 10),  # boot plus a poll use up the start-by: held
+        (10.0, 180.0, 2),  # reacting is in time: the wrapped answer
+    ],
+)
+def test_standby_for_slow_roles_only_holds_where_reacting_is_too_slow(
+    boot: float, deadline: float, desired: int
+) -> None:
+    slow = role(boot=boot, deadline=deadline, pollinterval=30.0)
+    answer = Standby(slow, Fixed(2), 0.5, slow_only=True).decide(obs(0, 5, 2))
+    assert answer.desired == desired

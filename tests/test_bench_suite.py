@@ -90,3 +90,14 @@ def test_outcomes_saved_without_peer_meets_load(suite: ModuleType, tmp_path: Pat
     (loaded,) = suite.load(str(saved))
     assert loaded.peer_meets is None
     assert loaded.seed_set == "dev"
+
+
+def test_standby_runs_ours_held_while_jobs_wait_or_run(suite: ModuleType) -> None:
+    job = ("events", "sparse", 0, "dev", 60.0)
+    plain = suite.run_one((*job, None))
+    held = suite.run_one((*job, (1.0, False)))
+    # The peers and the fastest run as before; only ours holds the maximum.
+    assert (held.fastest_within, held.cheapest) == (plain.fastest_within, plain.cheapest)
+    assert held.ours_hours > plain.ours_hours
+    # Holding none of the way is plain ours.
+    assert suite.run_one((*job, (0.0, False))) == plain

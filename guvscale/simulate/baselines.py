@@ -285,3 +285,39 @@ class AtFirstSight:
 
     def restore(self, state: dict[str, Any]) -> None:
         self.policy.restore(state)
+
+
+@dataclass
+class Standby:
+    """A diagnostic, not a peer: `policy`'s answer, but at least `share` of
+    the way from the minimum to the maximum while any job waits or runs.
+    It prices the issue's target: the misses beyond reaction are met only by
+    dynos already running when a queue first shows, and this is what holding
+    them costs (`share` 1 is the fastest's fleet, with `policy`'s on top).
+
+    `slow_only` holds them only for roles too slow to react (boot plus a
+    poll no sooner than the start-by, `common.reaction_warning`), the roles
+    where the misses beyond reaction are."""
+
+    role: Role
+    policy: Policy
+    share: float
+    slow_only: bool = False
+
+    def decide(self, obs: Observation) -> Decision:
+        from guvscale.scaling.common import reaction_warning  # the model, when asked for
+
+        answer = self.policy.decide(obs)
+        if not obs.messages or (self.slow_only and reaction_warning(self.role) is None):
+            return answer
+        lo, hi = _bounds(self.role, obs)
+        held = lo + math.ceil(self.share * (hi - lo) - 1e-9)
+        if held <= answer.desired:
+            return answer
+        return Decision(held, f"standby: {held} while {obs.messages} jobs wait or run")
+
+    def state(self) -> dict[str, Any]:
+        return self.policy.state()
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.policy.restore(state)
