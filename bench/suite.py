@@ -27,6 +27,10 @@ variants that lost held-out runs were not landed, so it has steered the
 model a little), and `--fresh`, a second held-out set read only to check the
 held-out figures, never used to choose between variants.
 
+`--standby SHARE[:slow]` runs ours held at least SHARE of the way to the
+maximum while jobs wait or run (`baselines.Standby`; `:slow`, only on roles
+too slow to react): what meeting the misses beyond reaction would cost.
+
 `--sim both` (the default) runs every scenario on both simulators, the event
 engine (guvscale/simulate/engine.py) and the fixed-step one (stepsim.py),
 written apart so that a headline resting on one simulator's quirks shows: the
@@ -106,7 +110,7 @@ class Outcome:
 # What holding dynos while work waits or runs buys (`--standby`): the share
 # of the way to the maximum, and whether only roles too slow to react hold it.
 Held = tuple[float, bool] | None
-Job = tuple[str, str, int, str, float, Held]  # simulator, family, index, seed set, poll
+Job = tuple[str, str, int, str, float, Held]  # simulator, family, index, seed set, poll, held
 
 
 def run_one(job: Job) -> Outcome:
@@ -476,7 +480,13 @@ def main(argv: list[str] | None = None) -> int:
     standby: Held = None
     if args.standby:
         share, _, only = args.standby.partition(":")
-        standby = (float(share), only == "slow")
+        try:
+            held = float(share)
+        except ValueError:
+            held = -1.0
+        if not 0.0 <= held <= 1.0 or only not in ("", "slow"):
+            parser.error(f"--standby {args.standby}: a share from 0 to 1, optionally with :slow")
+        standby = (held, only == "slow")
     per = 6 if args.quick else args.per_family
     if args.families:
         keep = set(args.families.split(","))

@@ -101,3 +101,9 @@ def test_standby_runs_ours_held_while_jobs_wait_or_run(suite: ModuleType) -> Non
     assert held.ours_hours > plain.ours_hours
     # Holding none of the way is plain ours.
     assert suite.run_one((*job, (0.0, False))) == plain
+
+
+@pytest.mark.parametrize("value", ["2", "-0.1", "half", "0.5:fast"])
+def test_standby_refuses_what_is_no_share(suite: ModuleType, value: str) -> None:
+    with pytest.raises(SystemExit):
+        suite.main(["--standby", value])
