@@ -263,22 +263,12 @@ class Fastest:
 
 
 @dataclass
-class AtFirstSight:
-    """A diagnostic, not a peer: `policy`'s answer, but the maximum whenever
-    jobs wait (ready above zero). A scenario this misses is beyond reacting
-    to the first sight of a queue: only dynos running before it save it
-    (the fastest policy meets such runs by holding the maximum while any job
-    runs, a stream's jobs included)."""
+class _Raised:
+    """A diagnostic wrapper: `policy` decides, the wrapper may only raise its
+    answer, and the state is `policy`'s."""
 
     role: Role
     policy: Policy
-
-    def decide(self, obs: Observation) -> Decision:
-        answer = self.policy.decide(obs)
-        if not obs.ready:
-            return answer
-        _, hi = _bounds(self.role, obs)
-        return Decision(max(answer.desired, hi), f"at first sight: {obs.ready} jobs wait")
 
     def state(self) -> dict[str, Any]:
         return self.policy.state()
@@ -288,7 +278,23 @@ class AtFirstSight:
 
 
 @dataclass
-class Standby:
+class AtFirstSight(_Raised):
+    """A diagnostic, not a peer: `policy`'s answer, but the maximum whenever
+    jobs wait (ready above zero). A scenario this misses is beyond reacting
+    to the first sight of a queue: only dynos running before it save it
+    (the fastest policy meets such runs by holding the maximum while any job
+    runs, a stream's jobs included)."""
+
+    def decide(self, obs: Observation) -> Decision:
+        answer = self.policy.decide(obs)
+        if not obs.ready:
+            return answer
+        _, hi = _bounds(self.role, obs)
+        return Decision(max(answer.desired, hi), f"at first sight: {obs.ready} jobs wait")
+
+
+@dataclass
+class Standby(_Raised):
     """A diagnostic, not a peer: `policy`'s answer, but at least `share` of
     the way from the minimum to the maximum while any job waits or runs.
     It prices the issue's target: the misses beyond reaction are met only by
@@ -299,25 +305,21 @@ class Standby:
     poll no sooner than the start-by, `common.reaction_warning`), the roles
     where the misses beyond reaction are."""
 
-    role: Role
-    policy: Policy
     share: float
     slow_only: bool = False
+    holds: bool = field(init=False)  # the role's, fixed: worked out once, not each poll
 
-    def decide(self, obs: Observation) -> Decision:
+    def __post_init__(self) -> None:
         from guvscale.scaling.common import reaction_warning  # the model, when asked for
 
+        self.holds = not self.slow_only or reaction_warning(self.role) is not None
+
+    def decide(self, obs: Observation) -> Decision:
         answer = self.policy.decide(obs)
-        if not obs.messages or (self.slow_only and reaction_warning(self.role) is None):
+        if not obs.messages or not self.holds:
             return answer
         lo, hi = _bounds(self.role, obs)
         held = lo + math.ceil(self.share * (hi - lo) - 1e-9)
         if held <= answer.desired:
             return answer
         return Decision(held, f"standby: {held} while {obs.messages} jobs wait or run")
-
-    def state(self) -> dict[str, Any]:
-        return self.policy.state()
-
-    def restore(self, state: dict[str, Any]) -> None:
-        self.policy.restore(state)
