@@ -446,6 +446,18 @@ def run_set(
     return [run_one(j) for j in todo]
 
 
+def standby_share(value: str) -> tuple[float, bool]:
+    """`--standby SHARE[:slow]` as (share, only roles too slow to react)."""
+    share, _, only = value.partition(":")
+    try:
+        held = float(share)
+    except ValueError:
+        held = math.nan
+    if not 0.0 <= held <= 1.0 or only not in ("", "slow"):
+        raise argparse.ArgumentTypeError(f"{value}: a share from 0 to 1, optionally with :slow")
+    return held, only == "slow"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-family", type=int, default=30, help="scenarios per family")
@@ -471,22 +483,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--standby",
-        default="",
+        type=standby_share,
+        default=None,
         metavar="SHARE[:slow]",
         help="ours held at least SHARE of the way to the maximum while jobs wait or run "
         "(with :slow, only roles too slow to react): what the misses beyond reaction cost",
     )
     args = parser.parse_args(argv)
-    standby: Held = None
-    if args.standby:
-        share, _, only = args.standby.partition(":")
-        try:
-            held = float(share)
-        except ValueError:
-            held = -1.0
-        if not 0.0 <= held <= 1.0 or only not in ("", "slow"):
-            parser.error(f"--standby {args.standby}: a share from 0 to 1, optionally with :slow")
-        standby = (held, only == "slow")
     per = 6 if args.quick else args.per_family
     if args.families:
         keep = set(args.families.split(","))
@@ -507,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     everything: list[Outcome] = []
     for seeds in sets:
         t0 = time.perf_counter()
-        outcomes = run_set(per, seeds, args.jobs, sims, standby)
+        outcomes = run_set(per, seeds, args.jobs, sims, args.standby)
         took = time.perf_counter() - t0
         everything += outcomes
         for sim in sims:
