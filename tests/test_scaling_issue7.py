@@ -191,6 +191,38 @@ def test_3_a_fleet_starving_between_polls_does_not_read_its_jobs_as_long() -> No
     assert "as measured" not in decision.reason
 
 
+@pytest.mark.parametrize(
+    ("real", "polls", "said"),
+    [
+        (100.0, 4, None),  # 3.6 acks: too few to tell
+        (100.0, 12, "jobs take 100 s as measured from acks per consumer, not the 50 s configured"),
+        (60.0, 40, None),  # within a quarter of the configured time
+        (70.0, 12, None),  # 11 acks: 40 % off is still within their noise
+        (70.0, 40, "jobs take 70 s as measured from acks per consumer, not the 50 s configured"),
+    ],
+)
+def test_3_slow_jobs_are_measured_from_the_few_acks_they_give(
+    real: float, polls: int, said: str | None
+) -> None:
+    # Four busy dynos of minute-long jobs ack about one job a 30 s poll. Each
+    # interval faded the count by 5 %, so it could never reach the 30 acks
+    # asked for: a rule's job time half the real one was trusted for ever
+    # (development slow runs with `processing` halved: 72 of 120 missed).
+    slow = role(processing=50.0, stddev=15.0, deadline=900, concurrency=1, minimum=0, maximum=8)
+    rate = 4 / real
+    decision = last(
+        Scaler(slow),
+        [
+            obs(30 * i, 40, unacked=4, current=4, publish_rate=rate, ack_rate=rate)
+            for i in range(polls)
+        ],
+    )
+    if said is None:
+        assert "as measured" not in decision.reason
+    else:
+        assert said in decision.reason
+
+
 # 4. A burst spanning two polls was taken for a lasting rate beyond the
 # maximum, and the "outgrown" memory then kept every later queue empty.
 def test_4_a_burst_across_two_polls_is_no_lasting_rate_nor_an_overload() -> None:

@@ -29,12 +29,19 @@ INTERVAL_HISTORY = 6
 # After jobs were seen redelivered, no dyno is shed while jobs are in flight
 # for this long (`model` docstring, 12).
 REDELIVERY_MEMORY = 3600.0
-# The measured job time replaces `processing` once this many acks of saturated
-# intervals back it, when it differs from it by more than this share (`model`
-# docstring, 11). Older measurements fade by MEASURED_FADE per interval.
+# The measured job time replaces `processing` once MEASURED_ACKS acks of
+# saturated intervals back it and it differs from it by more than
+# MEASURED_DISAGREES; from MEASURED_FEW acks on, sooner, if it differs by that
+# much plus twice the noise of so few (`model` docstring, 11). Older
+# measurements fade by MEASURED_FADE per saturated interval, or less for an
+# interval of under ~5 acks: as if MEASURED_MEMORY acks were kept. (Minute-long
+# jobs ack about one a poll, and a 5 % fade a poll held their count under 30
+# for ever: a `processing` half the real one was trusted all run long.)
 MEASURED_ACKS = 30.0
 MEASURED_DISAGREES = 0.25
 MEASURED_FADE = 0.95
+MEASURED_FEW = 5.0
+MEASURED_MEMORY = 100.0
 
 
 class History:
@@ -74,9 +81,17 @@ class History:
     def job_time(self) -> float:
         """`processing`, or what the acks measured when they disagree with it."""
         p = self.role.processing
-        if self.acked < MEASURED_ACKS:
+        n = self.acked
+        if n < MEASURED_FEW:
             return p
-        measured = min(max(self.busy_s / self.acked, p / 5), p * 10)
+        measured = min(max(self.busy_s / n, p / 5), p * 10)
+        if n < MEASURED_ACKS:
+            # The estimate's relative error: a job cut off at either end of
+            # the window (1/n) and the jobs' own spread (cv/√n).
+            cv = self.role.stddev / p if p > 0 else 1.0
+            noise = 2.0 * (1.0 / n + cv / math.sqrt(n))
+            far = abs(math.log(measured / p)) > math.log1p(MEASURED_DISAGREES) + noise
+            return measured if far else p
         return measured if abs(measured / p - 1.0) > MEASURED_DISAGREES else p
 
     @property
@@ -229,8 +244,9 @@ class History:
             and unacked >= 0.9 * slots
         ):
             # Every slot was busy the whole interval: each ack freed one.
-            self.busy_s = MEASURED_FADE * self.busy_s + slots * interval
-            self.acked = MEASURED_FADE * self.acked + acks * interval
+            fade = max(MEASURED_FADE, math.exp(-acks * interval / MEASURED_MEMORY))
+            self.busy_s = fade * self.busy_s + slots * interval
+            self.acked = fade * self.acked + acks * interval
 
     def forget_clock(self) -> None:
         """Drop what is tied to the old clock's times; the averages stay."""

@@ -124,7 +124,8 @@ The reasoning, in the order the code follows it:
    was busy measure the real job time (busy throughout, not only at both
    polls: the queue must have held more than the interval took); once
    `MEASURED_ACKS` back it and it differs from `processing` by over a
-   quarter, it is used, and said.
+   quarter, it is used, and said; with fewer acks (slow jobs give one or
+   two a poll), as soon as it differs by that plus the noise of so few.
 12. Redeliveries: ready rising by more than was published (counted; when
    only estimated, also while fewer jobs run) and than the prefetch of the
    dynos we last shed (handed back at the stop, never run) means jobs were
