@@ -31,6 +31,12 @@ held-out figures, never used to choose between variants.
 maximum while jobs wait or run (`baselines.Standby`; `:slow`, only on roles
 too slow to react): what meeting the misses beyond reaction would cost.
 
+`--misstate K` gives every policy rules whose `processing` (and stddev) is
+K times the jobs' real mean, as a user's guess may be; the jobs do not
+change, so the fastest and the floor do not either: how far each policy
+leans on the rule's job time, and how much of the correctly set figures ours
+keeps by measuring it from the acks.
+
 `--sim both` (the default) runs every scenario on both simulators, the event
 engine (guvscale/simulate/engine.py) and the fixed-step one (stepsim.py),
 written apart so that a headline resting on one simulator's quirks shows: the
@@ -110,22 +116,33 @@ class Outcome:
 # What holding dynos while work waits or runs buys (`--standby`): the share
 # of the way to the maximum, and whether only roles too slow to react hold it.
 Held = tuple[float, bool] | None
-Job = tuple[str, str, int, str, float, Held]  # simulator, family, index, seed set, poll, held
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What a run changes from the plain suite."""
+
+    standby: Held = None  # `--standby`
+    misstate: float = 1.0  # `--misstate`: the rules' job time over the real one
+
+
+PLAIN = Variant()
+Job = tuple[str, str, int, str, float, Variant]  # simulator, family, index, seed set, poll
 
 
 def run_one(job: Job) -> Outcome:
-    sim, family, index, seeds, poll, standby = job
+    sim, family, index, seeds, poll, variant = job
     simulate = SIMULATORS[sim]
     trace = with_poll(FAMILIES[family](seed_of(index, seeds)), poll)
-    role = trace.role()
+    role = trace.role(misstated=variant.misstate)
     # Cut a run that cannot finish (livelock) well after any honest backlog
     # and after the longest job of the draw could have run three times over.
     longest = max(draw_durations(len(trace.arrivals), trace.mean, trace.cv, index))
     cfg = SimConfig(tail=max(1800.0, 4 * role.deadline) + 3 * longest)
     policies = all_policies(role)
     policies["fastest"] = Fastest(role)
-    if standby:
-        policies["ours"] = Standby(role, policies["ours"], *standby)
+    if variant.standby:
+        policies["ours"] = Standby(role, policies["ours"], *variant.standby)
     results = {
         name: simulate(p, trace, role, seed=index, config=cfg) for name, p in policies.items()
     }
@@ -172,9 +189,9 @@ def seed_of(index: int, seeds: str) -> int:
     return SEED_SETS[seeds] + index
 
 
-def jobs_for(per_family: int, seeds: str, sims: list[str], standby: Held = None) -> list[Job]:
+def jobs_for(per_family: int, seeds: str, sims: list[str], variant: Variant = PLAIN) -> list[Job]:
     return [
-        (sim, family, i, seeds, poll, standby)
+        (sim, family, i, seeds, poll, variant)
         for sim in sims
         for family in FAMILIES
         for i in range(per_family)
@@ -437,9 +454,9 @@ def changes(before: list[Outcome], after: list[Outcome]) -> list[str]:
 
 
 def run_set(
-    per_family: int, seeds: str, workers: int, sims: list[str], standby: Held = None
+    per_family: int, seeds: str, workers: int, sims: list[str], variant: Variant = PLAIN
 ) -> list[Outcome]:
-    todo = jobs_for(per_family, seeds, sims, standby)
+    todo = jobs_for(per_family, seeds, sims, variant)
     if workers > 1:
         with Pool(workers) as pool:
             return pool.map(run_one, todo, chunksize=4)
@@ -456,6 +473,17 @@ def standby_share(value: str) -> tuple[float, bool]:
     if not 0.0 <= held <= 1.0 or only not in ("", "slow"):
         raise argparse.ArgumentTypeError(f"{value}: a share from 0 to 1, optionally with :slow")
     return held, only == "slow"
+
+
+def factor(value: str) -> float:
+    """`--misstate K`: a positive factor."""
+    try:
+        k = float(value)
+    except ValueError:
+        k = math.nan
+    if not 0.0 < k < math.inf:
+        raise argparse.ArgumentTypeError(f"{value}: a factor above 0, such as 0.5 or 2")
+    return k
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -489,7 +517,16 @@ def main(argv: list[str] | None = None) -> int:
         help="ours held at least SHARE of the way to the maximum while jobs wait or run "
         "(with :slow, only roles too slow to react): what the misses beyond reaction cost",
     )
+    parser.add_argument(
+        "--misstate",
+        type=factor,
+        default=1.0,
+        metavar="K",
+        help="every policy's rules say jobs take K times their real mean (a user's wrong "
+        "guess; the jobs are unchanged)",
+    )
     args = parser.parse_args(argv)
+    variant = Variant(args.standby, args.misstate)
     per = 6 if args.quick else args.per_family
     if args.families:
         keep = set(args.families.split(","))
@@ -510,12 +547,14 @@ def main(argv: list[str] | None = None) -> int:
     everything: list[Outcome] = []
     for seeds in sets:
         t0 = time.perf_counter()
-        outcomes = run_set(per, seeds, args.jobs, sims, args.standby)
+        outcomes = run_set(per, seeds, args.jobs, sims, variant)
         took = time.perf_counter() - t0
         everything += outcomes
         for sim in sims:
             title = f"{SIM_TITLES[sim]}, {SET_TITLES[seeds]} seeds: "
             title += f"{per} scenarios a family x {len(POLLS)} polls"
+            if args.misstate != 1.0:
+                title += f", processing misstated x {args.misstate:g}"
             mine = [o for o in outcomes if o.sim == sim]
             found = report(mine, title, args.detail)
             short[sim] += [f"{seeds}: {s}" for s in found]

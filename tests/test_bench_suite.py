@@ -94,16 +94,36 @@ def test_outcomes_saved_without_peer_meets_load(suite: ModuleType, tmp_path: Pat
 
 def test_standby_runs_ours_held_while_jobs_wait_or_run(suite: ModuleType) -> None:
     job = ("events", "sparse", 0, "dev", 60.0)
-    plain = suite.run_one((*job, None))
-    held = suite.run_one((*job, (1.0, False)))
+    plain = suite.run_one((*job, suite.PLAIN))
+    held = suite.run_one((*job, suite.Variant(standby=(1.0, False))))
     # The peers and the fastest run as before; only ours holds the maximum.
     assert (held.fastest_within, held.cheapest) == (plain.fastest_within, plain.cheapest)
     assert held.ours_hours > plain.ours_hours
     # Holding none of the way is plain ours.
-    assert suite.run_one((*job, (0.0, False))) == plain
+    assert suite.run_one((*job, suite.Variant(standby=(0.0, False)))) == plain
 
 
 @pytest.mark.parametrize("value", ["2", "-0.1", "half", "0.5:fast"])
 def test_standby_refuses_what_is_no_share(suite: ModuleType, value: str) -> None:
     with pytest.raises(SystemExit):
         suite.main(["--standby", value])
+
+
+def test_misstate_gives_every_policy_a_wrong_job_time_and_leaves_the_jobs(
+    suite: ModuleType,
+) -> None:
+    job = ("events", "steady", 3, "dev", 30.0)
+    plain = suite.run_one((*job, suite.PLAIN))
+    halved = suite.run_one((*job, suite.Variant(misstate=0.5)))
+    # The same jobs: the fastest (which reads no job time) and the floor agree.
+    assert (halved.fastest_within, halved.floor_hours) == (plain.fastest_within, plain.floor_hours)
+    # Ours, told jobs take half as long, runs fewer dynos and misses.
+    assert halved.ours_hours < plain.ours_hours
+    assert halved.ours_within < plain.ours_within
+    assert suite.run_one((*job, suite.Variant(misstate=1.0))) == plain
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "twice", "inf"])
+def test_misstate_refuses_what_is_no_factor(suite: ModuleType, value: str) -> None:
+    with pytest.raises(SystemExit):
+        suite.main(["--misstate", value])

@@ -64,18 +64,20 @@ class Trace:
     # out of other dynos' reach (Celery's default is 4). 1: every job held runs.
     prefetch: int = 1
 
-    def role(self) -> Role:
-        """The role the benchmark scales this trace with: processing = the job mean."""
-        stddev = self.cv * self.mean
+    def role(self, misstated: float = 1.0) -> Role:
+        """The role the benchmark scales this trace with: processing = the job
+        mean, or `misstated` times it (a user's guess; the jobs are unchanged)."""
+        mean = self.mean * misstated
+        stddev = self.cv * mean
         return Role(
             name=self.name,
             worker=self.name,
             queue=self.name,
-            processing=self.mean,
+            processing=mean,
             stddev=stddev,
             deadline=self.deadline,
             percentile=self.percentile,
-            target=derived_target(self.deadline, self.percentile, stddev, self.mean),
+            target=derived_target(self.deadline, self.percentile, stddev, mean),
             concurrency=self.concurrency,
             minimum=self.minimum,
             maximum=self.maximum,
