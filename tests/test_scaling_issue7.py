@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from guvscale.scaling import Decision, Observation, Scaler
-from guvscale.scaling.common import reaction_warning
+from guvscale.scaling.common import as_measured, reaction_warning, start_by
+from guvscale.scaling.model import DeadlineModel
 from guvscale.scaling.reserve import Peak, peak_now
 from guvscale.simulate import SimConfig, SimResult, Trace, run, run_trace
 from guvscale.simulate.baselines import Fastest
@@ -221,6 +222,44 @@ def test_3_slow_jobs_are_measured_from_the_few_acks_they_give(
         assert "as measured" not in decision.reason
     else:
         assert said in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("target", "job_time", "expected"),
+    [
+        # No target written (0) or guv's derived one: derived again for the
+        # measured jobs, whose spread grows with them.
+        (0.0, 100.0, (100.0, 30.0, 900 - 2.3263478740408408 * 30.0)),
+        (900 - 2.3263478740408408 * 15.0, 100.0, (100.0, 30.0, 900 - 2.3263478740408408 * 30.0)),
+        # A target the user wrote stays theirs.
+        (600.0, 100.0, (100.0, 30.0, 600.0)),
+        # Measured as configured: the role itself.
+        (0.0, 50.0, (50.0, 15.0, 0.0)),
+    ],
+)
+def test_3_a_role_as_measured_keeps_the_spread_and_a_written_target(
+    target: float, job_time: float, expected: tuple[float, float, float]
+) -> None:
+    slow = role(processing=50.0, stddev=15.0, deadline=900, target=target)
+    measured = as_measured(slow, job_time)
+    assert (measured.processing, measured.stddev, measured.target) == pytest.approx(expected)
+
+
+def test_3_jobs_measured_longer_leave_less_slack_to_wait_in() -> None:
+    # The start-by time (deadline less the slow run) was the configured
+    # jobs' for ever: told 50 s, running 100 s, the plan let jobs wait the
+    # 50 s the longer runs no longer leave.
+    slow = role(processing=50.0, stddev=15.0, deadline=600, concurrency=1, minimum=0, maximum=8)
+    model = DeadlineModel(slow)
+    assert model.start_by == pytest.approx(start_by(slow))
+    for i in range(12):
+        model.decide(obs(30 * i, 40, unacked=4, current=4, publish_rate=0.04, ack_rate=0.04))
+    assert model.start_by == pytest.approx(start_by(as_measured(slow, 100.0)))
+    assert model.start_by < start_by(slow) - 50
+    # A worker restarted from the saved state plans with the measured job time too.
+    again = DeadlineModel(slow)
+    again.restore(model.state())
+    assert again.start_by == model.start_by
 
 
 # 4. A burst spanning two polls was taken for a lasting rate beyond the

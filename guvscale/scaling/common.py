@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from dataclasses import replace
 from statistics import NormalDist
 
 from guvscale.rules.types import Role
@@ -128,6 +129,20 @@ def start_by(role: Role) -> float:
     if role.target > 0 and abs(role.target - derived) > 1e-6 and role.target > role.processing:
         return role.target - role.processing
     return role.deadline - slow_run(role)
+
+
+def as_measured(role: Role, job_time: float) -> Role:
+    """The role with jobs of `job_time` on average (as the acks measured
+    them), spread alike (the same coefficient of variation), and guv's
+    derived target moved with them; a target the user wrote stays theirs."""
+    if job_time == role.processing or role.processing <= 0:
+        return role
+    stddev = role.stddev * job_time / role.processing
+    z = NormalDist().inv_cdf(role.percentile / 100.0)
+    target = role.target
+    if target <= 0 or abs(target - (role.deadline - z * role.stddev)) <= 1e-6:
+        target = role.deadline - z * stddev
+    return replace(role, processing=job_time, stddev=stddev, target=target)
 
 
 def dynos(n: int) -> str:

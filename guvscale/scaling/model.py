@@ -178,6 +178,7 @@ from guvscale.scaling.arrivals import Piece
 from guvscale.scaling.common import (
     APPLY_DELAY,
     BOOT_SPREAD,
+    as_measured,
     bounds,
     clamp,
     dynos,
@@ -227,6 +228,7 @@ class DeadlineModel:
         self.seen = History(
             role, z=self.z, start_by=self.start_by, soonest_landing=self.soonest_landing
         )
+        self._timed_for = role.processing  # the job time start_by and budget are for
         self.up_t: float | None = None  # when we last asked for more dynos
         self.believed: int | None = None  # what we last asked for
         self.outgrown_t: float | None = None  # last poll whose lasting rate outgrew the maximum
@@ -255,6 +257,7 @@ class DeadlineModel:
             self.up_t = self.outgrown_t = self.reserve = None
             self.asked = []
         poll = Poll(obs.ready, obs.unacked, *self.seen.observe(obs, obs.ready, obs.unacked))
+        self._retime()
         if self.reserve and obs.t - self.reserve[0] >= self.role.boot + self.seen.interval:
             self.reserve = None  # kept its boot and a poll (`_kept`)
         fleet = self._fleet(obs, lo, poll.unacked)
@@ -390,6 +393,18 @@ class DeadlineModel:
         return covers(fleet, Plan(k, k, self.now_lands, self.later_lands), demand)
 
     # -- pieces -----------------------------------------------------------
+
+    def _retime(self) -> None:
+        """Start-by and budget for the job time the acks measured, when it
+        replaced `processing` (module docstring, 11): jobs twice as long as
+        configured also have half the slack to wait in."""
+        job_time = self.seen.job_time
+        if job_time == self._timed_for:
+            return
+        self._timed_for = job_time
+        self.start_by = start_by(as_measured(self.role, job_time))
+        self.budget = max(0.0, self.start_by - BOOT_SPREAD * self.role.boot)
+        self.seen.start_by = self.start_by
 
     def _overload_confirmed(self, poll: Poll, hi: int) -> bool:
         """The maximum is shown not to keep up: it runs, jobs wait, and what
@@ -589,6 +604,7 @@ class DeadlineModel:
         self.reserve = None if not kept else (float(kept[0]), int(kept[1]), str(kept[2]))
         # States saved before the scale-ups were kept have none.
         self.asked = [(float(t), int(n)) for t, n in state.get("asked") or []]
+        self._retime()
 
 
 def _still_booting(
