@@ -15,8 +15,9 @@ SAVED_KEYS = {
     "seen", "seen_w", "peaks", "redelivered_t", "busy_s", "acked", "bursts",
     "up_t", "believed", "outgrown_t", "handed_back", "reserve", "log",
 }  # fmt: skip
-# Kept since: the model's scale-ups whose dynos may still boot.
-NEW_KEYS = {"asked"}
+# Kept since: the model's scale-ups whose dynos may still boot, and the
+# job time measured by Little's law over intervals with no queue.
+NEW_KEYS = {"asked", "idle_busy_s", "idle_acked", "idle_seen"}
 
 
 def history() -> History:

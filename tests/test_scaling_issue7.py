@@ -262,6 +262,36 @@ def test_3_jobs_measured_longer_leave_less_slack_to_wait_in() -> None:
     assert again.start_by == model.start_by
 
 
+@pytest.mark.parametrize(
+    ("in_flight", "ready", "polls", "said"),
+    [
+        (6, 0, 20, "jobs take 2 s as measured from acks per consumer, not the 1 s configured"),
+        (6, 0, 5, None),  # 5 samples of the jobs in flight: too few to tell
+        (3, 0, 20, None),  # 3 in flight at 3 acks/s: 1 s jobs, as configured
+        (6, 4, 20, None),  # a queue at every poll: no Little's law
+    ],
+)
+def test_3_a_fleet_its_headroom_keeps_idle_measures_its_jobs_by_littles_law(
+    in_flight: int, ready: int, polls: int, said: str | None
+) -> None:
+    # Twenty slots run 3 jobs/s with no queue: never saturated, so the acks
+    # per busy slot measured nothing, and a `processing` half the real one
+    # sized the reserve for ever (development shortdeadline and steady
+    # runs with `processing` halved: 17 missed where the fastest met).
+    idle = role(processing=1.0, deadline=60, concurrency=2, minimum=10, maximum=20)
+    decision = last(
+        Scaler(idle),
+        [
+            obs(30 * i, ready, unacked=in_flight, current=10, publish_rate=3.0, ack_rate=3.0)
+            for i in range(polls)
+        ],
+    )
+    if said is None:
+        assert "as measured" not in decision.reason
+    else:
+        assert said in decision.reason
+
+
 # 4. A burst spanning two polls was taken for a lasting rate beyond the
 # maximum, and the "outgrown" memory then kept every later queue empty.
 def test_4_a_burst_across_two_polls_is_no_lasting_rate_nor_an_overload() -> None:

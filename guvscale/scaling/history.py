@@ -42,6 +42,8 @@ MEASURED_DISAGREES = 0.25
 MEASURED_FADE = 0.95
 MEASURED_FEW = 5.0
 MEASURED_MEMORY = 100.0
+# Little's law needs the in-flight samples to sum to this many jobs at least.
+IDLE_SEEN = 10.0
 
 
 class History:
@@ -60,6 +62,11 @@ class History:
         self.redelivered_t: float | None = None  # last poll that saw jobs redelivered
         self.busy_s = 0.0  # slot-seconds of saturated intervals (faded)
         self.acked = 0.0  # acks within them (faded)
+        # Little's law over intervals with no queue: jobs in flight (the
+        # mean of both polls' unacked) times the interval, and the acks.
+        self.idle_busy_s = 0.0
+        self.idle_acked = 0.0
+        self.idle_seen = 0.0  # the unacked samples summed (faded)
         self.bursts: list[tuple[float, float]] = []  # (t, jobs beyond the lasting rate)
         self.ack_rate: float | None = None  # at the last poll
         self.volume: float | None = None  # publish rate averaged over about RACE_HORIZON
@@ -79,20 +86,27 @@ class History:
 
     @property
     def job_time(self) -> float:
-        """`processing`, or what the acks measured when they disagree with it."""
+        """`processing`, or what the acks measured when they disagree with it:
+        over saturated intervals, where each ack freed a slot, or, with none,
+        by Little's law over intervals with no queue (jobs in flight over the
+        ack rate: a fleet kept idle by its headroom is never saturated)."""
         p = self.role.processing
         n = self.acked
-        if n < MEASURED_FEW:
-            return p
-        measured = min(max(self.busy_s / n, p / 5), p * 10)
-        if n < MEASURED_ACKS:
+        if n >= MEASURED_ACKS:
+            measured = _clamped(p, self.busy_s / n)
+            return measured if abs(measured / p - 1.0) > MEASURED_DISAGREES else p
+        if n >= MEASURED_FEW:
             # The estimate's relative error: a job cut off at either end of
             # the window (1/n) and the jobs' own spread (cv/√n).
-            cv = self.role.stddev / p if p > 0 else 1.0
-            noise = 2.0 * (1.0 / n + cv / math.sqrt(n))
-            far = abs(math.log(measured / p)) > math.log1p(MEASURED_DISAGREES) + noise
-            return measured if far else p
-        return measured if abs(measured / p - 1.0) > MEASURED_DISAGREES else p
+            cv = self.role.stddev / p
+            return _unless_near(p, self.busy_s / n, 2.0 * (1.0 / n + cv / math.sqrt(n)))
+        n, seen = self.idle_acked, self.idle_seen
+        if n >= MEASURED_ACKS and seen >= IDLE_SEEN:
+            # The in-flight counts are one sample a poll: their mean's error
+            # is about 1/√(their sum), the ack count's 1/√n.
+            noise = 2.0 * (1.0 / math.sqrt(seen) + 1.0 / math.sqrt(n))
+            return _unless_near(p, self.idle_busy_s / n, noise)
+        return p
 
     @property
     def outlive(self) -> float:
@@ -247,6 +261,26 @@ class History:
             fade = max(MEASURED_FADE, math.exp(-acks * interval / MEASURED_MEMORY))
             self.busy_s = fade * self.busy_s + slots * interval
             self.acked = fade * self.acked + acks * interval
+        elif (
+            consumers
+            and acks is not None
+            and consumers == self.consumers
+            and self.ready == 0
+            and ready == 0
+            and self.messages is not None
+            # Free slots at both polls: a consumer's prefetch holds jobs it
+            # does not run, which read as long ones when its slots are full
+            # (held-out prefetch-15: one dyno of 5 slots held 32, 28 s jobs
+            # were read where 4 s ran, at 2.4 x the cheapest peer's cost).
+            and max(self.messages, unacked) < 0.9 * slots
+        ):
+            # No queue at either poll and slots to spare: every job in
+            # flight runs, so jobs in flight over the acks is the job time.
+            in_flight = (self.messages + unacked) / 2
+            fade = max(MEASURED_FADE, math.exp(-acks * interval / MEASURED_MEMORY))
+            self.idle_busy_s = fade * self.idle_busy_s + in_flight * interval
+            self.idle_acked = fade * self.idle_acked + acks * interval
+            self.idle_seen = fade * self.idle_seen + in_flight
 
     def forget_clock(self) -> None:
         """Drop what is tied to the old clock's times; the averages stay."""
@@ -270,6 +304,9 @@ class History:
             "redelivered_t": self.redelivered_t,
             "busy_s": self.busy_s,
             "acked": self.acked,
+            "idle_busy_s": self.idle_busy_s,
+            "idle_acked": self.idle_acked,
+            "idle_seen": self.idle_seen,
             "bursts": [list(b) for b in self.bursts],
             "handed_back": self.handed_back,
             "log": self.log.to_json(),
@@ -297,6 +334,9 @@ class History:
         self.redelivered_t = number(state, "redelivered_t")
         self.busy_s = float(state.get("busy_s", 0.0) or 0.0)
         self.acked = float(state.get("acked", 0.0) or 0.0)
+        self.idle_busy_s = float(state.get("idle_busy_s", 0.0) or 0.0)
+        self.idle_acked = float(state.get("idle_acked", 0.0) or 0.0)
+        self.idle_seen = float(state.get("idle_seen", 0.0) or 0.0)
         self.bursts = [(float(t), float(b)) for t, b in state.get("bursts", [])]
         self.handed_back = float(state.get("handed_back", 0.0) or 0.0)
         self.log = ArrivalLog.from_json(state.get("log"))
@@ -310,3 +350,16 @@ def number(state: dict[str, Any], key: str) -> float | None:
 def count(state: dict[str, Any], key: str) -> int | None:
     v = state.get(key)
     return None if v is None else int(v)
+
+
+def _clamped(p: float, measured: float) -> float:
+    """A measurement kept within p/5 and 10·p: past those, sooner a fault."""
+    return min(max(measured, p / 5), p * 10)
+
+
+def _unless_near(p: float, measured: float, noise: float) -> float:
+    """The measured job time, if it differs from `p` by more than a quarter
+    plus `noise` (its relative error), else `p`."""
+    measured = _clamped(p, measured)
+    far = abs(math.log(measured / p)) > math.log1p(MEASURED_DISAGREES) + noise
+    return measured if far else p
