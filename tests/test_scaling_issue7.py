@@ -265,10 +265,12 @@ def test_3_jobs_measured_longer_leave_less_slack_to_wait_in() -> None:
 @pytest.mark.parametrize(
     ("in_flight", "ready", "polls", "said"),
     [
-        (6, 0, 20, "jobs take 2 s as measured from acks per consumer, not the 1 s configured"),
-        (6, 0, 5, None),  # 5 samples of the jobs in flight: too few to tell
-        (3, 0, 20, None),  # 3 in flight at 3 acks/s: 1 s jobs, as configured
-        (6, 4, 20, None),  # a queue at every poll: no Little's law
+        # 2 s jobs, taken one error nearer the 1 s configured.
+        (6, 0, 40, "jobs take 1.81 s as measured from acks per consumer, not the 1 s configured"),
+        (6, 0, 20, None),  # the in-flight samples sum to under 100 jobs: too few
+        (3, 0, 60, None),  # 3 in flight at 3 acks/s: 1 s jobs, as configured
+        (6, 4, 60, None),  # a queue at every poll: no Little's law
+        (19, 0, 60, None),  # the slots full: jobs may wait in a prefetch
     ],
 )
 def test_3_a_fleet_its_headroom_keeps_idle_measures_its_jobs_by_littles_law(

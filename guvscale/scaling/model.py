@@ -125,7 +125,12 @@ The reasoning, in the order the code follows it:
    polls: the queue must have held more than the interval took); once
    `MEASURED_ACKS` back it and it differs from `processing` by over a
    quarter, it is used, and said; with fewer acks (slow jobs give one or
-   two a poll), as soon as it differs by that plus the noise of so few.
+   two a poll), as soon as it differs by that plus the noise of so few. A
+   fleet its headroom keeps idle is never saturated: with no such
+   measurement, intervals with no queue and free slots at both polls give
+   the job time by Little's law (jobs in flight over the ack rate), used on
+   the same terms. The start-by time and the budget follow the job time
+   used (`common.as_measured`): longer jobs leave less slack to wait in.
 12. Redeliveries: ready rising by more than was published (counted; when
    only estimated, also while fewer jobs run) and than the prefetch of the
    dynos we last shed (handed back at the stop, never run) means jobs were
