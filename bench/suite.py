@@ -463,13 +463,18 @@ def run_set(
     return [run_one(j) for j in todo]
 
 
+def _number(value: str) -> float:
+    """`value` as a float, or nan (which every range check refuses)."""
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan
+
+
 def standby_share(value: str) -> tuple[float, bool]:
     """`--standby SHARE[:slow]` as (share, only roles too slow to react)."""
     share, _, only = value.partition(":")
-    try:
-        held = float(share)
-    except ValueError:
-        held = math.nan
+    held = _number(share)
     if not 0.0 <= held <= 1.0 or only not in ("", "slow"):
         raise argparse.ArgumentTypeError(f"{value}: a share from 0 to 1, optionally with :slow")
     return held, only == "slow"
@@ -477,10 +482,7 @@ def standby_share(value: str) -> tuple[float, bool]:
 
 def factor(value: str) -> float:
     """`--misstate K`: a positive factor."""
-    try:
-        k = float(value)
-    except ValueError:
-        k = math.nan
+    k = _number(value)
     if not 0.0 < k < math.inf:
         raise argparse.ArgumentTypeError(f"{value}: a factor above 0, such as 0.5 or 2")
     return k

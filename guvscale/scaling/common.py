@@ -9,6 +9,7 @@ import math
 from dataclasses import replace
 from statistics import NormalDist
 
+from guvscale.rules.parser import derive_target
 from guvscale.rules.types import Role
 from guvscale.scaling.types import Observation
 
@@ -124,8 +125,7 @@ def start_by(role: Role) -> float:
     The deadline less the run of the slowest jobs; a `target` the user wrote
     (one that differs from guv's derived one) replaces deadline - z·stddev.
     """
-    z = NormalDist().inv_cdf(role.percentile / 100.0)
-    derived = role.deadline - z * role.stddev
+    derived = derive_target(role.deadline, role.percentile, role.stddev)
     if role.target > 0 and abs(role.target - derived) > 1e-6 and role.target > role.processing:
         return role.target - role.processing
     return role.deadline - slow_run(role)
@@ -138,10 +138,12 @@ def as_measured(role: Role, job_time: float) -> Role:
     if job_time == role.processing or role.processing <= 0:
         return role
     stddev = role.stddev * job_time / role.processing
-    z = NormalDist().inv_cdf(role.percentile / 100.0)
     target = role.target
-    if target <= 0 or abs(target - (role.deadline - z * role.stddev)) <= 1e-6:
-        target = role.deadline - z * stddev
+    if (
+        target <= 0
+        or abs(target - derive_target(role.deadline, role.percentile, role.stddev)) <= 1e-6
+    ):
+        target = derive_target(role.deadline, role.percentile, stddev)
     return replace(role, processing=job_time, stddev=stddev, target=target)
 
 
