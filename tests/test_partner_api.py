@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -19,6 +20,7 @@ from guvscale.db.models import (
 )
 from guvscale.db.scoping import unscoped
 from guvscale.services.config_vars import ConfigIssuer, token_hash
+from guvscale.services.fields import OUR_ID_PATTERN
 from guvscale.settings import Settings
 from tests.partner_helpers import basic, count, counts, headers, provision_body
 
@@ -108,7 +110,10 @@ def test_kensa_style_body_without_grant_is_accepted(client: TestClient, db: Sess
     }
     r = client.post(RESOURCES, json=body, headers=headers())
     assert r.status_code == 201
-    assert "123" not in r.json()["id"]
+    # Our own id, not one made from the app's name: "123" alone was in a
+    # random id (gvs-e417caf123236769) about once in 250 runs.
+    assert re.fullmatch(OUR_ID_PATTERN, r.json()["id"])
+    assert "app123" not in r.json()["id"]
     resource = resource_by_uuid(db, body["uuid"])
     assert resource.region == "amazon-web-services::us-east-1"
     assert resource.plan == "test"
