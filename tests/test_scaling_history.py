@@ -15,9 +15,10 @@ SAVED_KEYS = {
     "seen", "seen_w", "peaks", "redelivered_t", "busy_s", "acked", "bursts",
     "up_t", "believed", "outgrown_t", "handed_back", "reserve", "log",
 }  # fmt: skip
-# Kept since: the model's scale-ups whose dynos may still boot, and the
-# job time measured by Little's law over intervals with no queue.
-NEW_KEYS = {"asked", "idle_busy_s", "idle_acked", "idle_seen"}
+# Kept since: the model's scale-ups whose dynos may still boot, the job
+# time measured by Little's law over intervals with no queue, and the first
+# poll the arrival log has seen.
+NEW_KEYS = {"asked", "idle_busy_s", "idle_acked", "idle_seen", "since"}
 
 
 def history() -> History:
@@ -77,6 +78,28 @@ def test_forgetting_the_clock_keeps_the_averages_and_drops_the_times() -> None:
     volume, seen_rate = seen.volume, seen.seen_rate()
     assert seen.went_back(0.0) and not seen.went_back(200.0)
     seen.forget_clock()
-    assert (seen.t, seen.rates, seen.peaks, seen.bursts) == (None, [], [], [])
+    assert (seen.t, seen.since, seen.rates, seen.peaks, seen.bursts) == (None, None, [], [], [])
     assert (seen.volume, seen.seen_rate()) == (volume, seen_rate)
     assert not seen.went_back(0.0)
+
+
+def test_the_log_covers_a_span_once_polled_for_that_long() -> None:
+    seen = history()
+    for o in polls(8, start=100.0):  # t = 100 … 205
+        assert o.ready is not None and o.unacked is not None
+        seen.observe(o, o.ready, o.unacked)
+    assert seen.since == 100.0
+    assert seen.logged_for(105.0) and not seen.logged_for(106.0)
+
+
+def test_a_state_saved_before_since_was_kept_is_logged_from_its_last_poll() -> None:
+    # Jobs older than the log then cannot be told late until a deadline has
+    # passed under the restored state, so none is taken to be by mistake.
+    seen = history()
+    for o in polls(8, start=100.0):
+        assert o.ready is not None and o.unacked is not None
+        seen.observe(o, o.ready, o.unacked)
+    old = {k: v for k, v in seen.state().items() if k != "since"}
+    restored = history()
+    restored.restore(old)
+    assert restored.since == 205.0 and not restored.logged_for(1.0)

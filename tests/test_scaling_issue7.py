@@ -404,7 +404,10 @@ def test_a_job_only_an_early_boot_saves_gets_a_race_then_the_extras_go() -> None
     held = scaler.decide(obs(20, 1, consumers=0, current=first.desired))
     assert held.desired == first.desired  # booting dynos stay while the job waits
     started = scaler.decide(obs(60, 0, unacked=1, consumers=1, current=first.desired))
-    assert started.desired == 1
+    # The job runs on any of the 16 (the others may land before the stop)
+    # and outlasts the 30 s grace once in 93: shedding 14 kills it with a
+    # 0.94 % chance, what the 99th percentile lets miss; a 15th would not.
+    assert started.desired == 2
 
 
 # A job due after the nominal boot but before a late one is at risk too: with

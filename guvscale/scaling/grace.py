@@ -7,6 +7,7 @@ shedding idle capacity kills running jobs too, in their share."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from statistics import NormalDist
 
 from guvscale.rules.types import Role
@@ -57,6 +58,7 @@ def busy_floor(
     outlived: float,
     redelivered: bool,
     spare_kills: float | None = None,
+    stopped: Callable[[int], float] | None = None,
 ) -> int:
     """Dynos kept because shedding them would kill long jobs in flight.
 
@@ -64,8 +66,10 @@ def busy_floor(
     wait; `outlived`: `outlive`'s share; `redelivered`: jobs were lately
     killed at a stop and redone; `spare_kills`: how many jobs a stop may
     kill, the share the percentile lets miss of what an interval handles
-    (None where no job in flight, redone, could still meet its deadline:
-    then only the busy dynos' count is kept)."""
+    (None where no job in flight could meet its deadline anyway: then only
+    the busy dynos' count is kept); `stopped`: the consuming dynos that
+    shedding so many stops, on average (`plan.Fleet.stopped`; None: every
+    dyno consumes), as only those hold jobs to kill."""
     if unacked == 0 or size <= 0:
         return 0
     if redelivered:
@@ -82,5 +86,11 @@ def busy_floor(
     # its share of the jobs in flight that outlast the grace. Keeping only
     # the busy dynos' count shed 8 → 5 with 5 minute-long jobs running, and
     # the stop killed two that then missed (development slow-5).
-    kills = unacked / size * outlived
-    return max(keep, size - math.floor(spare_kills / kills))
+    if stopped is None:
+        stopped = float
+    # The jobs in flight are spread over the consuming dynos.
+    kills = unacked / max(1.0, stopped(size)) * outlived
+    shed = 0
+    while shed < size and stopped(shed + 1) * kills <= spare_kills:
+        shed += 1
+    return max(keep, size - shed)

@@ -57,6 +57,7 @@ class History:
         self.soonest_landing = soonest_landing
         self.log = ArrivalLog()
         self.t: float | None = None  # last poll
+        self.since: float | None = None  # first poll on this clock
         self.messages: int | None = None  # ready + unacked at the last poll
         self.ready: int | None = None  # ready at the last poll
         self.consumers: int | None = None  # consumers at the last poll
@@ -86,6 +87,10 @@ class History:
         """The real time between observations: the longest of the last few
         (the worst case of when the next correction is seen), else the rules'."""
         return max(self.spans[-INTERVAL_HISTORY:]) if self.spans else self.role.pollinterval
+
+    def logged_for(self, span: float) -> bool:
+        """Has the arrival log seen every job published in the last `span` s?"""
+        return self.since is not None and self.t is not None and self.t - self.since >= span
 
     @property
     def job_time(self) -> float:
@@ -212,6 +217,8 @@ class History:
         self.seen_weight += (1.0 - self.seen_weight) * share
         self.rates = [*self.rates, rate][-RATE_HISTORY:]
         self.spans = [*self.spans, span][-RATE_HISTORY:]
+        if self.since is None:
+            self.since = obs.t
         self.t, self.messages, self.ready = obs.t, messages, ready
         self.consumers, self.ack_rate = obs.consumers, obs.ack_rate
         lasting = shown = lasting_rate(self.rates, self.spans, LASTING_WINDOW)
@@ -293,12 +300,14 @@ class History:
     def forget_clock(self) -> None:
         """Drop what is tied to the old clock's times; the averages stay."""
         self.log, self.t, self.messages, self.ready = ArrivalLog(), None, None, None
+        self.since = None
         self.rates, self.spans, self.bursts, self.peaks = [], [], [], []
         self.redelivered_t = None
 
     def state(self) -> dict[str, Any]:
         return {
             "t": self.t,
+            "since": self.since,
             "messages": self.messages,
             "rates": list(self.rates),
             "spans": list(self.spans),
@@ -322,6 +331,10 @@ class History:
 
     def restore(self, state: dict[str, Any]) -> None:
         self.t = number(state, "t")
+        # State saved before `since` was kept: logged from this poll on.
+        self.since = number(state, "since")
+        if self.since is None:
+            self.since = self.t
         self.messages = count(state, "messages")
         self.rates = [float(r) for r in state.get("rates", [])][-RATE_HISTORY:]
         self.spans = [float(r) for r in state.get("spans", [])][-RATE_HISTORY:]
