@@ -3,6 +3,8 @@ worker does between polls (the model's state keys are stored per role)."""
 
 from __future__ import annotations
 
+import pytest
+
 from guvscale.scaling import Observation, Scaler
 from guvscale.scaling.history import History
 from tests.factories import scaling_role as role
@@ -16,9 +18,9 @@ SAVED_KEYS = {
     "up_t", "believed", "outgrown_t", "handed_back", "reserve", "log",
 }  # fmt: skip
 # Kept since: the model's scale-ups whose dynos may still boot, the job
-# time measured by Little's law over intervals with no queue, and the first
-# poll the arrival log has seen.
-NEW_KEYS = {"asked", "idle_busy_s", "idle_acked", "idle_seen", "since"}
+# time measured by Little's law over intervals with no queue, the first
+# poll the arrival log has seen, and whether the job time was measured.
+NEW_KEYS = {"asked", "idle_busy_s", "idle_acked", "idle_seen", "since", "measuring"}
 
 
 def history() -> History:
@@ -103,3 +105,31 @@ def test_a_state_saved_before_since_was_kept_is_logged_from_its_last_poll() -> N
     restored = history()
     restored.restore(old)
     assert restored.since == 205.0 and not restored.logged_for(1.0)
+
+
+@pytest.mark.parametrize(
+    ("acks", "measured", "measuring", "job_time"),
+    [
+        # 12 acks of jobs configured at 50 s (cv 0.3): let in past 88 s, kept
+        # down to 66 s once in.
+        (12.0, 75.0, False, 50.0),
+        (12.0, 75.0, True, 75.0),
+        (12.0, 60.0, True, 50.0),
+        (12.0, 95.0, False, 95.0),
+        # 40 acks: let in 25 % off, kept while 12.5 % off.
+        (40.0, 60.0, False, 50.0),
+        (40.0, 60.0, True, 60.0),
+        (40.0, 55.0, True, 50.0),
+    ],
+)
+def test_a_measured_job_time_once_in_stays_until_it_comes_near(
+    acks: float, measured: float, measuring: bool, job_time: float
+) -> None:
+    # A few acks more or fewer moved slow jobs' measurement across the
+    # margin that lets it in and back, and each crossing re-sized the fleet:
+    # scaled 2 → 7 → 2 → 6 in three polls, a boot paid twice and a job late
+    # (development slow-11 at 10 s with `processing` half the truth).
+    slow = role(processing=50.0, stddev=15.0, deadline=900, concurrency=1, minimum=0, maximum=8)
+    seen = History(slow, z=2.33, start_by=800.0, soonest_landing=35.0)
+    seen.acked, seen.busy_s, seen.measuring = acks, acks * measured, measuring
+    assert seen.job_time == pytest.approx(job_time)

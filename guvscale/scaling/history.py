@@ -47,6 +47,10 @@ MEASURED_MEMORY = 100.0
 # kept (a fleet of a few jobs in flight takes an hour or so to measure).
 IDLE_SEEN = 100.0
 IDLE_MEMORY = 300.0
+# Once a measurement replaced `processing`, it stays until it comes within
+# this share of the margin that let it in: a few acks more or fewer moved it
+# across that margin and back, and each crossing re-sized the fleet.
+MEASURED_STAYS = 0.5
 
 
 class History:
@@ -64,6 +68,7 @@ class History:
         self.rates: list[float] = []  # publish rates of recent intervals, newest last
         self.spans: list[float] = []  # their lengths, s
         self.redelivered_t: float | None = None  # last poll that saw jobs redelivered
+        self.measuring = False  # did the last poll's job time come from the acks?
         self.busy_s = 0.0  # slot-seconds of saturated intervals (faded)
         self.acked = 0.0  # acks within them (faded)
         # Little's law over intervals with no queue: jobs in flight (the
@@ -100,14 +105,16 @@ class History:
         ack rate: a fleet kept idle by its headroom is never saturated)."""
         p = self.role.processing
         n = self.acked
+        stays = MEASURED_STAYS if self.measuring else 1.0
         if n >= MEASURED_ACKS:
             measured = _clamped(p, self.busy_s / n)
-            return measured if abs(measured / p - 1.0) > MEASURED_DISAGREES else p
+            return measured if abs(measured / p - 1.0) > stays * MEASURED_DISAGREES else p
         if n >= MEASURED_FEW:
             # The estimate's relative error: a job cut off at either end of
             # the window (1/n) and the jobs' own spread (cv/√n).
             cv = self.role.stddev / p
-            return _unless_near(p, self.busy_s / n, 2.0 * (1.0 / n + cv / math.sqrt(n)))
+            noise = 2.0 * (1.0 / n + cv / math.sqrt(n))
+            return _unless_near(p, self.busy_s / n, noise, stays)
         n, seen = self.idle_acked, self.idle_seen
         if n < IDLE_SEEN or seen < IDLE_SEEN:
             return p
@@ -116,7 +123,7 @@ class History:
         # error nearer `processing` (read 33 % short on 19 jobs' samples, a
         # fleet of 30 was shed to 2 and a steady run missed 9 points).
         error = 1.0 / math.sqrt(seen) + 1.0 / math.sqrt(n)
-        measured = _unless_near(p, self.idle_busy_s / n, 2.0 * error)
+        measured = _unless_near(p, self.idle_busy_s / n, 2.0 * error, stays)
         if measured == p:
             return p
         return measured * math.exp(error if measured < p else -error)
@@ -238,6 +245,7 @@ class History:
         self.bursts = remember_burst(
             self.bursts, obs.t, self.rates, self.spans, self.z, self.role.concurrency
         )
+        self.measuring = self.job_time != self.role.processing
         return lasting, surge, shown
 
     def _notice(
@@ -319,6 +327,7 @@ class History:
             "seen_w": self.seen_weight,
             "peaks": [list(p) for p in self.peaks],
             "redelivered_t": self.redelivered_t,
+            "measuring": self.measuring,
             "busy_s": self.busy_s,
             "acked": self.acked,
             "idle_busy_s": self.idle_busy_s,
@@ -353,6 +362,7 @@ class History:
             for p in state.get("peaks", [])
         ]
         self.redelivered_t = number(state, "redelivered_t")
+        self.measuring = bool(state.get("measuring", False))
         self.busy_s = float(state.get("busy_s", 0.0) or 0.0)
         self.acked = float(state.get("acked", 0.0) or 0.0)
         self.idle_busy_s = float(state.get("idle_busy_s", 0.0) or 0.0)
@@ -378,9 +388,9 @@ def _clamped(p: float, measured: float) -> float:
     return min(max(measured, p / 5), p * 10)
 
 
-def _unless_near(p: float, measured: float, noise: float) -> float:
-    """The measured job time, if it differs from `p` by more than a quarter
-    plus `noise` (its relative error), else `p`."""
+def _unless_near(p: float, measured: float, noise: float, share: float = 1.0) -> float:
+    """The measured job time, if it differs from `p` by more than `share` of
+    a quarter plus `noise` (its relative error), else `p`."""
     measured = _clamped(p, measured)
-    far = abs(math.log(measured / p)) > math.log1p(MEASURED_DISAGREES) + noise
+    far = abs(math.log(measured / p)) > share * (math.log1p(MEASURED_DISAGREES) + noise)
     return measured if far else p
