@@ -130,7 +130,9 @@ The reasoning, in the order the code follows it:
    fleet its headroom keeps idle is never saturated: with no such
    measurement, intervals with no queue and free slots at both polls give
    the job time by Little's law (jobs in flight over the ack rate), used on
-   the same terms. The start-by time and the budget follow the job time
+   the same terms. Once used, a measurement stays until it comes within
+   half that margin (a few acks moved it across and back, re-sizing the
+   fleet each time). The start-by time and the budget follow the job time
    used (`common.as_measured`): longer jobs leave less slack to wait in.
 12. Redeliveries: ready rising by more than was published (counted; when
    only estimated, also while fewer jobs run) and than the prefetch of the
