@@ -50,9 +50,11 @@ The reasoning, in the order the code follows it:
    a redone job (`grace`). As Heroku stops dynos busy or idle alike, each
    dyno shed kills its share of the jobs in flight: while the youngest job
    in flight could still meet its deadline, no more are shed than kill the
-   share the percentile lets miss of an interval's jobs (keeping only the
-   busy dynos' count, a stop killed minute-long jobs that then missed; a
-   killed job that cannot be redone in time is lost, not excused). Heroku stops
+   share the percentile lets miss of an interval's jobs or of the jobs in
+   flight (keeping only the busy dynos' count, a stop killed minute-long
+   jobs that then missed; a killed job that cannot be redone in time is
+   lost, not excused), booting dynos that cannot land before the stop
+   holding none. Heroku stops
    the highest-numbered dynos first, landed or not: shedding part of our
    latest scale-ups stops their landed dynos as often as their booting ones
    (`Fleet.stopped`).
@@ -576,7 +578,8 @@ class DeadlineModel:
 
     def _in_flight_may_meet(self, ready: int) -> bool:
         """Could the youngest job in flight still meet its deadline if left
-        to run? Killed, it is lost (or redone in time: `_redo_may_meet`).
+        to run? Killed, it is lost, unless the queue's slack lets it be
+        redone in time (`grace.redo_in_time`, asked first).
         Where the deadline cannot be met at all (no budget), the in-flight
         jobs are not held for (heavytail development runs: +40 % dyno-hours
         for a fifth of a point where no policy met the deadline)."""
