@@ -266,7 +266,13 @@ def test_3_jobs_measured_longer_leave_less_slack_to_wait_in() -> None:
     ("in_flight", "ready", "polls", "said"),
     [
         # 2 s jobs, taken one error nearer the 1 s configured.
-        (6, 0, 40, "jobs take 1.81 s as measured from acks per consumer, not the 1 s configured"),
+        (
+            6,
+            0,
+            40,
+            "jobs take 1.81 s as measured from jobs in flight over the ack rate, "
+            "not the 1 s configured",
+        ),
         (6, 0, 20, None),  # the in-flight samples sum to under 100 jobs: too few
         (3, 0, 60, None),  # 3 in flight at 3 acks/s: 1 s jobs, as configured
         (6, 4, 60, None),  # a queue at every poll: no Little's law

@@ -51,6 +51,9 @@ IDLE_MEMORY = 300.0
 # this share of the margin that let it in: a few acks more or fewer moved it
 # across that margin and back, and each crossing re-sized the fleet.
 MEASURED_STAYS = 0.5
+# How a job time in use was measured, as a decision's reason says it.
+BY_ACKS = "acks per consumer"
+BY_LITTLE = "jobs in flight over the ack rate"
 
 
 class History:
@@ -99,25 +102,37 @@ class History:
 
     @property
     def job_time(self) -> float:
+        return self.measure()[0]
+
+    @property
+    def measured_by(self) -> str | None:
+        """How the job time in use was measured; None: it is `processing`."""
+        return self.measure()[1]
+
+    def measure(self) -> tuple[float, str | None]:
         """`processing`, or what the acks measured when they disagree with it:
         over saturated intervals, where each ack freed a slot, or, with none,
         by Little's law over intervals with no queue (jobs in flight over the
-        ack rate: a fleet kept idle by its headroom is never saturated)."""
+        ack rate: a fleet kept idle by its headroom is never saturated), and
+        how it was measured."""
         p = self.role.processing
         n = self.acked
         stays = MEASURED_STAYS if self.measuring else 1.0
         if n >= MEASURED_ACKS:
             measured = _clamped(p, self.busy_s / n)
-            return measured if abs(measured / p - 1.0) > stays * MEASURED_DISAGREES else p
+            if abs(measured / p - 1.0) > stays * MEASURED_DISAGREES:
+                return measured, BY_ACKS
+            return p, None
         if n >= MEASURED_FEW:
             # The estimate's relative error: a job cut off at either end of
             # the window (1/n) and the jobs' own spread (cv/√n).
             cv = self.role.stddev / p
             noise = 2.0 * (1.0 / n + cv / math.sqrt(n))
-            return _unless_near(p, self.busy_s / n, noise, stays)
+            measured = _unless_near(p, self.busy_s / n, noise, stays)
+            return measured, None if measured == p else BY_ACKS
         n, seen = self.idle_acked, self.idle_seen
         if n < IDLE_SEEN or seen < IDLE_SEEN:
-            return p
+            return p, None
         # The in-flight counts are one sample a poll: their mean's error is
         # about 1/√(their sum), the ack count's 1/√n. Used, it is taken one
         # error nearer `processing` (read 33 % short on 19 jobs' samples, a
@@ -125,8 +140,8 @@ class History:
         error = 1.0 / math.sqrt(seen) + 1.0 / math.sqrt(n)
         measured = _unless_near(p, self.idle_busy_s / n, 2.0 * error, stays)
         if measured == p:
-            return p
-        return measured * math.exp(error if measured < p else -error)
+            return p, None
+        return measured * math.exp(error if measured < p else -error), BY_LITTLE
 
     @property
     def outlive(self) -> float:
@@ -245,7 +260,7 @@ class History:
         self.bursts = remember_burst(
             self.bursts, obs.t, self.rates, self.spans, self.z, self.role.concurrency
         )
-        self.measuring = self.job_time != self.role.processing
+        self.measuring = self.measured_by is not None
         return lasting, surge, shown
 
     def _notice(

@@ -325,10 +325,10 @@ class DeadlineModel:
             reason += f" ({why_headroom})"
         if why_race and desired >= race:
             reason += f" ({why_race})"
-        job_time = self.seen.job_time
-        if job_time != self.role.processing:
+        job_time, measured_by = self.seen.measure()
+        if measured_by is not None:
             reason += (
-                f" (jobs take {seconds(job_time)} as measured from acks per consumer, "
+                f" (jobs take {seconds(job_time)} as measured from {measured_by}, "
                 f"not the {seconds(self.role.processing)} configured)"
             )
         if self.budget <= 0:
