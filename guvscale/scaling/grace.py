@@ -66,7 +66,8 @@ def busy_floor(
     wait; `outlived`: `outlive`'s share; `redelivered`: jobs were lately
     killed at a stop and redone; `spare_kills`: how many jobs a stop may
     kill, the share the percentile lets miss of what an interval handles
-    (None where no job in flight could meet its deadline anyway: then only
+    or of the jobs in flight, whichever is more (`model`'s `_busy_floor`;
+    None where no job in flight could meet its deadline anyway: then only
     the busy dynos' count is kept); `stopped`: the consuming dynos that
     shedding so many stops, on average (`plan.Fleet.stopped`; None: every
     dyno consumes), as only those hold jobs to kill."""
