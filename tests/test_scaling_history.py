@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from guvscale.scaling import Observation, Scaler
+from guvscale.scaling.common import as_measured, start_by
 from guvscale.scaling.history import History
 from tests.factories import scaling_role as role
 
@@ -24,7 +25,7 @@ NEW_KEYS = {"asked", "idle_busy_s", "idle_acked", "idle_seen", "since", "measuri
 
 
 def history() -> History:
-    return History(ROLE, z=2.33, start_by=170.0, soonest_landing=35.0)
+    return History(ROLE, z=2.33, soonest_landing=35.0)
 
 
 def polls(n: int, start: float = 0.0) -> list[Observation]:
@@ -130,6 +131,31 @@ def test_a_measured_job_time_once_in_stays_until_it_comes_near(
     # scaled 2 → 7 → 2 → 6 in three polls, a boot paid twice and a job late
     # (development slow-11 at 10 s with `processing` half the truth).
     slow = role(processing=50.0, stddev=15.0, deadline=900, concurrency=1, minimum=0, maximum=8)
-    seen = History(slow, z=2.33, start_by=800.0, soonest_landing=35.0)
+    seen = History(slow, z=2.33, soonest_landing=35.0)
     seen.acked, seen.busy_s, seen.measuring = acks, acks * measured, measuring
     assert seen.job_time == pytest.approx(job_time)
+
+
+@pytest.mark.parametrize(
+    ("acked", "busy_s", "job_time"),
+    [
+        (0.0, 0.0, 50.0),  # nothing measured: the configured jobs' start-by
+        (40.0, 40 * 50.0, 50.0),  # measured as configured
+        (40.0, 40 * 100.0, 100.0),  # twice as long: less slack to wait in
+        (40.0, 40 * 20.0, 20.0),  # shorter: more
+    ],
+)
+def test_the_history_keeps_the_start_by_of_the_job_time_in_use(
+    acked: float, busy_s: float, job_time: float
+) -> None:
+    # One copy of the start-by time, retimed where the job time is measured:
+    # the model read it from the history's `observe` and its own, and had
+    # to keep the two in step by hand.
+    slow = role(processing=50.0, stddev=15.0, deadline=900, concurrency=1, minimum=0, maximum=8)
+    seen = History(slow, z=2.33, soonest_landing=35.0)
+    assert seen.start_by == pytest.approx(start_by(slow))
+    state = seen.state() | {"acked": acked, "busy_s": busy_s}
+    restored = History(slow, z=2.33, soonest_landing=35.0)
+    restored.restore(state)
+    assert restored.job_time == pytest.approx(job_time)
+    assert restored.start_by == pytest.approx(start_by(as_measured(slow, job_time)))

@@ -15,6 +15,7 @@ from typing import Any
 
 from guvscale.rules.types import Role
 from guvscale.scaling.arrivals import ArrivalLog, lasting_rate
+from guvscale.scaling.common import as_measured, start_by
 from guvscale.scaling.grace import outlive
 from guvscale.scaling.race import RACE_HORIZON
 from guvscale.scaling.reserve import Peak, remember_burst, remember_peak, risen_rate
@@ -57,11 +58,13 @@ BY_LITTLE = "jobs in flight over the ack rate"
 
 
 class History:
-    def __init__(self, role: Role, *, z: float, start_by: float, soonest_landing: float) -> None:
+    def __init__(self, role: Role, *, z: float, soonest_landing: float) -> None:
         self.role = role
         self.z = z
-        self.start_by = start_by
         self.soonest_landing = soonest_landing
+        # The start-by time for the job time in use (`_retime`), and that job time.
+        self.start_by = start_by(role)
+        self._timed_for = role.processing
         self.log = ArrivalLog()
         self.t: float | None = None  # last poll
         self.since: float | None = None  # first poll on this clock
@@ -261,7 +264,18 @@ class History:
             self.bursts, obs.t, self.rates, self.spans, self.z, self.role.concurrency
         )
         self.measuring = self.measured_by is not None
+        self._retime()
         return lasting, surge, shown
+
+    def _retime(self) -> None:
+        """The start-by time for the job time in use, once the acks'
+        measurement replaced `processing` or was dropped (`model` docstring,
+        11): jobs twice as long as configured also have half the slack to
+        wait in. This poll's plan and the next poll's `observe` use it."""
+        job_time = self.job_time
+        if job_time != self._timed_for:
+            self._timed_for = job_time
+            self.start_by = start_by(as_measured(self.role, job_time))
 
     def _notice(
         self, obs: Observation, ready: int, unacked: int, rate: float, interval: float
@@ -386,6 +400,7 @@ class History:
         self.bursts = [(float(t), float(b)) for t, b in state.get("bursts", [])]
         self.handed_back = float(state.get("handed_back", 0.0) or 0.0)
         self.log = ArrivalLog.from_json(state.get("log"))
+        self._retime()
 
 
 def number(state: dict[str, Any], key: str) -> float | None:

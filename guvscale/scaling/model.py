@@ -189,12 +189,10 @@ from guvscale.scaling.arrivals import Piece
 from guvscale.scaling.common import (
     APPLY_DELAY,
     BOOT_SPREAD,
-    as_measured,
     bounds,
     clamp,
     dynos,
     seconds,
-    start_by,
 )
 from guvscale.scaling.grace import STOP_GRACE, busy_floor, redo_in_time, stop_kills
 from guvscale.scaling.history import History, count, number
@@ -228,18 +226,13 @@ HEADROOM_NONE = 0.9
 class DeadlineModel:
     def __init__(self, role: Role) -> None:
         self.role = role
-        self.start_by = start_by(role)
-        self.budget = max(0.0, self.start_by - BOOT_SPREAD * role.boot)
         self.now_lands = APPLY_DELAY + role.boot
         # Jobs due before a late boot lands are only saved by dynos we have.
         self.first_help = self.now_lands + BOOT_SPREAD * role.boot
         self.soonest_landing = self.now_lands - BOOT_SPREAD * role.boot
         self.z = NormalDist().inv_cdf(role.percentile / 100.0)
         # State (see state()): what the polls said, then what we did about it.
-        self.seen = History(
-            role, z=self.z, start_by=self.start_by, soonest_landing=self.soonest_landing
-        )
-        self._timed_for = role.processing  # the job time start_by and budget are for
+        self.seen = History(role, z=self.z, soonest_landing=self.soonest_landing)
         self.up_t: float | None = None  # when we last asked for more dynos
         self.believed: int | None = None  # what we last asked for
         self.outgrown_t: float | None = None  # last poll whose lasting rate outgrew the maximum
@@ -247,6 +240,19 @@ class DeadlineModel:
         self.reserve: tuple[float, int, str] | None = None
         # Our scale-ups whose dynos may still boot: (t, dynos asked for), oldest first.
         self.asked: list[tuple[float, int]] = []
+
+    @property
+    def start_by(self) -> float:
+        """Seconds after its publish by which a job must start (module
+        docstring, 1), for the job time in use (11): the history's, which
+        retimes it as the acks measure the jobs."""
+        return self.seen.start_by
+
+    @property
+    def budget(self) -> float:
+        """The start-by less the boot spread: what the plan lets a job wait,
+        so that dynos booting late still come in time."""
+        return max(0.0, self.seen.start_by - BOOT_SPREAD * self.role.boot)
 
     @property
     def later_lands(self) -> float:
@@ -268,7 +274,6 @@ class DeadlineModel:
             self.up_t = self.outgrown_t = self.reserve = None
             self.asked = []
         poll = Poll(obs.ready, obs.unacked, *self.seen.observe(obs, obs.ready, obs.unacked))
-        self._retime()
         if self.reserve and obs.t - self.reserve[0] >= self.role.boot + self.seen.interval:
             self.reserve = None  # kept its boot and a poll (`_kept`)
         fleet = self._fleet(obs, lo, poll.unacked)
@@ -404,18 +409,6 @@ class DeadlineModel:
         return covers(fleet, Plan(k, k, self.now_lands, self.later_lands), demand)
 
     # -- pieces -----------------------------------------------------------
-
-    def _retime(self) -> None:
-        """Start-by and budget for the job time the acks measured, when it
-        replaced `processing` (module docstring, 11): jobs twice as long as
-        configured also have half the slack to wait in."""
-        job_time = self.seen.job_time
-        if job_time == self._timed_for:
-            return
-        self._timed_for = job_time
-        self.start_by = start_by(as_measured(self.role, job_time))
-        self.budget = max(0.0, self.start_by - BOOT_SPREAD * self.role.boot)
-        self.seen.start_by = self.start_by
 
     def _overload_confirmed(self, poll: Poll, hi: int) -> bool:
         """The maximum is shown not to keep up: it runs, jobs wait, and what
@@ -636,7 +629,6 @@ class DeadlineModel:
         self.reserve = None if not kept else (float(kept[0]), int(kept[1]), str(kept[2]))
         # States saved before the scale-ups were kept have none.
         self.asked = [(float(t), int(n)) for t, n in state.get("asked") or []]
-        self._retime()
 
 
 def _still_booting(
