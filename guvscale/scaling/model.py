@@ -324,7 +324,7 @@ class DeadlineModel:
                 outlive=self.seen.outlive,
                 redelivered=self.seen.redelivered(),
                 learning=len(self.seen.rates) < 2,
-                killed=self._killed(poll, ages) if desired < size and poll.unacked else "",
+                killed=self._killed(ages, sizing.may_meet),
             )
         if why_headroom and desired >= headroom and headroom > lo:
             reason += f" ({why_headroom})"
@@ -396,8 +396,8 @@ class DeadlineModel:
                 # Jobs wait: keep what finishes them without reinforcements.
                 alone = fewest(ample, self.role.boot, alone=True)
                 ample = fleet.size if alone is None else alone
-        busy = self._busy_floor(fleet, poll, pieces)
-        return Sizing(need=fewest_now, ample=ample, busy=busy, short=False)
+        busy, may_meet = self._busy_floor(fleet, poll, pieces)
+        return Sizing(need=fewest_now, ample=ample, busy=busy, short=False, may_meet=may_meet)
 
     def _backlog_in_time(self, fleet: Fleet, k: int, pieces: list[Piece]) -> bool:
         """Do k dynos alone, with no reinforcement, start every queued job by
@@ -536,18 +536,21 @@ class DeadlineModel:
             surge_for=self.seen.interval + APPLY_DELAY,
         )
 
-    def _busy_floor(self, fleet: Fleet, poll: Poll, pieces: list[Piece]) -> int:
-        """Dynos kept because shedding them would kill long jobs in flight."""
+    def _busy_floor(self, fleet: Fleet, poll: Poll, pieces: list[Piece]) -> tuple[int, bool]:
+        """Dynos kept because shedding them would kill long jobs in flight,
+        and whether the youngest of those could still meet its deadline."""
         spare_kills = None
         # (Only asked where a stop may kill: it walks the arrival log.)
-        if poll.unacked and stop_kills(self.seen.outlive) and self._in_flight_may_meet(poll.ready):
+        may_meet = bool(poll.unacked) and stop_kills(self.seen.outlive)
+        may_meet = may_meet and self._in_flight_may_meet(poll.ready)
+        if may_meet:
             # The percentile's share of an interval's jobs, or of the jobs in
             # flight themselves: a thin stream's interval handles next to
             # none, and a race's 16 dynos were kept for one 15 s job, which
             # a stop kills with a 1 % chance (development sparse).
             handled = max(poll.lasting, self.seen.ack_rate or 0.0) * self.seen.interval
             spare_kills = (1.0 - self.role.percentile / 100.0) * max(handled, poll.unacked)
-        return busy_floor(
+        busy = busy_floor(
             fleet.size,
             poll.unacked,
             max((p.old for p in pieces), default=0.0),
@@ -559,6 +562,7 @@ class DeadlineModel:
             spare_kills=spare_kills,
             stopped=self._stopped(fleet),
         )
+        return busy, may_meet
 
     def _stopped(self, fleet: Fleet) -> Callable[[int], float]:
         """The consuming dynos a shed stops (`Fleet.stopped`), counting the
@@ -585,16 +589,17 @@ class DeadlineModel:
             return not self.seen.logged_for(self.role.deadline + self.seen.interval)
         return pieces[-1].old < self.role.deadline
 
-    def _killed(self, poll: Poll, pieces: list[Piece]) -> str:
+    def _killed(self, pieces: list[Piece], may_meet: bool) -> str:
         """What becomes of the jobs in flight that a stop may kill (a
         scale-down's reason: the claim must be what the plan checked, on the
-        same queued ages, `pieces`, that `_busy_floor` had)."""
+        same queued ages, `pieces`, and the same `may_meet`, that
+        `_busy_floor` had)."""
         if self.seen.redelivered():
             return " have dynos enough to run on, though a stop may still kill some"
         oldest = max((p.old for p in pieces), default=0.0)
         if redo_in_time(oldest, job_time=self.seen.job_time, budget=self.budget):
             return ", if killed at the stop, redo in time"
-        if not self._in_flight_may_meet(poll.ready):
+        if not may_meet:
             if self.budget <= 0:
                 return ", as the deadline cannot be met, are not waited for"
             return ", already past the deadline, are not waited for"

@@ -124,6 +124,10 @@ class Sizing:
     ample: int  # the fleet to scale to: copes with reinforcements one boot late
     busy: int  # dynos kept because they run long jobs that a stop would kill
     short: bool  # not even the maximum starts every job in time
+    # The youngest job in flight could still meet its deadline if left to
+    # run (asked only where a stop kills jobs in flight; False elsewhere):
+    # the busy floor held dynos for it, and the reason says so.
+    may_meet: bool = False
 
 
 class Slots:
