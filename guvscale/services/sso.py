@@ -236,6 +236,14 @@ def _bad_token(field: str) -> SsoRejected:
     return SsoRejected("bad_token", "the sign-in token is not valid", field=field)
 
 
+def _plain_key(ref: str, raw_ts: str) -> ReplayKey:
+    """The replay key of the plain token, sha1(ref:salt:timestamp), whichever
+    form carried it: v1's `token` for Heroku's uuid is v3's `resource_token`,
+    and keyed per form, a v3 sign-in's captured token signed in again as v1
+    (with any email). Named "v3" as the v3 form's keys were first stored."""
+    return ("v3", ref, raw_ts)
+
+
 def _verify_v3(fields: Mapping[str, str], salt: str, now: float) -> SsoClaim:
     ref = _required(fields, "resource_id")
     raw_ts = _required(fields, "timestamp")
@@ -270,7 +278,7 @@ def _verify_v3(fields: Mapping[str, str], salt: str, now: float) -> SsoClaim:
     # judged by its own key, so two users signing in within the same second
     # both get in, while stripping the user-scoped token to replay the plain
     # one (with another email) is refused.
-    plain_key: ReplayKey = ("v3", ref, raw_ts)
+    plain_key = _plain_key(ref, raw_ts)
     check: tuple[ReplayKey, ...]
     record: tuple[ReplayKey, ...]
     if scoped is not None:
@@ -301,7 +309,7 @@ def _verify_v1(fields: Mapping[str, str], salt: str, now: float) -> SsoClaim:
     if not _same_text(resource_token(ref, salt, raw_ts), token):
         raise _bad_token("token")
     check_fresh(timestamp, now)
-    key = ("v1", ref, raw_ts)
+    key = _plain_key(ref, raw_ts)
     return SsoClaim(
         scheme=SsoScheme.v1,
         ref=ref,
