@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -10,9 +12,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from guvscale.clock import utcnow
 from guvscale.db.crypto import DecryptionError, Vault
 from guvscale.db.models import Credentials
 from guvscale.db.scoping import scope_to, unscoped
+from guvscale.errors import NotFound
 from guvscale.heroku import HerokuAuthError, HerokuPlatform
 from guvscale.rabbitmq import BrokerRefused
 from guvscale.services.credentials import (
@@ -27,12 +31,15 @@ from guvscale.services.credentials import (
     save_credentials,
     summarise,
 )
+from guvscale.services.credentials_check import CredentialsChange, update_credentials
+from guvscale.services.provisioning import deprovision
 from guvscale.settings import Settings
 from tests.factories import add_tenant
 from tests.fake_heroku.fixtures import FakeHeroku
 from tests.web_fixtures import TEST_KEY
 
 VAULT = Vault([TEST_KEY])
+T = TypeVar("T")
 OLD = "amqps://user:old-pass-1@broker.example/user"
 NEW = "amqps://user:new-pass-2@broker.example/user"
 
@@ -208,3 +215,39 @@ def test_private_brokers_are_allowed_in_development_only_unless_set(
 ) -> None:
     settings = Settings(guvscale_env=env, allow_private_brokers=allow)  # type: ignore[arg-type]
     assert settings.private_brokers_allowed is expected
+
+
+class DeprovisionedWhileChecking:
+    """A checker during whose network calls Heroku deprovisions the add-on."""
+
+    def __init__(self, sessions: sessionmaker[Session], resource_id: str) -> None:
+        self.sessions, self.resource_id = sessions, resource_id
+
+    async def check(
+        self, heroku_uuid: str, current: TenantCredentials, change: CredentialsChange
+    ) -> tuple[TenantCredentials, list[str]]:
+        with self.sessions.begin() as session:
+            deprovision(session, self.resource_id, now=utcnow())
+        return creds(), ["send-email"]
+
+
+def test_credentials_checked_while_the_add_on_goes_are_not_kept(
+    sessions: sessionmaker[Session],
+) -> None:
+    # The check spends seconds on Heroku and the broker between two
+    # transactions; a deprovision landing then deleted the row, and the save
+    # made a new one: the owner's token and broker password kept for good.
+    tenant = add_tenant(sessions)
+
+    async def tx(work: Callable[[Session], T]) -> T:
+        with sessions.begin() as session:
+            return work(scope_to(session, tenant.id))
+
+    checker = DeprovisionedWhileChecking(sessions, tenant.id)
+    with pytest.raises(NotFound, match="deprovisioned while its credentials were checked"):
+        asyncio.run(
+            update_credentials(tx, VAULT, checker, tenant.id, CredentialsChange())  # type: ignore[arg-type]
+        )
+    with sessions() as session:
+        unscoped(session)
+        assert session.scalars(select(Credentials)).all() == []

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from guvscale.db.crypto import Vault
-from guvscale.db.models import Resource
+from guvscale.db.models import Resource, ResourceState
 from guvscale.errors import NotFound, Unprocessable
 from guvscale.heroku.errors import (
     HerokuAuthError,
@@ -237,9 +238,23 @@ async def update_credentials(
             raise NotFound("no such add-on", where="id")
         return resource.heroku_uuid, load_credentials(session, vault, resource_id)
 
+    def save(session: Session) -> None:
+        # FOR SHARE: a deprovision that landed while we checked has deleted
+        # the credentials, and saving now would keep the owner's token and
+        # broker password for good; one still to land waits for us, then
+        # deletes what we wrote.
+        state = session.scalars(
+            select(Resource.state).where(Resource.id == resource_id).with_for_update(read=True)
+        ).one_or_none()
+        if state != ResourceState.provisioned:
+            raise NotFound(
+                "the add-on was deprovisioned while its credentials were checked", where="id"
+            )
+        save_credentials(session, vault, resource_id, credentials)
+
     heroku_uuid, current = await tx(read)
     credentials, queues = await checker.check(heroku_uuid, current, change)
-    await tx(lambda session: save_credentials(session, vault, resource_id, credentials))
+    await tx(save)
     return summarise(credentials, queues)
 
 
