@@ -227,6 +227,9 @@ def test_metrics_and_worker_health(
     app.state.settings.metrics_token = "m-secret"
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer m-secret"}).status_code == 200
+    # A byte past ASCII is a wrong token like any other, not a 500.
+    latin = client.get("/metrics", headers={"Authorization": b"Bearer caf\xe9"})
+    assert latin.status_code == 401
 
 
 def test_the_worker_prunes_events_older_than_90_days_under_the_maintenance_lock(

@@ -32,7 +32,10 @@ def _authorised(request: Request, token: str | None) -> None:
     if not token:
         return
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+    # As bytes: compare_digest refuses str with non-ASCII characters, and a
+    # header decodes as latin-1, so a stray byte was a 500, not a 401.
+    same = hmac.compare_digest(given.strip().encode(), token.encode())
+    if scheme.lower() != "bearer" or not same:
         raise Unauthorized(
             "METRICS_TOKEN required (Authorization: Bearer <METRICS_TOKEN>)",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
