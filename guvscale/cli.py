@@ -21,6 +21,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("guvscale.rules.cli", "validate", "check a rules file"),
     "simulate": ("guvscale.simulate.cli", "simulate", "run rules against a workload trace"),
     "config": ("guvscale.client.cli", "config", "get or set an add-on's rules, or its status"),
+    "rekey": (
+        "guvscale.db.rekey",
+        "rekey_command",
+        "re-encrypt stored secrets under the newest key",
+    ),
 }
 
 

@@ -18,7 +18,14 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.db.crypto import Vault
-from guvscale.db.models import Credentials, Resource, ResourceState, RulesVersion
+from guvscale.db.models import (
+    Credentials,
+    ProvisionJob,
+    ProvisionJobState,
+    Resource,
+    ResourceState,
+    RulesVersion,
+)
 from guvscale.db.scoping import unscoped
 from guvscale.rules.types import Role
 from guvscale.scaling.types import Decision, Observation, Policy
@@ -65,6 +72,31 @@ def add_tenant(
         session.add(resource)
         session.commit()
         return Tenant(id=resource.id, heroku_uuid=heroku_uuid, token=token)
+
+
+def add_sealed_secrets(sessions: sessionmaker[Session], resource_id: str, vault: Vault) -> None:
+    """Every kind of secret we store, sealed by `vault`: the credentials'
+    five and a pending provision job's grant code."""
+    with sessions.begin() as session:
+        unscoped(session)
+        session.add(
+            Credentials(
+                resource_id=resource_id,
+                partner_access_token_enc=vault.encrypt(f"partner-access-{resource_id}"),
+                partner_refresh_token_enc=vault.encrypt(f"partner-refresh-{resource_id}"),
+                heroku_token_enc=vault.encrypt(f"owner-token-{resource_id}"),
+                rabbitmq_url_enc=vault.encrypt(f"amqps://u:pw-{resource_id}@broker.example/u"),
+                management_url_enc=vault.encrypt(f"https://u:pw-{resource_id}@mgmt.example"),
+            )
+        )
+        session.add(
+            ProvisionJob(
+                resource_id=resource_id,
+                state=ProvisionJobState.pending,
+                grant_code_enc=vault.encrypt(f"grant-{resource_id}"),
+                next_attempt_at=dt.datetime.now(dt.UTC),
+            )
+        )
 
 
 # -- poisoned rows: values the database holds but the driver cannot read -----

@@ -1,7 +1,8 @@
 """Encryption at rest for tokens and broker URLs.
 
 MultiFernet over ENCRYPTION_KEYS: the first key encrypts, every key decrypts,
-so a new key can be put first and old rows re-encrypted at leisure (`rotate`).
+so a new key can be put first and old rows re-encrypted at leisure (`rotate`, run over every row by
+`guvscale rekey`).
 """
 
 from __future__ import annotations
@@ -33,5 +34,8 @@ class Vault:
             raise DecryptionError("stored secret cannot be decrypted with ENCRYPTION_KEYS") from exc
 
     def rotate(self, token: bytes) -> bytes:
-        """Re-encrypt under the newest key."""
-        return self._fernet.rotate(token)
+        """Re-encrypt under the newest key (`guvscale rekey`)."""
+        try:
+            return self._fernet.rotate(token)
+        except InvalidToken as exc:
+            raise DecryptionError("stored secret cannot be decrypted with ENCRYPTION_KEYS") from exc
