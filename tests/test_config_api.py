@@ -209,6 +209,25 @@ def test_invalid_rules_are_422_with_every_problem_and_nothing_saved(world: World
         assert versions == [1]
 
 
+def test_rules_written_by_a_json_writer_with_escaped_pairs_are_read_or_422(
+    world: World,
+) -> None:
+    # json.dumps escapes an emoji as a pair of \\u escapes: read as the
+    # character, not as two halves no encoder takes (a 500, and a role named
+    # so stored before the answer failed, after which every page was a 500).
+    url, auth = f"/config/{world.tenant.id}", world.tenant.auth
+    world.client.post(url, json={"config": RULES}, headers=auth)
+    role_named = '{"\\ud83d\\udce7": {"queue": "q"}}'
+    half = '{"mails": {"queue": "mails-\\ud83d"}}'
+    for doc in (role_named, half):
+        r = world.client.post(url, json={"config": doc}, headers=auth)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["line"] == 1
+    with world.sessions() as session:
+        unscoped(session)
+        assert session.scalars(select(RulesVersion.version)).all() == [1]
+
+
 @pytest.mark.parametrize(
     ("content", "status"),
     [('{"yaml": "x"}', 422), ('{"config": 5}', 422), ("not json", 400), ("[]", 422)],

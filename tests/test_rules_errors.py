@@ -39,6 +39,12 @@ DOCUMENT: list[tuple[str, str, Expected]] = [
     ("merge key", "a:\n  <<: {p: 2}\n", [("a", None, 2, "merge keys (<<) are not supported")]),
     ("NUL character", "a: {}\nb: \x00\n", [(None, None, 2, "character YAML does not allow")]),
     (
+        "half of a \\u pair",
+        'a: {}\nb: {queue: "mails-\\ud83d"}\n',
+        [(None, None, 2, "half a character, and its other half is missing")],
+    ),
+    ("half of a \\u pair as a key", '"\\udce7": {}\n', [(None, None, 1, "half a character")]),
+    (
         "too long",
         "a: {}\n" + "#" * MAX_BYTES,
         [(None, None, None, "too long")],
@@ -485,3 +491,16 @@ def test_a_role_overriding_a_wrong_default_is_still_checked() -> None:
         ("*", "processing", 2),
         ("a", "minimum", 5),
     ]
+
+
+def test_a_character_escaped_as_a_utf16_pair_reads_as_that_character() -> None:
+    # Python's json.dumps writes rules this way (JSON is YAML): the two
+    # halves were two code points no encoder takes, and a 500 wherever the
+    # name was encoded or shown; a role named so was stored first.
+    role = load('{"emails": {"queue": "mails-\\ud83d\\udce7", "worker": "emails"}}')["emails"]
+    assert role.queue == "mails-\U0001f4e7"
+    with pytest.raises(RulesError) as caught:
+        load('{"\\ud83d\\udce7": {"queue": "q"}}')
+    (issue,) = caught.value.errors
+    assert "is not a Heroku process type name" in issue.message
+    assert str(issue).encode("utf-8")  # every message can be sent

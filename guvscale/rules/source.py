@@ -60,6 +60,28 @@ class _Refused(Exception):
         self.message = message
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _paired(value: str, line: int) -> str:
+    """`value` with each UTF-16 pair of \\u escapes joined into its character.
+
+    JSON writers (Python's `json.dumps` among them) escape a character past
+    U+FFFF as such a pair, and YAML reads the two halves as two code points
+    that no encoder takes: a queue name with an emoji was a 500, and a role
+    named so was stored and then broke every dashboard page. A half alone is
+    no character at all, and refused.
+    """
+    try:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        raise _Refused(
+            line,
+            "a \\u escape between \\uD800 and \\uDFFF is half a character, and its other "
+            "half is missing: write the character itself",
+        ) from None
+
+
 class _Loader(yaml.SafeLoader):
     """Composes nodes with a depth cap and without aliases."""
 
@@ -80,9 +102,12 @@ class _Loader(yaml.SafeLoader):
         if self._depth > MAX_DEPTH:
             raise _Refused(line, f"the rules are nested more than {MAX_DEPTH} levels deep")
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
+        if isinstance(node, ScalarNode) and _SURROGATE.search(node.value):
+            node.value = _paired(node.value, line)
+        return node  # type: ignore[no-any-return]
 
 
 # `p:60` — a key glued to its value, the trap the rules format is known for.
