@@ -12,7 +12,7 @@ from guvscale.scaling import Observation, Scaler
 from guvscale.scaling.arrivals import ArrivalLog
 from guvscale.scaling.common import APPLY_DELAY, BOOT_SPREAD
 from guvscale.scaling.plan import Fleet
-from guvscale.scaling.race import boot_race
+from guvscale.scaling.race import _landed, _new_dynos, _new_dynos_normal, boot_race
 from tests.factories import scaling_role as role
 
 # Fast jobs (77 ms), 10 a dyno, 24 s boot: a dyno asked for now lands 17.8 to
@@ -193,3 +193,38 @@ def test_a_race_for_part_of_a_job_names_one_job_not_none() -> None:
     )
     assert first.desired > 1
     assert "racing the boot: 1 queued job starts in time only if a dyno lands" in first.reason
+
+
+@pytest.mark.parametrize(
+    ("booting", "p", "q", "k", "room", "extra"),
+    [
+        (0, 0.0, 0.5, 100, 300, 0),  # a cold race: about 2k dynos, and the margin
+        (50, 0.8, 0.5, 120, 300, 0),  # booting ones land first
+        (200, 0.3, 0.3, 150, 200, 0),  # even the room falls short: only dynos worth a share
+        (0, 0.0, 0.9, 250, 350, 40),  # an earlier checkpoint's dynos are kept
+        (100, 0.5, 0.0, 80, 300, 0),  # nothing asked for now lands in time
+    ],
+)
+def test_a_race_of_many_dynos_taken_as_normal_agrees_with_the_exact_count(
+    booting: int, p: float, q: float, k: int, room: int, extra: int
+) -> None:
+    # Past EXACT_RACE dynos the landed counts are taken as normal: the exact
+    # work grows with the square of the dynos (a maximum of 10,000 held the
+    # shared worker 28 s a decision). Where both can run, they agree.
+    exact = _new_dynos(_landed([1.0], p, booting), q, k, room, extra, 0.99)
+    normal = _new_dynos_normal(booting, p, q, k, room, extra, 0.99)
+    assert abs(normal - exact) <= 2, (normal, exact)
+
+
+def test_a_role_of_thousands_of_dynos_and_month_long_jobs_decides() -> None:
+    # One tenant's rules must not hold the shared worker: a month-long
+    # `processing` at 20 jobs/s took Erlang C 33 s a decision, and a race
+    # for 5,000 of 10,000 dynos 28 s.
+    huge = role(processing=36304.5, stddev=30000.0, deadline=13.2, concurrency=10)
+    huge = dataclasses.replace(huge, minimum=0, maximum=10_000, boot=60.0)
+    month = dataclasses.replace(huge, processing=2_592_000.0, stddev=10.0, deadline=2_592_000.0)
+    for r, rate in ((huge, 807.0), (month, 20.0)):
+        scaler = Scaler(r)
+        scaler.decide(Observation(0.0, 0, 0, consumers=1, publish_rate=rate, current=1))
+        later = Observation(30.0, int(rate * 60), 10, consumers=1, publish_rate=rate, current=1)
+        assert scaler.decide(later).desired == 10_000

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from statistics import NormalDist
 
 from guvscale.rules.types import Role
 from guvscale.scaling.arrivals import ArrivalLog, Piece, jobs_at_least_as_old
@@ -22,6 +23,11 @@ from guvscale.scaling.plan import Fleet, kept
 # A race is run when more queued jobs are at risk than the percentile lets
 # miss of about this many seconds of jobs.
 RACE_HORIZON = 3600.0
+# Up to this many dynos in a race (booting, and room to add), the landed
+# counts are worked out exactly; past it, as normal: the exact work grows
+# with the square of the dynos, and a maximum of 10,000 held the shared
+# worker's CPU for 28 s a decision.
+EXACT_RACE = 400
 
 
 def boot_race(
@@ -111,8 +117,11 @@ def boot_race(
         # first slots asked for hundreds of dynos to start fast jobs).
         ran = max(0.0, at - soonest) / 2
         k = math.ceil(d / (role.concurrency * (1.0 + ran / job_time)) - 1e-9)
-        dist = _landed([1.0], _chance(at, old_from, old_to), fleet.booting)
-        n = _new_dynos(dist, _chance(at, new_from, new_to), k, hi - fleet.size, extra, target)
+        p, q, room = _chance(at, old_from, old_to), _chance(at, new_from, new_to), hi - fleet.size
+        if fleet.booting + room <= EXACT_RACE:
+            n = _new_dynos(_landed([1.0], p, fleet.booting), q, k, room, extra, target)
+        else:
+            n = _new_dynos_normal(fleet.booting, p, q, k, room, extra, target)
         extra, worst, needed = max(extra, n), max(worst, d), max(needed, k)
     if worst == 0.0 or (extra == 0 and fleet.booting == 0):
         return 0, ""
@@ -156,6 +165,37 @@ def _new_dynos(dist: list[float], q: float, k: int, room: int, extra: int, targe
         while n > extra and chances[n] - chances[n - 1] < 1.0 - target:
             n -= 1
     return n
+
+
+def _new_dynos_normal(
+    booting: int, p: float, q: float, k: int, room: int, extra: int, target: float
+) -> int:
+    """`_new_dynos` for many dynos, with `booting` ones each landed with
+    chance `p`, and the landed counts taken as normal (with a continuity
+    correction): the same choice, within a dyno or two of the exact one."""
+
+    def chance(n: int) -> float:
+        mean = booting * p + n * q
+        var = booting * p * (1 - p) + n * q * (1 - q)
+        if var <= 0.0:
+            return 1.0 if mean > k - 0.5 else 0.0
+        return 1.0 - NormalDist(mean, math.sqrt(var)).cdf(k - 0.5)
+
+    if q == 0.0:
+        return 0
+    if chance(room) < target:
+        n = room
+        while n > extra and chance(n) - chance(n - 1) < 1.0 - target:
+            n -= 1
+        return n
+    lo, hi = extra, room  # the fewest from `extra` on that reach the target
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if chance(mid) >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _chance(at: float, lo: float, to: float) -> float:

@@ -122,7 +122,7 @@ def headroom(
 
         def slots(a: float, spread: Spread) -> float:
             staffed = a + beta * math.sqrt(a)
-            if rising:
+            if rising or a > ERLANG_MAX_BUSY:
                 return staffed
             return min(staffed, erlang_slots(a, jt, wait, role.percentile, spread))
 
@@ -274,6 +274,13 @@ def remember_burst(
     if before and excess(*before[-1]) > 0 and size >= max(2 * concurrency, 10):
         bursts.append((t, size))
     return bursts
+
+
+# Erlang C's search takes steps in proportion to the busy slots; past this
+# many, it comes to square-root staffing anyway (Halfin and Whitt), and one
+# tenant's month-long `processing` at 20 jobs/s (5·10^7 busy slots) held the
+# shared worker's CPU for 33 s a decision.
+ERLANG_MAX_BUSY = 10_000.0
 
 
 def erlang_slots(
