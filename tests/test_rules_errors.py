@@ -72,6 +72,16 @@ DOCUMENT: list[tuple[str, str, Expected]] = [
 ]
 
 ROLE: list[tuple[str, str, Expected]] = [
+    (
+        "two roles for one process type",
+        "a: {worker: w, queue: q1}\nb: {worker: w, queue: q2}\n",
+        [("b", "worker", 2, "process type 'w' is scaled by role 'a' (line 1) too")],
+    ),
+    (
+        "a role for one of another role's Eco process types",
+        "a: {workers: [w1, w2], max: 2}\nw2: {}\n",
+        [("w2", "worker", 2, "process type 'w2' is scaled by role 'a' (line 1) too")],
+    ),
     ("role is a number", "a: 5\n", [("a", None, 1, "must be keys like 'deadline: 60'")]),
     ("role is a list", "a:\n  - p: 1\n", [("a", None, 1, "not a list")]),
     ("role without settings", "a:\nb: {}\n", [("a", None, 1, "write 'a: {}' to use every")]),

@@ -9,7 +9,7 @@ second, so one mistake is reported once, not again as a consequence.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import TypeVar
@@ -416,6 +416,26 @@ def load(yaml_text: str) -> dict[str, Role]:
     return load_with_warnings(yaml_text)[0]
 
 
+def _one_role_per_process_type(roles: Iterable[Role], issues: _Issues) -> None:
+    """Two roles scaling one process type would each set its dynos every
+    poll, the last one written winning: an idle queue's role shedding the
+    dynos a busy one's queue needs, and back."""
+    first: dict[tuple[str | None, str], Role] = {}
+    for role in roles:
+        for process_type in role.workers or (role.worker,):
+            other = first.setdefault((role.app, process_type), role)
+            if other is not role:
+                of_app = f" of app {role.app}" if role.app else ""
+                issues.add(
+                    role.name,
+                    "workers" if role.workers else "worker",
+                    role.line,
+                    f"process type '{process_type}'{of_app} is scaled by role '{other.name}' "
+                    f"(line {other.line}) too: give each process type one role, as each "
+                    "would set its dynos",
+                )
+
+
 def load_with_warnings(yaml_text: str) -> tuple[dict[str, Role], list[RuleIssue]]:
     """`load`, plus what does not block saving but a user should hear about.
 
@@ -465,6 +485,7 @@ def load_with_warnings(yaml_text: str) -> tuple[dict[str, Role], list[RuleIssue]
     roles = {
         b.name: r for b in blocks if (r := _resolve(b, defaults, issues, warnings)) is not None
     }
+    _one_role_per_process_type(roles.values(), issues)
     if issues:
         raise RulesError(issues)
     return roles, sorted(warnings, key=lambda w: (w.line is None, w.line or 0))
