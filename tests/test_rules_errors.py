@@ -87,6 +87,23 @@ ROLE: list[tuple[str, str, Expected]] = [
     ("role without settings", "a:\nb: {}\n", [("a", None, 1, "write 'a: {}' to use every")]),
     ("role is a glued key", "a:\n  p:60\n", [("a", None, 1, "write 'p: 60' with a space")]),
     ("empty role name", "'': {}\nb: {}\n", [(None, None, 1, "a role needs a name")]),
+    # The worker's tables hold role names of up to 100 characters, and
+    # PostgreSQL refuses a NUL in text: either stopped the tenant's saves.
+    (
+        "role name too long",
+        "x" * 150 + ": {worker: w}\n",
+        [(None, None, 1, "is 150 characters long: at most 100")],
+    ),
+    (
+        "role name with a NUL",
+        '"wo\\0rker": {worker: w}\n',
+        [(None, None, 1, "cannot hold a control character (U+0000)")],
+    ),
+    (
+        "queue with a NUL",
+        'a: {queue: "jo\\0bs"}\n',
+        [("a", "queue", 1, "not text holding a control character (U+0000)")],
+    ),
     (
         "role name is no process type",
         "email sender: {}\n",

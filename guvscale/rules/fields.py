@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import unicodedata
 import zoneinfo
 from functools import cache
 
@@ -21,6 +22,8 @@ MAX_PREFETCH = 65_535
 # No job, deadline or poll is anywhere near a month; the cap keeps every
 # derived figure (the target, history / pollinterval) finite and small.
 MAX_SECONDS = 30 * 24 * 3600
+# The worker's tables keep role names of up to this many characters.
+MAX_ROLE_NAME = 100
 
 PROCESS_TYPE = re.compile(r"^[-\w]{1,128}$", re.ASCII)  # Heroku's formation type pattern
 APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
@@ -143,7 +146,17 @@ def text(node: Value, what: str = "a name") -> str:
         raise Invalid(f"must be {what}, not empty text")
     if node.text != node.text.strip():
         raise Invalid(f"'{node.text}' has spaces at its start or end: remove them")
+    if (bad := control_character(node.text)) is not None:
+        raise Invalid(f"must be {what}, not text holding a control character ({bad})")
     return node.text
+
+
+def control_character(name: str) -> str | None:
+    """The first control character in `name` (as U+XXXX), if any: a \\0
+    escape wrote a NUL, which PostgreSQL refuses in text and JSON, so the
+    worker could not save that tenant."""
+    bad = next((c for c in name if unicodedata.category(c) == "Cc"), None)
+    return None if bad is None else f"U+{ord(bad):04X}"
 
 
 def process_type(node: Value) -> str:

@@ -184,6 +184,18 @@ def _read_block(entry: Entry, issues: _Issues) -> _Block | None:
     if not name.strip():
         issues.add(None, None, line, "a role needs a name before the colon")
         return None
+    if len(name) > fields.MAX_ROLE_NAME:
+        issues.add(
+            None,
+            None,
+            line,
+            f"the role name '{name[:40]}…' is {len(name)} characters long: "
+            f"at most {fields.MAX_ROLE_NAME}",
+        )
+        return None
+    if (bad := fields.control_character(name)) is not None:
+        issues.add(None, None, line, f"a role name cannot hold a control character ({bad})")
+        return None
     if isinstance(node, Map):
         for e in node.entries.values():
             _read_entry(block, e, name == DEFAULTS_ROLE, issues)
