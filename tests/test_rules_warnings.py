@@ -13,6 +13,8 @@ from guvscale.scaling import Observation, Scaler
 # (document, [(role, key, line, words the warning must contain)])
 Expected = list[tuple[str | None, str | None, int | None, str]]
 
+OFFICE = "days: daily, from: '08:00', to: '19:00'"
+
 WARNINGS: list[tuple[str, str, Expected]] = [
     (
         "derived target not above processing",
@@ -48,6 +50,16 @@ WARNINGS: list[tuple[str, str, Expected]] = [
         [("a", "boot", 4, "only dynos already running can meet a sudden burst")],
     ),
     ("enough slack to react: no warning", "a:\n  p: 1\n  d: 300\n  boot: 60\n", []),
+    (
+        "a schedule's minimum above the maximum lifts the cap in its window",
+        f"a:\n  d: 300\n  max: 3\n  schedule:\n    - {{{OFFICE}, min: 10}}\n",
+        [("a", "schedule", 4, "schedule entry 1 keeps at least 10 dynos, more than maximum 3")],
+    ),
+    (
+        "a window raising both bounds says so: no warning",
+        f"a:\n  d: 300\n  max: 3\n  schedule:\n    - {{{OFFICE}, min: 10, max: 10}}\n",
+        [],
+    ),
     ("a fixed size has nothing to react with", "a:\n  d: 40\n  min: 3\n  max: 3\n", []),
 ]
 

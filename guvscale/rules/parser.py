@@ -347,6 +347,17 @@ def _resolve(
         elif any(max(w.minimum or 0, w.maximum or 0) > 1 for w in windows):
             problem(("schedule",), f"{single}, so a schedule entry above 1 dyno cannot apply")
 
+    if bounds_ok:
+        for number, w in enumerate(windows, 1):
+            if w.maximum is None and w.minimum is not None and w.minimum > maximum:
+                # bounds_at lets the window's minimum win, which may be meant
+                # (more dynos in office hours) or a slip that lifts the cap.
+                warn(
+                    ("schedule",),
+                    f"schedule entry {number} keeps at least {w.minimum} dynos, more than "
+                    f"maximum {maximum}: in that window it runs {w.minimum}; give the entry "
+                    f"'maximum: {w.minimum}' to say so, or lower its minimum",
+                )
     if bounds_ok and minimum > maximum:
         default = "" if m.given("maximum") or workers else " (the default)"
         problem(
