@@ -139,3 +139,30 @@ def test_status_shows_what_the_worker_last_saw(live: Live) -> None:
     assert lines[4].strip() == "why: scaling up 2 → 4: backlog"
     assert lines[5].split()[:2] == ["reports", "reports"]
     assert lines[6].strip() == "error: queue 'reports' does not exist"
+
+
+def test_set_prints_the_warnings_it_saved_with(live: Live, tmp_path: Path) -> None:
+    # guv's own reference case: guv-validate refused it; we save and scale
+    # it as guv does, and `validate` warns; `config set` said only "saved".
+    tenant = add_tenant(live.sessions)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(GOOD.replace("deadline: 180", "deadline: 50\n  processing: 25\n  stddev: 12"))
+    done = run(live.url, tenant, "set", "-f", str(rules))
+    assert done.returncode == 0, done.stderr
+    warning, saved = done.stdout.splitlines()
+    assert warning.startswith(f"{rules}:") and "cannot finish in time" in warning
+    assert saved == f"saved {rules} as version 1"
+
+
+def test_bad_local_input_is_exit_2_in_one_line(live: Live, tmp_path: Path) -> None:
+    tenant = add_tenant(live.sessions)
+    cases = [
+        (("get", "-f", str(tmp_path)), {}, "cannot write"),  # a folder, not a file
+        (("status",), {"GUVSCALE_URL": "http://[::1"}, "is not a URL"),
+        (("status",), {"GUVSCALE_TOKEN": tenant.token + "\n"}, "a newline?"),
+    ]
+    for args, env, words in cases:
+        done = run(live.url, tenant, *args, **env)
+        assert done.returncode == 2, (args, done.stderr)
+        assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in done.stderr and tenant.token not in done.stderr

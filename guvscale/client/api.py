@@ -79,9 +79,12 @@ class ConfigApi:
     def get_rules(self) -> str:
         return str(self._call("GET").get("configYaml", ""))
 
-    def set_rules(self, yaml_text: str) -> int:
-        """Saves; returns the new version."""
-        return int(self._call("POST", body={"config": yaml_text}).get("version", 0))
+    def set_rules(self, yaml_text: str) -> tuple[int, list[dict[str, Any]]]:
+        """Saves; returns the new version and the warnings the service gave
+        (what does not block saving, such as guv's unmeetable deadline)."""
+        data = self._call("POST", body={"config": yaml_text})
+        warnings = [w for w in data.get("warnings") or [] if isinstance(w, dict)]
+        return int(data.get("version", 0)), warnings
 
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/status")

@@ -51,6 +51,13 @@ def _settings(args: argparse.Namespace) -> tuple[str, str, str]:
         raise _Usage("missing " + ", ".join(missing) + " (see `heroku config -s | grep GUVSCALE`)")
     if not values["url"].startswith(("http://", "https://")):
         raise _Usage(f"GUVSCALE_URL must start with https:// (got {values['url']!r})")
+    try:
+        httpx.URL(values["url"])
+    except httpx.InvalidURL as exc:
+        raise _Usage(f"GUVSCALE_URL is not a URL ({exc}): {values['url']!r}") from None
+    if not values["token"].isascii() or not values["token"].isprintable():
+        # An add-on token is url-safe base64; a pasted one may carry a newline.
+        raise _Usage("GUVSCALE_TOKEN holds characters no add-on token has (a newline?)")
     return values["url"], values["id"], values["token"]
 
 
@@ -124,6 +131,9 @@ def config(args: argparse.Namespace) -> int:
         except ServiceUnreachable as exc:
             print(f"guvscale config: {exc}", file=sys.stderr)
             return 3
+        except _Usage as exc:
+            print(f"guvscale config: {exc}", file=sys.stderr)
+            return 2
         except ApiError as exc:
             if exc.errors:
                 for error in exc.errors:
@@ -136,14 +146,19 @@ def _run(api: ConfigApi, args: argparse.Namespace, text: str) -> int:
     if args.action == "get":
         rules = api.get_rules()
         if args.file:
-            with open(args.file, "w", encoding="utf-8") as f:
-                f.write(rules)
+            try:
+                with open(args.file, "w", encoding="utf-8") as f:
+                    f.write(rules)
+            except OSError as exc:
+                raise _Usage(f"cannot write {args.file}: {exc.strerror or exc}") from None
             print(f"wrote {len(rules.splitlines())} lines to {args.file}", file=sys.stderr)
         else:
             sys.stdout.write(rules if rules.endswith("\n") or not rules else rules + "\n")
         return 0
     if args.action == "set":
-        version = api.set_rules(text)
+        version, warnings = api.set_rules(text)
+        for warning in warnings:
+            print(issue_line(args.file, warning))
         print(f"saved {args.file} as version {version}")
         return 0
     for line in _status_lines(api.status()):
