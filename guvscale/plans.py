@@ -6,9 +6,12 @@ often its queues are polled (the poll is our main running cost).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from guvscale.errors import Unprocessable
+from guvscale.rules.types import Role
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,16 @@ class Plan:
     def free(self) -> bool:
         return self.price_usd_month == 0
 
+    def scales(self, roles: Iterable[Role]) -> tuple[list[Role], list[str]]:
+        """The roles this plan scales, as the worker runs them: polled at the
+        plan's interval, not the rules' `pollinterval` (the model plans with
+        the interval it really gets); and the names of the roles past the
+        plan's count, which are not scaled."""
+        poll = float(self.poll_interval_s)
+        resolved = [dataclasses.replace(r, pollinterval=poll) for r in roles]
+        limit = self.max_process_types
+        return resolved[:limit], [r.name for r in resolved[limit:]]
+
 
 PLANS: dict[str, Plan] = {
     plan.name: plan
@@ -32,6 +45,12 @@ PLANS: dict[str, Plan] = {
         Plan("performance", price_usd_month=99, max_process_types=50, poll_interval_s=10),
     )
 }
+
+
+def plan_of(name: str | None) -> Plan:
+    """The plan by name; one this release does not sell runs as the test plan."""
+    return PLANS.get(name or "", PLANS["test"])
+
 
 # Heroku's v3 partner API names a region `<provider>::<provider region>`. These are
 # the provider regions the Platform API schema lists (definitions.region.provider).

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.db.models import Resource, RulesVersion
 from guvscale.db.scoping import unscoped
+from guvscale.plans import PLANS
+from guvscale.rules.types import Role
 from guvscale.settings import Settings
 from guvscale.web.app import SESSION_COOKIE
+from guvscale.web.routes import rules as rules_routes
 from tests.factories import add_tenant, csrf_of, sso_fields, sso_v3_token
 
 GOOD = "emails:\n  queue: send-email\n  deadline: 180\n  maximum: 5\n"
@@ -179,3 +185,33 @@ def test_preview_shows_draft_and_saved_side_by_side(
     assert r.text.count('class="misses"') == 2 and r.text.count('class="dyno-hours"') == 2
     assert "maximum: 2" in r.text  # the draft stays in the editor, unsaved
     assert versions(sessions, rid) == [GOOD]
+
+
+def test_preview_runs_the_draft_as_the_plan_would(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The worker polls at the plan's interval and scales its count of roles;
+    # the preview simulated the draft's own `pollinterval` (0.1 s: an hour in
+    # 36,000 polls, a minute of the web's CPU) and every role it listed.
+    seen: dict[str, Mapping[str, Role]] = {}
+    real = rules_routes.preview
+
+    def spy(draft: Mapping[str, Role], saved: Mapping[str, Role], *rest: Any) -> Any:
+        seen["draft"] = draft
+        return real(draft, saved, *rest)
+
+    monkeypatch.setattr(rules_routes, "preview", spy)
+    rid, token = signed_in_with_token(client, sessions, settings)
+    plan = PLANS["basic"]  # add_tenant's
+    draft = "".join(
+        f"r{i}:\n  queue: q{i}\n  deadline: 180\n  pollinterval: 0.1\n"
+        for i in range(plan.max_process_types + 1)
+    )
+    r = client.post(f"/resources/{rid}/rules/preview", data={"rules": draft, "csrf": token})
+    assert r.status_code == 200
+    assert [(name, role.pollinterval) for name, role in seen["draft"].items()] == [
+        (f"r{i}", plan.poll_interval_s) for i in range(plan.max_process_types)
+    ]

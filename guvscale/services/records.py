@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from guvscale.db.models import Credentials, Resource
 from guvscale.db.worker_models import ScalingEvent, TenantWorkerState, WorkerHeartbeat
 from guvscale.errors import NotFound
-from guvscale.plans import PLANS
+from guvscale.plans import PLANS, plan_of
 
 MAX_EVENTS = 500
 # /health calls the worker stale after this many of the shortest poll interval without a tick.
@@ -40,7 +40,7 @@ def status(session: Session, resource_id: str) -> TenantStatus:
         raise NotFound("no such add-on", where="id")
     cred = session.scalars(select(Credentials)).first()
     row = session.scalars(select(TenantWorkerState)).first()
-    plan = PLANS.get(resource.plan, PLANS["test"])
+    plan = plan_of(resource.plan)
     recorded: dict[str, Any] = row.status if row is not None else {}
     return TenantStatus(
         app=(cred.heroku_app_name if cred else None) or resource.app_name,

@@ -24,7 +24,7 @@ from guvscale.db import jsonb
 from guvscale.db.crypto import DecryptionError, Vault
 from guvscale.db.models import Resource, RulesVersion
 from guvscale.db.worker_models import RoleSample, RoleSeries
-from guvscale.plans import PLANS
+from guvscale.plans import plan_of
 from guvscale.rules.types import Role
 from guvscale.services.credentials import TenantCredentials, load_many_credentials
 from guvscale.worker.leases import insert_events
@@ -97,7 +97,7 @@ def _job(
     cache: RulesCache,
     poll_seconds: int | None = None,
 ) -> TenantJob:
-    plan = PLANS.get(resource.plan if resource else "", PLANS["test"])
+    plan = plan_of(resource.plan if resource else None)
     if poll_seconds:
         plan = dataclasses.replace(plan, poll_interval_s=poll_seconds)
     job = TenantJob(claim=claim, plan=plan)
@@ -115,11 +115,7 @@ def _job(
     if isinstance(roles, str):
         job.error = roles
         return job
-    interval = float(plan.poll_interval_s)
-    # The plan sets the poll; the model plans with the interval it really gets.
-    resolved = [dataclasses.replace(r, pollinterval=interval) for r in roles]
-    job.roles = resolved[: plan.max_process_types]
-    job.beyond_plan = [r.name for r in resolved[plan.max_process_types :]]
+    job.roles, job.beyond_plan = plan.scales(roles)
     return job
 
 

@@ -22,6 +22,7 @@ from guvscale.dashboard.preview import RolePreview, Traffic, preview
 from guvscale.dashboard.rules_view import history, saved_roles, version
 from guvscale.db.models import Resource, RulesVersion
 from guvscale.errors import NotFound
+from guvscale.plans import plan_of
 from guvscale.rules import MAX_BYTES, RuleIssue, RulesError, load_with_warnings
 from guvscale.services.rules_config import (
     RulesRejected,
@@ -198,8 +199,17 @@ def preview_page(
     if errors:
         context = _editor(db, resource, login, rules, rejected=True)
         return render_template(request, "rules.html", context, status=422)
-    draft, _ = load_with_warnings(rules)
-    rows = preview(draft, saved_roles(db, resource.id), _traffic(db), utcnow().timestamp())
+    # As the worker would run them: the plan's poll interval and count of
+    # roles (a draft's `pollinterval: 0.1` simulated an hour in 36,000 polls).
+    plan = plan_of(resource.plan)
+    draft, _ = plan.scales(load_with_warnings(rules)[0].values())
+    saved, _ = plan.scales(saved_roles(db, resource.id).values())
+    rows = preview(
+        {r.name: r for r in draft},
+        {r.name: r for r in saved},
+        _traffic(db),
+        utcnow().timestamp(),
+    )
     context = _editor(
         db,
         resource,
