@@ -136,8 +136,10 @@ class Settings(BaseSettings):
     # poll (60 s), so each tenant's next poll reuses its broker connection
     # instead of a new TCP and TLS handshake.
     http_keepalive: float = Field(default=75.0, ge=0)
-    # Largest request body we read, in bytes; Heroku's provision bodies are < 4 KiB.
-    max_body_bytes: int = 64 * 1024
+    # Largest request body we read, in bytes; Heroku's provision bodies are
+    # < 4 KiB, but rules may be 64 KiB and a form encodes a byte in up to
+    # three (%0A): at 64 KiB, rules the API saved were a 413 in the editor.
+    max_body_bytes: int = 3 * 64 * 1024
     # Whether broker URLs may point at private, loopback or link-local addresses.
     # Unset: allowed in development (a local RabbitMQ), refused in production (SSRF).
     # Read it through `private_brokers_allowed`.

@@ -164,7 +164,7 @@ def test_a_well_formed_body_of_the_wrong_shape_is_still_422(
 
 
 def test_a_body_over_the_cap_is_413_whoever_sends_it(client: TestClient, tenant: Tenant) -> None:
-    big = '{"config": "' + "x" * (70 * 1024) + '"}'
+    big = '{"config": "' + "x" * (200 * 1024) + '"}'
     for headers in ({}, tenant.auth):
         assert send(client, tenant, "POST", "", big, **headers).status_code == 413
 

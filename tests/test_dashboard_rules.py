@@ -215,3 +215,24 @@ def test_preview_runs_the_draft_as_the_plan_would(
     assert [(name, role.pollinterval) for name, role in seen["draft"].items()] == [
         (f"r{i}", plan.poll_interval_s) for i in range(plan.max_process_types)
     ]
+
+
+def test_an_empty_draft_is_a_page_saying_so_and_big_rules_save_as_in_the_api(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    rid, token = signed_in_with_token(client, sessions, settings)
+    # An emptied textarea was a JSON "Field required"; spaces only, a page
+    # headed "Not saved: problems" with no problem in it.
+    for empty in ({"csrf": token}, {"rules": "  \n", "csrf": token}):
+        r = client.post(f"/resources/{rid}/rules", data=empty)
+        assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
+        assert "Not saved: 1 problem" in r.text and "the rules are empty" in r.text
+    # Rules just under the rules' own limit, as the API saves them: the form
+    # encodes each newline and colon in three bytes, and was a JSON 413.
+    roles = "".join(f"r{i}:\n  worker: w{i}\n  queue: q{i}\n  deadline: 180\n" for i in range(1200))
+    assert 55_000 < len(roles) < 64 * 1024
+    r = client.post(
+        f"/resources/{rid}/rules", data={"rules": roles, "csrf": token}, follow_redirects=False
+    )
+    assert r.status_code == 303, r.text[:300]
+    assert versions(sessions, rid) == [roles]

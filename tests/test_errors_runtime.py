@@ -67,7 +67,7 @@ def lines(stream: io.StringIO) -> list[dict[str, object]]:
 # -- item 3: a 500 leaves the keep-alive connection usable --------------------
 
 
-OVERSIZED = {"Content-Length": "70000"}, b"x" * 70000
+OVERSIZED = {"Content-Length": "200000"}, b"x" * 200_000  # past MAX_BODY_BYTES
 
 
 @pytest.mark.parametrize(

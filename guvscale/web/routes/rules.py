@@ -58,7 +58,9 @@ def _editor(
 ) -> dict[str, Any]:
     saved = current_yaml(db, resource.id)
     text = saved if draft is None else draft
-    errors, warnings = _check(text) if text.strip() else ([], [])
+    # A draft sent empty is checked too ("the rules are empty"); only a page
+    # with nothing saved yet opens without problems.
+    errors, warnings = _check(text) if draft is not None or text.strip() else ([], [])
     versions = history(db)
     return shell(
         db,
@@ -108,7 +110,7 @@ def save(
     login: LoginDep,
     db: DbDep,
     _csrf: CsrfDep,
-    rules: RulesForm,
+    rules: RulesForm = "",
 ) -> Response:
     try:
         saved = save_rules(db, resource.id, rules, author=login.email, now=utcnow())
@@ -193,7 +195,7 @@ def preview_page(
     login: LoginDep,
     db: DbDep,
     _csrf: CsrfDep,
-    rules: RulesForm,
+    rules: RulesForm = "",
 ) -> Response:
     errors, _warnings = _check(rules)
     if errors:
