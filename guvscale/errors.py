@@ -39,6 +39,11 @@ class NotFound(AppError):
     code = "not_found"
 
 
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
 class UnsupportedMediaType(AppError):
     status_code = 415
     code = "unsupported_media_type"

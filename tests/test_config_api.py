@@ -179,14 +179,33 @@ def test_a_resource_not_provisioned_refuses_its_token(
 
 def test_rules_are_empty_before_any_then_kept_exactly_as_written(world: World) -> None:
     url, auth = f"/config/{world.tenant.id}", world.tenant.auth
-    assert world.client.get(url, headers=auth).json() == {"configYaml": ""}
+    assert world.client.get(url, headers=auth).json() == {"configYaml": "", "version": 0}
     first = world.client.post(url, json={"config": RULES}, headers=auth)
     assert first.status_code == 200
     assert first.json() == {"configYaml": RULES, "version": 1, "warnings": []}
     again = RULES.replace("maximum: 5", "maximum: 7") + "\n\n# trailing comment  \n"
     second = world.client.post(url, json={"config": again}, headers=auth)
     assert second.json()["version"] == 2
-    assert world.client.get(url, headers=auth).json() == {"configYaml": again}
+    assert world.client.get(url, headers=auth).json() == {"configYaml": again, "version": 2}
+
+
+def test_a_save_from_an_older_version_is_409_and_nothing_saved(world: World) -> None:
+    # Two editors both started from version 1: the second's save silently
+    # undid the first's. With baseVersion it is refused; without, saved over.
+    url, auth = f"/config/{world.tenant.id}", world.tenant.auth
+    assert world.client.post(url, json={"config": RULES, "baseVersion": 0}, headers=auth).is_success
+    base = world.client.get(url, headers=auth).json()["version"]
+    mine = RULES.replace("maximum: 5", "maximum: 9")
+    theirs = RULES.replace("deadline: 180", "deadline: 120")
+    ok = world.client.post(url, json={"config": mine, "baseVersion": base}, headers=auth)
+    assert ok.json()["version"] == 2
+    late = world.client.post(url, json={"config": theirs, "baseVersion": base}, headers=auth)
+    assert late.status_code == 409
+    assert late.json()["id"] == "rules_changed" and late.json()["where"] == "baseVersion"
+    assert "version 2 was saved since version 1" in late.json()["message"]
+    assert world.client.get(url, headers=auth).json() == {"configYaml": mine, "version": 2}
+    forced = world.client.post(url, json={"config": theirs}, headers=auth)
+    assert forced.json()["version"] == 3
 
 
 def test_invalid_rules_are_422_with_every_problem_and_nothing_saved(world: World) -> None:

@@ -139,7 +139,8 @@ def test_duplicate_keys_to_post_config_are_400_and_nothing_saved(
     assert r.status_code == 400
     assert "duplicate key 'config'" in r.json()["message"]
     assert rules_saved(sessions) == 0
-    assert client.get(f"/config/{tenant.id}", headers=tenant.auth).json() == {"configYaml": ""}
+    empty = {"configYaml": "", "version": 0}
+    assert client.get(f"/config/{tenant.id}", headers=tenant.auth).json() == empty
     # The same body once is taken.
     ok = send(client, tenant, "POST", "", f'{{"config": "{rules}"}}', **tenant.auth)
     assert ok.status_code == 200, ok.text
@@ -228,7 +229,7 @@ def test_a_url_whose_host_cannot_be_sent_to_is_422_naming_the_field(
 
 CONFIG_OPERATIONS = [
     ("/config/{id}", "get", ("200", "401", "500", "503")),
-    ("/config/{id}", "post", ("200", "400", "401", "413", "415", "422", "500", "503")),
+    ("/config/{id}", "post", ("200", "400", "401", "409", "413", "415", "422", "500", "503")),
     ("/config/{id}/credentials", "get", ("200", "401", "500", "503")),
     (
         "/config/{id}/credentials",

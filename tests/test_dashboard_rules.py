@@ -236,3 +236,28 @@ def test_an_empty_draft_is_a_page_saying_so_and_big_rules_save_as_in_the_api(
     )
     assert r.status_code == 303, r.text[:300]
     assert versions(sessions, rid) == [roles]
+
+
+def test_two_editors_from_one_version_the_second_is_told_not_overwritten(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    rid, token = signed_in_with_token(client, sessions, settings)
+    client.post(f"/resources/{rid}/rules", data={"rules": GOOD, "csrf": token, "based_on": "0"})
+    page = client.get(f"/resources/{rid}/rules").text
+    based_on = re.search(r'name="based_on" value="(\d+)"', page)
+    assert based_on is not None and based_on.group(1) == "1"
+    mine = GOOD.replace("maximum: 5", "maximum: 9")
+    theirs = GOOD.replace("deadline: 180", "deadline: 120")
+    first = {"rules": mine, "csrf": token, "based_on": "1"}
+    assert client.post(f"/resources/{rid}/rules", data=first, follow_redirects=False).is_redirect
+    # The second editor, also from version 1: refused, draft kept, and its
+    # form now based on version 2, so Save again means to replace it.
+    second = {"rules": theirs, "csrf": token, "based_on": "1"}
+    r = client.post(f"/resources/{rid}/rules", data=second)
+    assert r.status_code == 409
+    assert "Not saved: version 2 was saved since you started" in r.text
+    assert "deadline: 120" in r.text and 'name="based_on" value="2"' in r.text
+    assert versions(sessions, rid) == [GOOD, mine]
+    again = {"rules": theirs, "csrf": token, "based_on": "2"}
+    assert client.post(f"/resources/{rid}/rules", data=again, follow_redirects=False).is_redirect
+    assert versions(sessions, rid) == [GOOD, mine, theirs]

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from guvscale.db.models import Resource, RulesVersion
-from guvscale.errors import NotFound, Unprocessable
+from guvscale.errors import Conflict, NotFound, Unprocessable
 from guvscale.rules import RuleIssue, RulesError, load_with_warnings
 
 
@@ -41,6 +41,24 @@ class RulesRejected(Unprocessable):
         return body
 
 
+class RulesChanged(Conflict):
+    """409 rules_changed: a save from an older version than the one in force.
+
+    Two editors opening version 1 both saved, and the second's version 3
+    silently undid the first's version 2."""
+
+    code = "rules_changed"
+
+    def __init__(self, newest: int, based_on: int) -> None:
+        since = f"version {based_on}" if based_on else "an empty page"
+        super().__init__(
+            f"version {newest} was saved since {since}, which this change started from; "
+            f"nothing saved: start again from version {newest}",
+            where="baseVersion",
+        )
+        self.newest = newest
+
+
 def current_rules(session: Session, resource_id: str) -> RulesVersion | None:
     """The version in force (the newest), or None before any was saved."""
     return session.scalar(
@@ -57,9 +75,19 @@ def current_yaml(session: Session, resource_id: str) -> str:
 
 
 def save_rules(
-    session: Session, resource_id: str, yaml_text: str, *, author: str, now: dt.datetime
+    session: Session,
+    resource_id: str,
+    yaml_text: str,
+    *,
+    author: str,
+    now: dt.datetime,
+    based_on: int | None = None,
 ) -> SavedRules:
-    """Check and store a new version; RulesRejected (nothing stored) when they do not load."""
+    """Check and store a new version; RulesRejected (nothing stored) when they do not load.
+
+    `based_on`: the version the change started from (0: none saved yet);
+    RulesChanged (nothing stored) if another was saved since. None: saved
+    whatever is in force (a file pushed from the CLI)."""
     try:
         _, warnings = load_with_warnings(yaml_text)
     except RulesError as exc:
@@ -69,6 +97,8 @@ def save_rules(
     newest = session.scalar(
         select(func.max(RulesVersion.version)).where(RulesVersion.resource_id == resource_id)
     )
+    if based_on is not None and based_on != (newest or 0):
+        raise RulesChanged(newest or 0, based_on)
     version = (newest or 0) + 1
     session.add(
         RulesVersion(

@@ -59,14 +59,24 @@ class ConfigIn(_Camel):
     config: str = Field(
         description="the rules YAML, kept exactly as written", examples=[_EXAMPLE_RULES]
     )
+    base_version: int | None = Field(
+        default=None,
+        ge=0,
+        description="the version this change started from (0: none saved yet); if another "
+        "was saved since, 409 rules_changed and nothing is saved. Left out: saved over "
+        "whatever is in force",
+    )
 
 
 class ConfigOut(_Camel):
     config_yaml: str = Field(description='the saved rules YAML, exactly as written; "" before any')
+    version: int = Field(
+        description="the version in force, 0 before any: send it back as baseVersion with "
+        "a change, so a save made since is not silently undone"
+    )
 
 
 class SavedConfigOut(ConfigOut):
-    version: int
     warnings: list[RuleIssueOut] = Field(
         description="problems that do not stop the rules from scaling"
     )
@@ -172,20 +182,30 @@ _RULES_422 = {
 
 @router.get("/{id}", summary="The saved rules")
 async def get_config(tenant: TenantDep) -> ConfigOut:
-    text = await tenant(lambda db: rules_config.current_yaml(db, tenant.resource_id))
-    return ConfigOut(config_yaml=text)
+    rules = await tenant(lambda db: rules_config.current_rules(db, tenant.resource_id))
+    if rules is None:
+        return ConfigOut(config_yaml="", version=0)
+    return ConfigOut(config_yaml=rules.yaml_text, version=rules.version)
 
 
 @router.post(
     "/{id}",
     summary="Save new rules",
-    responses={**CONFIG_BODY_ERRORS, 422: _RULES_422},
+    responses={
+        **CONFIG_BODY_ERRORS,
+        409: {
+            "model": ErrorBody,
+            "description": "rules_changed: another version was saved since baseVersion; "
+            "nothing saved",
+        },
+        422: _RULES_422,
+    },
 )
 async def post_config(body: ConfigIn, tenant: TenantDep) -> SavedConfigOut:
     now = dt.datetime.now(dt.UTC)
     saved = await tenant(
         lambda db: rules_config.save_rules(
-            db, tenant.resource_id, body.config, author="api", now=now
+            db, tenant.resource_id, body.config, author="api", now=now, based_on=body.base_version
         )
     )
     return SavedConfigOut(

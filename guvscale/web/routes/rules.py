@@ -25,6 +25,7 @@ from guvscale.errors import NotFound
 from guvscale.plans import plan_of
 from guvscale.rules import MAX_BYTES, RuleIssue, RulesError, load_with_warnings
 from guvscale.services.rules_config import (
+    RulesChanged,
     RulesRejected,
     current_rules,
     current_yaml,
@@ -41,6 +42,8 @@ from guvscale.web.schemas import answers
 router = APIRouter(route_class=PageRoute)
 json_router = json_router_for_dashboard()
 RulesForm = Annotated[str, Form(max_length=MAX_BYTES * 2)]
+# The version the editor opened on (0: none saved yet); see `save_rules`.
+BasedOnForm = Annotated[int | None, Form(ge=0)]
 PREVIEW_RANGE = "24h"  # the traffic a preview replays
 
 
@@ -54,8 +57,15 @@ def _check(text: str) -> tuple[list[RuleIssue], list[RuleIssue]]:
 
 
 def _editor(
-    db: Session, resource: Resource, login: Login, draft: str | None, **extra: Any
+    db: Session,
+    resource: Resource,
+    login: Login,
+    draft: str | None,
+    based_on: int | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
+    """The editor's page. `based_on`: the version the draft started from,
+    carried through previews and refusals (None: the version in force)."""
     saved = current_yaml(db, resource.id)
     text = saved if draft is None else draft
     # A draft sent empty is checked too ("the rules are empty"); only a page
@@ -74,6 +84,7 @@ def _editor(
         changed=changed_lines(saved, text) if draft is not None else (0, 0),
         versions=versions,
         in_force=versions[0].version if versions else None,
+        based_on=(versions[0].version if versions else 0) if based_on is None else based_on,
         **extra,
     )
 
@@ -111,12 +122,21 @@ def save(
     db: DbDep,
     _csrf: CsrfDep,
     rules: RulesForm = "",
+    based_on: BasedOnForm = None,
 ) -> Response:
     try:
-        saved = save_rules(db, resource.id, rules, author=login.email, now=utcnow())
+        saved = save_rules(
+            db, resource.id, rules, author=login.email, now=utcnow(), based_on=based_on
+        )
     except RulesRejected:
-        context = _editor(db, resource, login, rules, rejected=True)
+        context = _editor(db, resource, login, rules, based_on, rejected=True)
         return render_template(request, "rules.html", context, status=422)
+    except RulesChanged as exc:
+        # The draft is kept, now based on the newest: its diff shows what
+        # saving it would undo, and Save again means to.
+        newest = version(db, exc.newest)
+        context = _editor(db, resource, login, rules, exc.newest, changed_under=newest)
+        return render_template(request, "rules.html", context, status=409)
     return _to_rules(resource, saved=saved.version)
 
 
@@ -196,10 +216,11 @@ def preview_page(
     db: DbDep,
     _csrf: CsrfDep,
     rules: RulesForm = "",
+    based_on: BasedOnForm = None,
 ) -> Response:
     errors, _warnings = _check(rules)
     if errors:
-        context = _editor(db, resource, login, rules, rejected=True)
+        context = _editor(db, resource, login, rules, based_on, rejected=True)
         return render_template(request, "rules.html", context, status=422)
     # As the worker would run them: the plan's poll interval and count of
     # roles (a draft's `pollinterval: 0.1` simulated an hour in 36,000 polls).
@@ -217,6 +238,7 @@ def preview_page(
         resource,
         login,
         rules,
+        based_on,
         previews=[(row, _preview_chart(row)) for row in rows],
         render_chart=render,
         legend=legend,
