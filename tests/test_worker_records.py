@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.db.crypto import Vault
@@ -318,3 +319,34 @@ def test_the_worker_prunes_events_older_than_90_days_under_the_maintenance_lock(
     world.rounds()  # its once-a-minute upkeep runs at the start of its first round
 
     assert [e.reason for e in world.events()] == ["89 days ago", "0 days ago"]
+
+
+def test_a_failing_rollup_is_logged_and_stops_neither_the_ticks_nor_the_other_upkeep(
+    world: factories.WorkerWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    t = world.tenant(factories.role_rules("no-such-queue"), {"worker": 0})
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=120)
+    factories.record_event(world.sessions, t, at=old, reason="120 days ago")
+    runs: list[dt.datetime] = []
+
+    def overflowing(conn: Connection, now: dt.datetime) -> int:
+        runs.append(now)
+        # What a queue of 2^31 messages once did to the ten-minute rollup.
+        conn.execute(text("SELECT 2147483647 * 2"))
+        return 0
+
+    monkeypatch.setattr(rollups, "run", overflowing)
+
+    with caplog.at_level(logging.ERROR, logger="guvscale.worker.run"):
+        reports = world.rounds(2)
+
+    assert [r.claimed for r in reports] == [1, 1]
+    assert world.state(t.id).last_tick_at is not None
+    assert len(runs) == 1  # left to the next upkeep, not retried every round
+    [failed] = [r for r in caplog.records if r.exc_info]
+    assert "rollups failed" in failed.getMessage()
+    assert "integer out of range" in str(failed.exc_info[1])
+    # The pruning after it ran in its own transaction.
+    assert "120 days ago" not in [e.reason for e in world.events()]

@@ -22,11 +22,11 @@ import datetime as dt
 import logging
 import signal
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.clock import utcnow
@@ -100,12 +100,9 @@ class Worker:
     def _prepare(self, now: dt.datetime, limit: int | None = None) -> list[TenantJob]:
         mono = time.monotonic()
         if mono - self._maintained_at >= MAINTAIN_EVERY:
-            # Samples carry the real time of each read, so partitions follow the wall clock.
-            with self.sessions.begin() as session:
-                partitions.maintain(session.connection(), utcnow())
-                rollups.run(session.connection(), utcnow())
-                events.prune(session.connection(), utcnow())
+            # Marked before it runs: a failing upkeep waits its turn like a passing one.
             self._maintained_at = mono
+            self._upkeep()
         with self.sessions.begin() as session:
             unscoped(session)
             if mono - self._enrolled_at >= ENROLL_EVERY:
@@ -127,6 +124,27 @@ class Worker:
                 self.rules_cache,
                 poll_seconds=self.options.poll_seconds,
             )
+
+    def _upkeep(self) -> None:
+        """Partitions, rollups and event pruning, each in its own transaction.
+
+        The upkeep is shared by every tenant, so a step that fails (a rollup
+        meeting data it cannot hold) is logged and left to the next upkeep: it
+        undoes none of the other steps (partitions made ahead are what every
+        tenant's samples need) and holds up no tick.
+        """
+        steps: tuple[tuple[str, Callable[[Connection, dt.datetime], object]], ...] = (
+            ("partitions", partitions.maintain),
+            ("rollups", rollups.run),
+            ("events", events.prune),
+        )
+        for name, step in steps:
+            try:
+                with self.sessions.begin() as session:
+                    # Samples carry the real time of each read, so upkeep follows the wall clock.
+                    step(session.connection(), utcnow())
+            except Exception:
+                log.exception("upkeep: %s failed; tried again in %g s", name, MAINTAIN_EVERY)
 
     # -- phase 2 --------------------------------------------------------------
 
