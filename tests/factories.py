@@ -342,6 +342,28 @@ def record_samples(
             s.add(kind(series_id=series.id, **extra, **r))
 
 
+def record_burst(
+    sessions: sessionmaker[Session],
+    resource: HasId,
+    role: str,
+    start: dt.datetime,
+    count: int,
+) -> None:
+    """`count` raw samples of `role` a microsecond apart from `start` (ready 1), written
+    by PostgreSQL itself: more in one minute than a rollup's int2 `samples` can count."""
+    record_samples(sessions, resource, role, [{"at": start, "ready": 1}])
+    with sessions.begin() as s:
+        s.execute(
+            text(
+                "INSERT INTO role_samples (series_id, at, ready, partial) "
+                "SELECT s.id, CAST(:start AS timestamptz) + n * interval '1 microsecond', 1, false "
+                "FROM role_series s, generate_series(1, :more) n "
+                "WHERE s.resource_id = :rid AND s.role = :role"
+            ),
+            {"start": start, "more": count - 1, "rid": resource.id, "role": role},
+        )
+
+
 def record_event(sessions: sessionmaker[Session], resource: HasId, **fields: object) -> None:
     """A scaling event; defaults: now, role 'worker', 0 -> 1, applied."""
     from guvscale.db.worker_models import ScalingEvent

@@ -11,13 +11,17 @@ import asyncio
 import datetime as dt
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 
 from guvscale.clock import utcnow
 from guvscale.db.worker_models import WorkerHeartbeat
+from guvscale.records import rollups
+from guvscale.worker import leases, run
 from guvscale.worker.run import Report, run_once
+from guvscale.worker.types import Claim
 from tests import factories
 from tests.rabbitmq_fixtures import Broker
 
@@ -252,7 +256,7 @@ def test_a_dead_workers_tenants_are_taken_over_and_its_pending_change_closed(
     async def crash_then_take_over() -> tuple[Report, dt.timedelta]:
         async with world.make_worker(name="dead") as dead, world.make_worker(name="alive") as alive:
             now = utcnow()
-            [job] = await asyncio.to_thread(dead._prepare, now)  # claimed, then it dies
+            [job] = await asyncio.to_thread(dead._prepare)  # claimed, then it dies
             from guvscale.worker.types import EventRow
 
             await dead._fence(
@@ -274,6 +278,40 @@ def test_a_dead_workers_tenants_are_taken_over_and_its_pending_change_closed(
     assert world.state(t.id).lease_owner is None
     # Lease length < two 10 s intervals: the crash costs at most one missed tick.
     assert lease < dt.timedelta(seconds=20)
+
+
+def test_a_lease_claimed_after_a_slow_upkeep_runs_its_full_length_from_the_claim(
+    world: factories.WorkerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.tenant(factories.role_rules("no-such-queue"), {"worker": 0})
+    clock = [utcnow()]
+    monkeypatch.setattr(run, "utcnow", lambda: clock[0])
+    real_rollups, real_claim = rollups.run, leases.claim
+
+    def slow_rollups(conn: Connection, now: dt.datetime) -> int:
+        clock[0] += dt.timedelta(seconds=13)  # what one took in production
+        return real_rollups(conn, now)
+
+    claimed: list[tuple[dt.datetime, dt.datetime]] = []  # (lease_until, clock at the claim)
+
+    def claim(conn: Connection, owner: str, now: dt.datetime, **kw: Any) -> list[Claim]:
+        claims = real_claim(conn, owner, now, **kw)
+        until = text("SELECT lease_until FROM tenant_worker_state WHERE lease_owner = :o")
+        claimed.extend((u, clock[0]) for u in conn.execute(until, {"o": owner}).scalars())
+        return claims
+
+    monkeypatch.setattr(rollups, "run", slow_rollups)
+    monkeypatch.setattr(leases, "claim", claim)
+
+    async def one_round() -> dt.timedelta:
+        async with world.make_worker() as w:
+            await run_once(w)
+            return w.options.lease_for
+
+    lease_for = asyncio.run(one_round())
+
+    [(until, at)] = claimed
+    assert until - at == lease_for  # not expired already, so no other worker takes it
 
 
 def test_one_unreadable_tenant_does_not_stop_the_others(

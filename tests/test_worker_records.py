@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
+import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.db.crypto import Vault
@@ -83,6 +85,70 @@ def test_rollups_average_complete_buckets_once(
         (T0, 6, 25, 50, 2, True),
         (T0 + dt.timedelta(minutes=1), 6, 85, 110, 2, False),
     ]
+
+
+def rolled_up(engine: Engine, table: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT at, samples, ready, ready_max, unacked, consumers, publish_rate "
+                    f"FROM {table} ORDER BY at"
+                )
+            )
+        ]
+
+
+def roll_up_from(engine: Engine, start: dt.datetime, now: dt.datetime) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM rollup_marks"))
+        conn.execute(
+            text("INSERT INTO rollup_marks (name, done_until) VALUES ('1m', :t), ('10m', :t)"),
+            {"t": start},
+        )
+        rollups.run(conn, now)
+
+
+def test_rollups_of_a_queue_at_the_top_of_int4_do_not_overflow(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    # Ten minutes of 10 s polls of a queue as full as role_samples can hold:
+    # the ten-minute means once multiplied in int4 and failed everyone's upkeep.
+    top = 2**31 - 1
+    t = factories.add_tenant(sessions)
+    rows: list[dict[str, object]] = [
+        {
+            "at": T0 + dt.timedelta(seconds=10 * i),
+            "ready": top,
+            "unacked": top,
+            "consumers": top,
+            "publish_rate": 3e38,
+        }
+        for i in range(60)
+    ]
+    factories.record_samples(sessions, t, "worker", rows)
+
+    roll_up_from(engine, T0, T0 + dt.timedelta(minutes=11))
+
+    minutes = rolled_up(engine, "role_samples_1m")
+    assert len(minutes) == 10
+    assert {m[1:6] for m in minutes} == {(6, top, top, top, top)}
+    [ten] = rolled_up(engine, "role_samples_10m")
+    assert ten[:6] == (T0, 60, top, top, top, top)
+    assert ten[6] == pytest.approx(3e38, rel=1e-6)
+
+
+def test_a_minute_of_more_samples_than_int2_counts_rolls_up_clamped(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    t = factories.add_tenant(sessions)
+    factories.record_burst(sessions, t, "worker", T0, 40_000)
+
+    roll_up_from(engine, T0, T0 + dt.timedelta(minutes=11))
+
+    assert [m[:3] for m in rolled_up(engine, "role_samples_1m")] == [(T0, 32767, 1)]
+    assert [m[:3] for m in rolled_up(engine, "role_samples_10m")] == [(T0, 32767, 1)]
 
 
 def test_status_and_events_routes(
@@ -253,3 +319,34 @@ def test_the_worker_prunes_events_older_than_90_days_under_the_maintenance_lock(
     world.rounds()  # its once-a-minute upkeep runs at the start of its first round
 
     assert [e.reason for e in world.events()] == ["89 days ago", "0 days ago"]
+
+
+def test_a_failing_rollup_is_logged_and_stops_neither_the_ticks_nor_the_other_upkeep(
+    world: factories.WorkerWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    t = world.tenant(factories.role_rules("no-such-queue"), {"worker": 0})
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=120)
+    factories.record_event(world.sessions, t, at=old, reason="120 days ago")
+    runs: list[dt.datetime] = []
+
+    def overflowing(conn: Connection, now: dt.datetime) -> int:
+        runs.append(now)
+        # What a queue of 2^31 messages once did to the ten-minute rollup.
+        conn.execute(text("SELECT 2147483647 * 2"))
+        return 0
+
+    monkeypatch.setattr(rollups, "run", overflowing)
+
+    with caplog.at_level(logging.ERROR, logger="guvscale.worker.run"):
+        reports = world.rounds(2)
+
+    assert [r.claimed for r in reports] == [1, 1]
+    assert world.state(t.id).last_tick_at is not None
+    assert len(runs) == 1  # left to the next upkeep, not retried every round
+    [failed] = [r for r in caplog.records if r.exc_info]
+    assert "rollups failed" in failed.getMessage()
+    assert "integer out of range" in str(failed.exc_info[1])
+    # The pruning after it ran in its own transaction.
+    assert "120 days ago" not in [e.reason for e in world.events()]

@@ -4,6 +4,11 @@ A bucket is rolled up once it is complete (LAG after its end, so a tick's
 late samples are in); `rollup_marks` remembers how far each rollup got, and
 ON CONFLICT DO NOTHING makes a repeated run harmless. Means are weighted by
 sample count; current/desired/ready_max keep the highest seen.
+
+Counts are int4 and can be near its top (a tenant's queue of hundreds of
+millions): anything multiplied or counted is widened before the arithmetic,
+and `samples` (int2) is clamped, so no tenant's numbers can fail a rollup
+(the upkeep is shared by every tenant).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ MAX_SPAN = dt.timedelta(hours=2)  # per run, so catching up never holds one tran
 _MINUTE = """
 INSERT INTO role_samples_1m (series_id, at, samples, ready, ready_max, unacked, consumers,
     publish_rate, ack_rate, current, desired, partial)
-SELECT series_id, date_bin('1 minute', at, TIMESTAMPTZ '2000-01-01'), count(*),
+SELECT series_id, date_bin('1 minute', at, TIMESTAMPTZ '2000-01-01'), LEAST(count(*), 32767),
     round(avg(ready)), max(ready), round(avg(unacked)), round(avg(consumers)),
     avg(publish_rate), avg(ack_rate), max(current), max(desired), bool_or(partial)
 FROM role_samples WHERE at >= :start AND at < :end
@@ -32,9 +37,9 @@ _TEN = """
 INSERT INTO role_samples_10m (series_id, at, samples, ready, ready_max, unacked, consumers,
     publish_rate, ack_rate, current, desired, partial)
 SELECT series_id, date_bin('10 minutes', at, TIMESTAMPTZ '2000-01-01'), LEAST(sum(samples), 32767),
-    round(sum(ready * samples)::numeric / sum(samples)), max(ready_max),
-    round(sum(unacked * samples)::numeric / sum(samples)),
-    round(sum(consumers * samples)::numeric / sum(samples)),
+    round(sum(ready::bigint * samples)::numeric / sum(samples)), max(ready_max),
+    round(sum(unacked::bigint * samples)::numeric / sum(samples)),
+    round(sum(consumers::bigint * samples)::numeric / sum(samples)),
     sum(publish_rate * samples) / sum(samples), sum(ack_rate * samples) / sum(samples),
     max(current), max(desired), bool_or(partial)
 FROM role_samples_1m WHERE at >= :start AND at < :end

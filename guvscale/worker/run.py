@@ -4,13 +4,13 @@
     guvscale worker --once     # one round: claim what is due, tick it, save, exit
     guvscale worker --dry-run  # decide and record, never PATCH Heroku
 
-A round is a pipeline: short transactions enroll tenants, keep partitions
-and rollups, claim due tenants (leases) as slots free up (at most
-WORKER_CONCURRENCY ticking at once) and load their inputs; the ticks run
-with no transaction open, each under its own time budget; finished ones
-are saved in batches (fenced by lease: samples, events, state); the round
-ends with the heartbeat. Any number of processes may run; leases keep each
-tenant to one per tick.
+A round starts with the upkeep when due (partitions, rollups, old events),
+then is a pipeline: short transactions enroll tenants, claim due tenants
+(leases) as slots free up (at most WORKER_CONCURRENCY ticking at once) and
+load their inputs; the ticks run with no transaction open, each under its
+own time budget; finished ones are saved in batches (fenced by lease:
+samples, events, state); the round ends with the heartbeat. Any number of
+processes may run; leases keep each tenant to one per tick.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import datetime as dt
 import logging
 import signal
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.clock import utcnow
@@ -97,24 +97,23 @@ class Worker:
 
     # -- phase 1 --------------------------------------------------------------
 
-    def _prepare(self, now: dt.datetime, limit: int | None = None) -> list[TenantJob]:
+    def _now(self) -> dt.datetime:
+        """The round's clock, read afresh."""
+        return utcnow() + self._offset
+
+    def _prepare(self, limit: int | None = None) -> list[TenantJob]:
         mono = time.monotonic()
-        if mono - self._maintained_at >= MAINTAIN_EVERY:
-            # Samples carry the real time of each read, so partitions follow the wall clock.
-            with self.sessions.begin() as session:
-                partitions.maintain(session.connection(), utcnow())
-                rollups.run(session.connection(), utcnow())
-                events.prune(session.connection(), utcnow())
-            self._maintained_at = mono
         with self.sessions.begin() as session:
             unscoped(session)
             if mono - self._enrolled_at >= ENROLL_EVERY:
-                leases.enroll(session.connection(), now)
+                leases.enroll(session.connection(), self._now())
                 self._enrolled_at = mono
+            # Read at the claim, not when the round or this call began: whatever
+            # came before, the lease runs its full length from now.
             claims = leases.claim(
                 session.connection(),
                 self.id,
-                now,
+                self._now(),
                 lease_for=self.options.lease_for,
                 limit=self.options.concurrency if limit is None else limit,
             )
@@ -127,6 +126,32 @@ class Worker:
                 self.rules_cache,
                 poll_seconds=self.options.poll_seconds,
             )
+
+    def _upkeep(self) -> None:
+        """Partitions, rollups and event pruning when due, each in its own transaction.
+
+        The upkeep is shared by every tenant, so a step that fails (a rollup
+        meeting data it cannot hold) is logged and left to the next upkeep: it
+        undoes none of the other steps (partitions made ahead are what every
+        tenant's samples need) and holds up no tick.
+        """
+        mono = time.monotonic()
+        if mono - self._maintained_at < MAINTAIN_EVERY:
+            return
+        # Marked before it runs: a failing upkeep waits its turn like a passing one.
+        self._maintained_at = mono
+        steps: tuple[tuple[str, Callable[[Connection, dt.datetime], object]], ...] = (
+            ("partitions", partitions.maintain),
+            ("rollups", rollups.run),
+            ("events", events.prune),
+        )
+        for name, step in steps:
+            try:
+                with self.sessions.begin() as session:
+                    # Samples carry the real time of each read, so upkeep follows the wall clock.
+                    step(session.connection(), utcnow())
+            except Exception:
+                log.exception("upkeep: %s failed; tried again in %g s", name, MAINTAIN_EVERY)
 
     # -- phase 2 --------------------------------------------------------------
 
@@ -155,7 +180,7 @@ class Worker:
                     session.connection(),
                     self.id,
                     claim,
-                    utcnow() + self._offset,
+                    self._now(),
                     lease_for=self.options.lease_for,
                     events=events,
                     memory=memory,
@@ -211,6 +236,9 @@ async def run_once(worker: Worker, now: dt.datetime | None = None) -> Report:
     `now` is the round's start (tests and the bench pass a simulated one).
     """
     began = time.monotonic()
+    # Before the round's clock starts and outside any claim: however long the
+    # upkeep takes, the ticks' time and the leases begin after it.
+    await asyncio.to_thread(worker._upkeep)
     start = now or utcnow()
     worker._offset = start - utcnow()
     report = Report()
@@ -218,7 +246,7 @@ async def run_once(worker: Worker, now: dt.datetime | None = None) -> Report:
     waiting: list[TenantResult] = []
     saving: list[asyncio.Task[None]] = []
     try:
-        await _pipeline(worker, start, began, report, running, waiting, saving)
+        await _pipeline(worker, start, report, running, waiting, saving)
     finally:
         # A failed save (database gone) must not leave ticks running unowned.
         for task in running:
@@ -232,7 +260,6 @@ async def run_once(worker: Worker, now: dt.datetime | None = None) -> Report:
 async def _pipeline(
     worker: Worker,
     start: dt.datetime,
-    began: float,
     report: Report,
     running: set[asyncio.Task[TenantResult | None]],
     waiting: list[TenantResult],
@@ -245,8 +272,7 @@ async def _pipeline(
         room = min(opts.concurrency - len(running), opts.batch - report.claimed)
         # Claim in handfuls: one transaction per freed slot would cost more than it saves.
         if not exhausted and room > 0 and (room >= opts.concurrency // 4 or not running):
-            moment = start + dt.timedelta(seconds=time.monotonic() - began)
-            jobs = await asyncio.to_thread(worker._prepare, moment, room)
+            jobs = await asyncio.to_thread(worker._prepare, room)
             exhausted = len(jobs) < room or report.claimed + len(jobs) >= opts.batch
             report.claimed += len(jobs)
             running |= {asyncio.create_task(worker._run(job, start)) for job in jobs}
