@@ -143,6 +143,9 @@ def test_csv_good(text: str, arrivals: list[float], durations: list[float] | Non
         ("t,duration\n0,fast\n", r"x\.csv:2: duration 'fast' is not a number"),
         ("0,1,2\n", r"x\.csv:1: 3 columns without a header"),
         ("a,t\n1\n", r"x\.csv:2: missing the publish time"),
+        # Unix times simulated from 0 ran 57 million polls with no word said.
+        ("1700000000\n1700000005\n", r"look like clock times: subtract the first \(1\.7e\+09\)"),
+        ("0\n2700000\n", "a trace spans at most 31 days"),
     ],
 )
 def test_csv_bad(text: str, message: str) -> None:

@@ -277,8 +277,25 @@ def parse_csv(text: str, source: str = "<csv>") -> tuple[list[float], list[float
         )
     jobs.sort(key=lambda j: j[0])
     arrivals = [t for t, _ in jobs]
+    if arrivals[-1] > MAX_SPAN:
+        # Simulated poll by poll from 0, Unix times (1.7e9 s) ran 57 million
+        # polls with no word said.
+        start = arrivals[0]
+        hint = (
+            f"they look like clock times: subtract the first ({start:g})"
+            if arrivals[-1] - start <= MAX_SPAN
+            else f"a trace spans at most {MAX_SPAN / 86400:g} days"
+        )
+        raise TraceError(
+            f"{source}: publish times run to {arrivals[-1]:g} s; give seconds from the "
+            f"trace's start ({hint})"
+        )
     durations = [d for _, d in jobs if d is not None] if given else None
     return arrivals, durations
+
+
+# The longest trace simulated, s: a month of polls is a few minutes' work.
+MAX_SPAN = 31 * 86400.0
 
 
 def load_csv(path: str | Path, role: Role) -> Trace:
