@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from guvscale.cli import main
+from guvscale.plans import PLANS
 from guvscale.rules import check, load, load_with_warnings
+from guvscale.rules.parser import FASTEST_POLL, SLOWEST_POLL
 from guvscale.scaling import Observation, Scaler
 
 # (document, [(role, key, line, words the warning must contain)])
@@ -50,6 +52,15 @@ WARNINGS: list[tuple[str, str, Expected]] = [
         [("a", "boot", 4, "only dynos already running can meet a sudden burst")],
     ),
     ("enough slack to react: no warning", "a:\n  p: 1\n  d: 300\n  boot: 60\n", []),
+    (
+        # The worker polls at the plan's interval: 1 s hid the warning below.
+        "a pollinterval the plan replaces, and a reaction judged at a plan's poll",
+        "a:\n  p: 1\n  d: 40\n  boot: 30\n  min: 0\n  pollinterval: 1\n",
+        [
+            ("a", "boot", 4, "only dynos already running can meet a sudden burst"),
+            ("a", "pollinterval", 6, "pollinterval is the add-on plan's when scaling"),
+        ],
+    ),
     (
         "a schedule's minimum above the maximum lifts the cap in its window",
         f"a:\n  d: 300\n  max: 3\n  schedule:\n    - {{{OFFICE}, min: 10}}\n",
@@ -99,3 +110,8 @@ def test_validate_prints_warnings_and_exits_0(
         "a: queue a, 1–4 dynos, target 60.01 s (cannot be met), jobs 60 s, deadline 61 s"  # noqa: RUF001
     )
     assert "1 warning" in captured.err
+
+
+def test_the_polls_the_rules_judge_by_are_the_plans() -> None:
+    polls = [float(p.poll_interval_s) for p in PLANS.values()]
+    assert (min(polls), max(polls)) == (FASTEST_POLL, SLOWEST_POLL)

@@ -9,6 +9,7 @@ second, so one mistake is reported once, not again as a consequence.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -63,6 +64,9 @@ NOT_RULES = {
 
 # guv's stand-in target when the derived one is not above processing.
 GUV_NUDGE = 0.01
+# The plans' fastest and slowest polls, s (`guvscale.plans`, which imports the
+# rules' types, so not imported here; a test holds the two together).
+FASTEST_POLL, SLOWEST_POLL = 10.0, 60.0
 
 
 def too_slow_to_react(role: Role) -> str | None:
@@ -415,7 +419,16 @@ def _resolve(
         timezone=m.text("timezone", "UTC"),
         line=block.line,
     )
-    slow = too_slow_to_react(role) if target > processing else None
+    if m.own("pollinterval"):
+        warn(
+            ("pollinterval",),
+            f"pollinterval is the add-on plan's when scaling (every {FASTEST_POLL:g} to "
+            f"{SLOWEST_POLL:g} s); {num(role.pollinterval)} s applies to `guvscale simulate` only",
+        )
+    # Judged at no faster a poll than any plan's: `pollinterval: 1` hid the
+    # warning from roles the worker polls every 30 s.
+    judged = dataclasses.replace(role, pollinterval=max(role.pollinterval, FASTEST_POLL))
+    slow = too_slow_to_react(judged) if target > processing else None
     if slow is not None and timing_ok:
         warn(("boot", "deadline", "pollinterval"), slow)
     return role
