@@ -350,3 +350,21 @@ def test_a_failing_rollup_is_logged_and_stops_neither_the_ticks_nor_the_other_up
     assert "integer out of range" in str(failed.exc_info[1])
     # The pruning after it ran in its own transaction.
     assert "120 days ago" not in [e.reason for e in world.events()]
+
+
+def test_ten_minute_means_leave_out_the_minutes_without_a_reading(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    # Five minutes of a 400-job queue, five with the broker unreadable (no
+    # counts): the mean was taken over all ten minutes' samples, 200.
+    t = factories.add_tenant(sessions)
+    rows: list[dict[str, object]] = [
+        {"at": T0 + dt.timedelta(seconds=10 * i), "ready": 400 if i < 30 else None}
+        for i in range(60)
+    ]
+    factories.record_samples(sessions, t, "worker", rows)
+
+    roll_up_from(engine, T0, T0 + dt.timedelta(minutes=11))
+
+    [ten] = rolled_up(engine, "role_samples_10m")
+    assert ten[:3] == (T0, 60, 400)

@@ -33,14 +33,22 @@ GROUP BY 1, 2
 ON CONFLICT DO NOTHING
 """
 
+# Means weighted by each minute's samples, over the minutes that have the
+# value: counting those without it (a broker unreadable for a while) in the
+# weights read the queue as shorter than it was.
 _TEN = """
 INSERT INTO role_samples_10m (series_id, at, samples, ready, ready_max, unacked, consumers,
     publish_rate, ack_rate, current, desired, partial)
 SELECT series_id, date_bin('10 minutes', at, TIMESTAMPTZ '2000-01-01'), LEAST(sum(samples), 32767),
-    round(sum(ready::bigint * samples)::numeric / sum(samples)), max(ready_max),
-    round(sum(unacked::bigint * samples)::numeric / sum(samples)),
-    round(sum(consumers::bigint * samples)::numeric / sum(samples)),
-    sum(publish_rate * samples) / sum(samples), sum(ack_rate * samples) / sum(samples),
+    round(sum(ready::bigint * samples)::numeric
+        / NULLIF(sum(samples) FILTER (WHERE ready IS NOT NULL), 0)),
+    max(ready_max),
+    round(sum(unacked::bigint * samples)::numeric
+        / NULLIF(sum(samples) FILTER (WHERE unacked IS NOT NULL), 0)),
+    round(sum(consumers::bigint * samples)::numeric
+        / NULLIF(sum(samples) FILTER (WHERE consumers IS NOT NULL), 0)),
+    sum(publish_rate * samples) / NULLIF(sum(samples) FILTER (WHERE publish_rate IS NOT NULL), 0),
+    sum(ack_rate * samples) / NULLIF(sum(samples) FILTER (WHERE ack_rate IS NOT NULL), 0),
     max(current), max(desired), bool_or(partial)
 FROM role_samples_1m WHERE at >= :start AND at < :end
 GROUP BY 1, 2
