@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import logging
 import socket
 from collections.abc import Awaitable, Iterator
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 import pytest
 import respx
 
+from guvscale.httpclient import async_client
 from guvscale.rabbitmq import (
     BrokerAuthFailed,
     BrokerError,
@@ -23,6 +26,8 @@ from guvscale.rabbitmq import (
     QueueStats,
     VhostMissing,
 )
+from guvscale.rabbitmq.management import LIST_MAX_BYTES, QUEUE_MAX_BYTES
+from tests.raw_server import RawServer, serve
 
 PASSWORD = "pw-9d8c7b6a5f"
 BASE = "https://rabbit.example"
@@ -329,3 +334,59 @@ def test_a_redirect_to_an_invalid_url_is_not_followed(
     error = read_error(mock, httpx.Response(302, headers={"Location": location}))
     assert isinstance(error, BrokerRefused | BrokerUnreachable), error
     assert not elsewhere.called
+
+
+# A broker's answer is held whole in memory, for every tenant at once: it is
+# bounded as decoded, and a compressed one (255 KiB of gzip decoded to 256 MiB)
+# is never decoded.
+def test_a_compressed_answer_is_refused_without_being_decoded(mock: respx.MockRouter) -> None:
+    packed = gzip.compress(b"[" + b" " * (LIST_MAX_BYTES + 1) + b"]")  # 8 KiB, decoding to 8 MiB
+    error = read_error(
+        mock, httpx.Response(200, content=packed, headers={"Content-Encoding": "gzip"})
+    )
+    assert isinstance(error, BrokerUnreachable)
+    assert "Content-Encoding" in str(error)
+    assert mock.calls.last.request.headers["Accept-Encoding"] == "identity"
+
+
+def test_an_answer_over_the_limit_is_refused_and_one_at_it_is_read(
+    mock: respx.MockRouter,
+) -> None:
+    at_limit = b"[" + b" " * (LIST_MAX_BYTES - 2) + b"]"
+    mock.get(f"{BASE}/api/queues/vh").respond(200, content=at_limit)
+    assert list_queues(vhost="vh") == {}
+    error = read_error(mock, httpx.Response(200, content=at_limit[:-1] + b" ]"))
+    assert isinstance(error, BrokerUnreachable)
+    assert "larger than 8192 KiB" in str(error)
+
+
+def test_one_queue_answer_has_a_smaller_limit(mock: respx.MockRouter) -> None:
+    padding = " " * QUEUE_MAX_BYTES
+    mock.get(f"{BASE}/api/queues/vh/jobs").respond(
+        200, content=orjson.dumps(queue_body()) + padding.encode()
+    )
+
+    async def go() -> QueueStats:
+        http, mc = client()
+        async with http:
+            return await mc.queue("vh", "jobs")
+
+    with pytest.raises(BrokerUnreachable, match="larger than 256 KiB"):
+        run(go())
+
+
+def test_the_worker_transport_stops_at_the_management_limit() -> None:
+    """Over guvscale.httpclient, the limit is the transport's too: an answer
+    announcing 10 MiB is refused at its head, not read (or waited for)."""
+
+    async def go() -> BrokerError:
+        raw = RawServer(lambda req, n: b"HTTP/1.1 200 OK\r\ncontent-length: 10485760\r\n\r\n")
+        async with serve(raw.handle) as port, async_client(timeout=2, max_connections=1) as http:
+            mc = ManagementClient(http, f"http://u:{PASSWORD}@127.0.0.1:{port}", timeout=2)
+            with pytest.raises(BrokerError) as caught:
+                await mc.queue("vh", "jobs")
+            return caught.value
+
+    error = run(go())
+    assert isinstance(error, BrokerUnreachable)
+    assert "answer too large" in str(error)
