@@ -390,3 +390,50 @@ def test_the_worker_transport_stops_at_the_management_limit() -> None:
     error = run(go())
     assert isinstance(error, BrokerUnreachable)
     assert "answer too large" in str(error)
+
+
+def read_named(names: list[str], vhost: str = "vh") -> dict[str, QueueStats]:
+    async def go() -> dict[str, QueueStats]:
+        http, mc = client()
+        async with http:
+            return await mc.named(vhost, names)
+
+    return run(go())
+
+
+def test_named_queues_are_read_one_by_one_and_the_vhost_never_listed(
+    mock: respx.MockRouter,
+) -> None:
+    listed = mock.get(f"{BASE}/api/queues/vh")
+    jobs = mock.get(f"{BASE}/api/queues/vh/jobs").respond(200, json=queue_body("jobs"))
+    mock.get(f"{BASE}/api/queues/vh/gone").respond(404, json={"error": "Object Not Found"})
+    vhost = mock.get(f"{BASE}/api/vhosts/vh")
+    found = read_named(["jobs", "gone"])
+    assert found == {"jobs": QueueStats("jobs", 12, 3, 2, 1500, 1480, 4.5, 4.0)}
+    assert "messages_ready" in jobs.calls[0].request.url.params["columns"].split(",")
+    assert not listed.called
+    assert not vhost.called  # a queue was found, so the vhost is there
+
+
+def test_named_queues_all_missing_ask_whether_the_vhost_is(mock: respx.MockRouter) -> None:
+    mock.get(url__regex=rf"^{BASE}/api/queues/vh/").respond(404, json={"error": "Object Not Found"})
+    vhost = mock.get(f"{BASE}/api/vhosts/vh").respond(200, json={"name": "vh"})
+    assert read_named(["a", "b"]) == {}
+    assert vhost.calls[0].request.url.params["columns"] == "name"
+    vhost.respond(404, json={"error": "Object Not Found"})
+    with pytest.raises(VhostMissing):
+        read_named(["a", "b"])
+
+
+def test_names_lists_the_vhost_asking_for_names_alone(mock: respx.MockRouter) -> None:
+    route = mock.get(f"{BASE}/api/queues/vh").respond(
+        200, json=[{"name": "jobs"}, {"name": "mail"}, {"nameless": 1}, "junk"]
+    )
+
+    async def go() -> list[str]:
+        http, mc = client()
+        async with http:
+            return await mc.names("vh")
+
+    assert run(go()) == ["jobs", "mail"]
+    assert route.calls[0].request.url.params["columns"] == "name"

@@ -1,4 +1,7 @@
-"""The RabbitMQ management HTTP API: one GET per vhost covers every role's queue.
+"""The RabbitMQ management HTTP API: one small GET per queue a tenant's roles read.
+
+The worker never lists a vhost: it may hold hundreds of thousands of queues
+the tenant does not scale on, and the list would be read every poll.
 
 The management URL is `scheme://user:password@host[:port][/prefix]`; the
 credentials go in Basic auth, never in a logged URL. Redirects are followed
@@ -53,6 +56,7 @@ COLUMNS = ",".join(
     )
 )
 QUERY = urlencode({"columns": COLUMNS}).encode()
+NAMES_QUERY = urlencode({"columns": "name"}).encode()
 
 
 class ManagementClient:
@@ -119,6 +123,41 @@ class ManagementClient:
                 result[stats.name] = stats
         return result
 
+    async def names(self, vhost: str) -> list[str]:
+        """The name of every queue of the vhost: the list, asking for names alone."""
+        body = await self._get(
+            f"/api/queues/{_seg(vhost)}",
+            missing=lambda: _no_vhost(vhost),
+            limit=LIST_MAX_BYTES,
+            query=NAMES_QUERY,
+        )
+        if not isinstance(body, list):
+            raise BrokerUnreachable(f"{self._base}: queue list is not a JSON array")
+        return [
+            item["name"]
+            for item in body
+            if isinstance(item, dict) and isinstance(item.get("name"), str)
+        ]
+
+    async def named(self, vhost: str, names: list[str]) -> dict[str, QueueStats]:
+        """The statistics of the named queues, by name; a queue the broker does
+        not have is left out, and VhostMissing when it has none for a missing vhost."""
+        found: dict[str, QueueStats] = {}
+        # One after the other: a tenant holds at most one of the worker's shared
+        # connections, so a slow broker cannot take those other tenants need.
+        for name in names:
+            with contextlib.suppress(QueueMissing):
+                found[name] = await self.queue(vhost, name)
+        if names and not found:
+            # A queue's 404 does not say whether the vhost is there; its own GET does.
+            await self._get(
+                f"/api/vhosts/{_seg(vhost)}",
+                missing=lambda: _no_vhost(vhost),
+                limit=QUEUE_MAX_BYTES,
+                query=NAMES_QUERY,
+            )
+        return found
+
     async def queue(self, vhost: str, name: str) -> QueueStats:
         """One queue's statistics; QueueMissing when there is no such queue (or vhost)."""
         body = await self._get(
@@ -131,14 +170,16 @@ class ManagementClient:
             raise BrokerUnreachable(f"{self._base}: queue answer is not a queue")
         return stats
 
-    async def _get(self, path: str, *, missing: Callable[[], BrokerError], limit: int) -> Any:
+    async def _get(
+        self, path: str, *, missing: Callable[[], BrokerError], limit: int, query: bytes = QUERY
+    ) -> Any:
         # Parsed once with its query: httpx parses a URL given as text, and again to add params.
-        url = httpx.URL(self._base + path, query=QUERY)
+        url = httpx.URL(self._base + path, query=query)
         for _ in range(MAX_REDIRECTS + 1):
             response = await self._send(url, limit)
             try:
                 if response.is_redirect:
-                    url = self._redirect_target(url, response)
+                    url = self._redirect_target(url, response, query)
                     continue
                 return await self._read(response, missing, limit)
             finally:
@@ -189,7 +230,7 @@ class ManagementClient:
         extensions: dict[str, Any] = {"sni_hostname": host} if url.scheme == "https" else {}
         return url.copy_with(host=address), {**headers, "Host": netloc}, extensions
 
-    def _redirect_target(self, url: httpx.URL, response: httpx.Response) -> httpx.URL:
+    def _redirect_target(self, url: httpx.URL, response: httpx.Response, query: bytes) -> httpx.URL:
         location = response.headers.get("Location", "")
         try:
             target = url.join(location)
@@ -205,7 +246,7 @@ class ManagementClient:
         if url.scheme == "https" and target.scheme != "https":
             raise BrokerRefused(f"{self._base} redirected from https to http; not followed")
         # Our own query (columns) replaces whatever the target carried.
-        return target.copy_with(query=QUERY)
+        return target.copy_with(query=query)
 
     async def _read(
         self, response: httpx.Response, missing: Callable[[], BrokerError], limit: int

@@ -1,4 +1,4 @@
-"""Reading a tenant's queues: one management GET per broker, AMQP as the fallback.
+"""Reading a tenant's queues: the management API (a GET per queue), AMQP as the fallback.
 
 The fallback (passive declare) sees only ready counts and consumers, so its
 readings are marked partial and never justify a scale-down.
@@ -55,7 +55,9 @@ async def read(
         url = management_url or management_url_for(broker_url or "")
         vhost = vhost_of(broker_url) if broker_url else "/"
         listed = await asyncio.wait_for(
-            ManagementClient(http, url, timeout=timeout, allow_private=allow_private).queues(vhost),
+            ManagementClient(http, url, timeout=timeout, allow_private=allow_private).named(
+                vhost, queues
+            ),
             timeout,
         )
     except (BrokerUnreachable, TimeoutError) as exc:

@@ -1,0 +1,49 @@
+"""guvscale.worker.queues.read against a mocked or silent management API: what
+it asks the broker for, and that a hanging one leaves the tick time for the
+AMQP fallback."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import respx
+
+from guvscale.worker.queues import Reading, read
+
+BROKER = "amqps://user:pw-5e4d3c@rabbit.example/vh"
+MANAGEMENT = "https://rabbit.example"
+
+
+def no_declare(url: str, queue: str, timeout: float, allow_private: bool) -> tuple[int, int]:
+    raise AssertionError("the management API answered: no fallback")
+
+
+def test_only_the_tenants_queues_are_asked_for() -> None:
+    async def go() -> Reading:
+        async with httpx.AsyncClient() as http:
+            return await read(
+                http,
+                BROKER,
+                None,
+                ["jobs", "mail"],
+                timeout=2,
+                passive_declare=no_declare,
+                allow_private=True,
+            )
+
+    queues = [
+        {"name": name, "messages_ready": ready, "messages_unacknowledged": 1, "consumers": 2}
+        for name, ready in (("jobs", 7), ("mail", 0))
+    ]
+    with respx.mock(assert_all_called=False) as mock:
+        # The vhost also holds queues the tenant does not scale on.
+        listed = mock.get(f"{MANAGEMENT}/api/queues/vh").respond(
+            200, json=[*queues, {"name": "other", "messages_ready": 1}]
+        )
+        for queue in queues:
+            mock.get(f"{MANAGEMENT}/api/queues/vh/{queue['name']}").respond(200, json=queue)
+        reading = asyncio.run(go())
+    assert not listed.called
+    assert {name: s.ready for name, s in reading.stats.items()} == {"jobs": 7, "mail": 0}
+    assert reading.error is None and not reading.errors
