@@ -26,7 +26,7 @@ from guvscale.rabbitmq import (
     QueueStats,
     VhostMissing,
 )
-from guvscale.rabbitmq.management import LIST_MAX_BYTES, QUEUE_MAX_BYTES
+from guvscale.rabbitmq.management import COUNT_MAX, LIST_MAX_BYTES, QUEUE_MAX_BYTES
 from tests.raw_server import RawServer, serve
 
 PASSWORD = "pw-9d8c7b6a5f"
@@ -437,3 +437,32 @@ def test_names_lists_the_vhost_asking_for_names_alone(mock: respx.MockRouter) ->
 
     assert run(go()) == ["jobs", "mail"]
     assert route.calls[0].request.url.params["columns"] == "name"
+
+
+@pytest.mark.parametrize(
+    ("field", "count"),
+    [
+        ("messages_ready", 2**31),
+        ("messages_unacknowledged", 2**40),
+        ("consumers", 2**63),
+    ],
+)
+def test_a_count_beyond_the_samples_columns_is_clamped_and_partial(
+    mock: respx.MockRouter, field: str, count: int
+) -> None:
+    mock.get(f"{BASE}/api/queues/vh").respond(
+        200, json=[queue_body(**{field: count}), queue_body("edge", messages_ready=COUNT_MAX)]
+    )
+    found = list_queues(vhost="vh")
+    stats = found["jobs"]
+    assert max(stats.ready, stats.unacked, stats.consumers) == COUNT_MAX == 2**31 - 1
+    assert stats.partial
+    assert (found["edge"].ready, found["edge"].partial) == (COUNT_MAX, False)
+
+
+def test_cumulative_counters_past_32_bits_are_kept(mock: respx.MockRouter) -> None:
+    # A busy queue publishes 2^31 messages in under a month at 1,000/s.
+    big = {"publish": 2**40, "ack": 2**40 - 5}
+    mock.get(f"{BASE}/api/queues/vh").respond(200, json=[queue_body(message_stats=big)])
+    stats = list_queues(vhost="vh")["jobs"]
+    assert (stats.published, stats.acked, stats.partial) == (2**40, 2**40 - 5, False)

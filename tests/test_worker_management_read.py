@@ -1,15 +1,21 @@
 """guvscale.worker.queues.read against a mocked or silent management API: what
-it asks the broker for, and that a hanging one leaves the tick time for the
-AMQP fallback."""
+it asks the broker for, that what it reads can be stored, and that a hanging
+one leaves the tick time for the AMQP fallback."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import httpx
+import pytest
 import respx
+from sqlalchemy.exc import DataError
+from sqlalchemy.orm import Session, sessionmaker
 
+from guvscale.rabbitmq.management import COUNT_MAX
 from guvscale.worker.queues import Reading, read
+from tests import factories
 
 BROKER = "amqps://user:pw-5e4d3c@rabbit.example/vh"
 MANAGEMENT = "https://rabbit.example"
@@ -47,3 +53,17 @@ def test_only_the_tenants_queues_are_asked_for() -> None:
     assert not listed.called
     assert {name: s.ready for name, s in reading.stats.items()} == {"jobs": 7, "mail": 0}
     assert reading.error is None and not reading.errors
+
+
+def test_the_highest_count_read_fits_the_samples_columns(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The adapter clamps counts to COUNT_MAX (test_rabbitmq_management.py); one
+    more would fail the insert, and with it every tenant's samples in the batch."""
+    tenant = factories.add_tenant(sessions)
+    at = dt.datetime.now(dt.UTC)
+    most = {"ready": COUNT_MAX, "unacked": COUNT_MAX, "consumers": COUNT_MAX, "partial": True}
+    factories.record_samples(sessions, tenant, "worker", [{"at": at, **most}])
+    one_more = {"at": at + dt.timedelta(seconds=1), "ready": COUNT_MAX + 1}
+    with pytest.raises(DataError, match="out of range"):
+        factories.record_samples(sessions, tenant, "worker", [one_more])

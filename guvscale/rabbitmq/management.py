@@ -57,6 +57,12 @@ COLUMNS = ",".join(
 )
 QUERY = urlencode({"columns": COLUMNS}).encode()
 NAMES_QUERY = urlencode({"columns": "name"}).encode()
+# Samples keep ready, unacked and consumers in 32-bit columns (db/worker_models.py):
+# one broker's larger count failed the insert of every tenant's samples in the
+# batch. Clamped rather than dropped: so high a count still sizes a role up to its
+# maximum; and partial, as the true figure is unknown, so it never justifies a
+# scale-down. The cumulative publish/ack counters are not stored and not clamped.
+COUNT_MAX = 2**31 - 1
 
 
 class ManagementClient:
@@ -310,22 +316,24 @@ def _no_vhost(vhost: str) -> VhostMissing:
 def _stats(item: Any) -> QueueStats | None:
     if not isinstance(item, dict) or not isinstance(item.get("name"), str):
         return None
-    ready, unacked, consumers = (
+    counts = [
         _int(item.get(key)) for key in ("messages_ready", "messages_unacknowledged", "consumers")
-    )
+    ]
+    beyond = any(count is not None and count > COUNT_MAX for count in counts)
+    ready, unacked, consumers = (min(count or 0, COUNT_MAX) for count in counts)
     stats = item.get("message_stats")
     stats = stats if isinstance(stats, dict) else {}
     return QueueStats(
         name=item["name"],
-        ready=ready or 0,
-        unacked=unacked or 0,
-        consumers=consumers or 0,
+        ready=ready,
+        unacked=unacked,
+        consumers=consumers,
         # No message_stats yet means nothing was published since the queue appeared.
         published=_int(stats.get("publish")),
         acked=_int(stats.get("ack")),
         publish_rate=_rate(stats.get("publish_details")),
         ack_rate=_rate(stats.get("ack_details")),
-        partial=ready is None or unacked is None or consumers is None,
+        partial=None in counts or beyond,
     )
 
 
