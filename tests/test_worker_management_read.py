@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 
 import httpx
 import pytest
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from guvscale.rabbitmq.management import COUNT_MAX
 from guvscale.worker.queues import Reading, read
 from tests import factories
+from tests.rabbitmq_fixtures import Broker
+from tests.workload.publisher import publish
 
 BROKER = "amqps://user:pw-5e4d3c@rabbit.example/vh"
 MANAGEMENT = "https://rabbit.example"
@@ -67,3 +70,32 @@ def test_the_highest_count_read_fits_the_samples_columns(
     one_more = {"at": at + dt.timedelta(seconds=1), "ready": COUNT_MAX + 1}
     with pytest.raises(DataError, match="out of range"):
         factories.record_samples(sessions, tenant, "worker", [one_more])
+
+
+def test_a_hanging_management_api_leaves_the_tick_time_for_the_amqp_fallback(
+    world: factories.WorkerWorld,
+) -> None:
+    """With the default timeouts' ratio (HTTP_TIMEOUT 10 s, WORKER_TENANT_TIMEOUT
+    8 s, halved here), a management API that never answers once held the read
+    past the tick's end: no AMQP fallback, no scaling. The test settings (2 s and
+    6 s) hid it. Only AMQP is needed: the management API is this silent port."""
+    amqp = Broker(factories.LOCAL_BROKER)
+    silent = socket.create_server(("127.0.0.1", 0))  # connections wait in its backlog
+    try:
+        queue = amqp.queue("hang")
+        publish(amqp.url, queue, 3)
+        port = silent.getsockname()[1]
+        t = world.tenant(
+            factories.role_rules(queue),
+            {"worker": 1},
+            management_url=f"http://guest:guest@127.0.0.1:{port}",
+        )
+        world.rounds(http_timeout=5.0, worker_tenant_timeout=4.0)
+    finally:
+        silent.close()
+        amqp.close()
+    status = world.state(t.id).status
+    assert status["error"] is None, status  # was: the tick took over 4 s
+    [role] = status["roles"]
+    assert (role["ready"], role["partial"]) == (3, True), status
+    assert "ready counts only, over AMQP" in role["error"]
