@@ -21,13 +21,17 @@ transport does only that, plainly:
   request, `read` for the whole answer (not per read: a server that trickles
   bytes cannot hold a tenant beyond it);
 - answers bounded: a head of at most 64 KiB, a body of at most `max_body`
-  bytes; anything malformed is httpx's RemoteProtocolError, never a hang;
+  bytes (less for a request whose `max_body` extension says so); anything
+  malformed is httpx's RemoteProtocolError, never a hang;
+- no content coding: requests ask for identity and an encoded answer is
+  refused, because httpx would decode it whole after `max_body` was checked
+  on the compressed bytes (a 255 KiB gzip answer decodes to 256 MiB);
 - httpx's exceptions (ConnectError, ReadTimeout, ...), so callers and their
   error handling stay as they were.
 
-The body is read whole before the answer is returned; content decoding
-(gzip), redirects, auth and cookies stay httpx's. No proxies: the worker
-talks to brokers and Heroku directly.
+The body is read whole before the answer is returned; redirects, auth and
+cookies stay httpx's. No proxies: the worker talks to brokers and Heroku
+directly.
 """
 
 from __future__ import annotations
@@ -130,6 +134,9 @@ class Transport(httpx.AsyncBaseTransport):
             url.port or (443 if url.scheme == "https" else 80),
             request.extensions.get("sni_hostname"),
         )
+        limit = min(self._max_body, request.extensions.get("max_body", self._max_body))
+        # Whatever the client's defaults: see "no content coding" above.
+        request.headers["Accept-Encoding"] = "identity"
         body = await request.aread()
         try:
             async with asyncio.timeout(timeouts.get("pool")):
@@ -141,7 +148,7 @@ class Transport(httpx.AsyncBaseTransport):
             connection = reused or await self._connect(origin, request, timeouts)
             while True:
                 try:
-                    answer = await self._exchange(connection, request, body, timeouts)
+                    answer = await self._exchange(connection, request, body, timeouts, limit)
                     break
                 except _NoAnswer as failed:
                     connection.close()
@@ -239,6 +246,7 @@ class Transport(httpx.AsyncBaseTransport):
         request: httpx.Request,
         body: bytes,
         timeouts: dict[str, float | None],
+        limit: int,
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
         lines = [b"%s %s HTTP/1.1" % (request.method.encode(), request.url.raw_path)]
         lines += [b"%s: %s" % (name, value) for name, value in request.headers.raw]
@@ -255,7 +263,7 @@ class Transport(httpx.AsyncBaseTransport):
             raise _NoAnswer(unsent) from None
         try:
             async with asyncio.timeout(timeouts.get("read")):
-                return await self._answer(connection, request)
+                return await self._answer(connection, request, limit)
         except TimeoutError:
             raise httpx.ReadTimeout("read timed out", request=request) from None
         except asyncio.IncompleteReadError as exc:
@@ -275,7 +283,7 @@ class Transport(httpx.AsyncBaseTransport):
             raise unread from None
 
     async def _answer(
-        self, connection: _Connection, request: httpx.Request
+        self, connection: _Connection, request: httpx.Request, limit: int
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
         reader = connection.reader
         connection.answered = False
@@ -294,28 +302,32 @@ class Transport(httpx.AsyncBaseTransport):
         close = close or b"close" in request.headers.get("connection", "").lower().encode()
         if request.method == "HEAD" or status in _NO_BODY:
             return status, headers, b"", not close
+        if fields.get(b"content-encoding", b"identity").strip().lower() not in (b"identity", b""):
+            raise httpx.RemoteProtocolError(
+                "answer in a Content-Encoding not asked for", request=request
+            )
         coding = fields.get(b"transfer-encoding", b"").lower()
         if coding:
             if coding.rsplit(b",", 1)[-1].strip() != b"chunked":
                 raise httpx.RemoteProtocolError("unsupported Transfer-Encoding", request=request)
-            return status, headers, await self._chunked(reader, request), not close
+            return status, headers, await self._chunked(reader, request, limit), not close
         length = fields.get(b"content-length")
         if length is not None:
             size = _length(length, request)
-            if size > self._max_body:
+            if size > limit:
                 raise httpx.RemoteProtocolError("answer too large", request=request)
             return status, headers, await reader.readexactly(size), not close
         # Neither: the body runs to the end of the connection.
         content = b""
-        while len(content) <= self._max_body and (
-            more := await reader.read(self._max_body + 1 - len(content))
-        ):
+        while len(content) <= limit and (more := await reader.read(limit + 1 - len(content))):
             content += more
-        if len(content) > self._max_body:
+        if len(content) > limit:
             raise httpx.RemoteProtocolError("answer too large", request=request)
         return status, headers, content, False
 
-    async def _chunked(self, reader: asyncio.StreamReader, request: httpx.Request) -> bytes:
+    async def _chunked(
+        self, reader: asyncio.StreamReader, request: httpx.Request, limit: int
+    ) -> bytes:
         parts: list[bytes] = []
         total = 0
         while True:
@@ -326,7 +338,7 @@ class Transport(httpx.AsyncBaseTransport):
                     pass  # trailers, ignored
                 return b"".join(parts)
             total += size
-            if size < 0 or total > self._max_body:
+            if size < 0 or total > limit:
                 raise httpx.RemoteProtocolError("answer too large", request=request)
             parts.append(await reader.readexactly(size))
             if await reader.readexactly(2) != b"\r\n":

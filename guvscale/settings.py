@@ -8,6 +8,7 @@ placeholder, and names each one.
 from __future__ import annotations
 
 import base64
+import logging
 import math
 from collections import Counter
 from typing import Literal
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("guvscale.settings")
 
 # Placeholders are recognisable on purpose: production refuses every one of them.
 PLACEHOLDER_PREFIX = "dev-insecure-"
@@ -131,7 +134,7 @@ class Settings(BaseSettings):
     heroku_id_url: str = "https://id.heroku.com"
     # Where users reach us; becomes GUVSCALE_URL in the app's config.
     public_url: str = "http://localhost:8000"
-    http_timeout: float = 10.0
+    http_timeout: float = Field(default=10.0, gt=0)
     # Seconds the worker keeps an idle HTTP connection: past the longest plan's
     # poll (60 s), so each tenant's next poll reuses its broker connection
     # instead of a new TCP and TLS handshake.
@@ -154,7 +157,7 @@ class Settings(BaseSettings):
     # Seconds one tenant's tick may take, all its calls together; each call also
     # has HTTP_TIMEOUT. Leases last this plus a margin, so a dead worker's
     # tenants are taken over well within two 10 s intervals.
-    worker_tenant_timeout: float = 8.0
+    worker_tenant_timeout: float = Field(default=8.0, gt=0)
     # Seconds between looks for due tenants (each tenant is due at its plan's interval).
     worker_loop_seconds: float = 1.0
     # Most tenants one process claims per round.
@@ -214,7 +217,25 @@ class Settings(BaseSettings):
             found.append(problem)
         return found
 
+    def warnings(self) -> list[str]:
+        """What works, but badly, one line each: logged at start-up, never refused."""
+        found = []
+        # A tick reads the broker, then calls Heroku: one call that may take over
+        # half the tick can leave the next none. The management API is held to a
+        # third of the tick whatever this says; the AMQP fallback and Heroku's calls
+        # are not. Warned, not refused: the defaults (10 s, 8 s) are such a pair.
+        if self.http_timeout > self.worker_tenant_timeout / 2:
+            found.append(
+                f"HTTP_TIMEOUT ({self.http_timeout:g} s) is over half of WORKER_TENANT_TIMEOUT "
+                f"({self.worker_tenant_timeout:g} s): one slow Heroku or AMQP call can use up "
+                "a tenant's tick before it scales"
+            )
+        return found
+
     def check(self) -> None:
-        """Raise ConfigError naming every problem, when running in production."""
+        """Raise ConfigError naming every problem, when running in production;
+        log every warning."""
+        for warning in self.warnings():
+            log.warning("settings: %s", warning)
         if self.is_production and (problems := self.problems()):
             raise ConfigError("refusing to start: " + "; ".join(problems))

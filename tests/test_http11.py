@@ -1,7 +1,7 @@
 """The worker transport's HTTP/1.1 (guvscale.httpclient.Transport) against a raw
 local server (tests/raw_server.py) that sends scripted answers: bodies by
-length, chunks and end of connection, keep-alive and close, 1xx, gzip, request
-bodies, limits and malformed answers. tests/test_httpclient.py has TLS,
+length, chunks and end of connection, keep-alive and close, 1xx, content
+coding refused, request bodies, limits and malformed answers. tests/test_httpclient.py has TLS,
 timeouts and a connection the server closed."""
 
 from __future__ import annotations
@@ -64,13 +64,9 @@ def test_a_request_goes_out_whole_and_keep_alive_reuses_the_connection() -> None
         (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}", b"{}"),
         (b"HTTP/1.1 204 No Content\r\n\r\n", b""),
         (b"HTTP/1.1 200 OK\r\ncontent-length: 2, 2\r\n\r\n[]", b"[]"),
-        (
-            b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n%s"
-            % (len(gzip.compress(b'{"z":2}')), gzip.compress(b'{"z":2}')),
-            b'{"z":2}',
-        ),
+        (b"HTTP/1.1 200 OK\r\ncontent-encoding: identity\r\ncontent-length: 2\r\n\r\n{}", b"{}"),
     ],
-    ids=["chunked", "1xx first", "no content", "repeated length", "gzip"],
+    ids=["chunked", "1xx first", "no content", "repeated length", "identity"],
 )
 def test_bodies_are_read_by_their_framing(answer: bytes, body: bytes) -> None:
     answers, raw = _run(lambda req, n: answer, requests=2)
@@ -122,6 +118,47 @@ def test_a_close_or_an_unframed_body_opens_a_new_connection_next_time() -> None:
 def test_malformed_or_oversized_answers_are_protocol_errors(answer: bytes, error: type) -> None:
     answers, _ = _run(lambda req, n: answer, close_after=True, max_body=1000)
     assert isinstance(answers[0], error), answers[0]
+
+
+def _gzip_answer(decoded: bytes) -> bytes:
+    packed = gzip.compress(decoded)
+    return ok(packed, extra=b"content-encoding: gzip\r\n")
+
+
+def test_a_compressed_answer_is_refused_so_max_body_bounds_what_is_decoded() -> None:
+    # 2,000 bytes decoded, a few dozen sent: the cap must see the 2,000.
+    answers, raw = _run(lambda req, n: _gzip_answer(b"[" + b"0," * 999 + b"0]"), max_body=1000)
+    assert isinstance(answers[0], httpx.RemoteProtocolError), answers[0]
+    assert "content-encoding" in str(answers[0]).lower()
+    # httpx's default asks for gzip; the transport asks for identity instead.
+    head = raw.requests[0].lower()
+    assert b"\r\naccept-encoding: identity\r\n" in head
+    assert b"gzip" not in head
+
+
+@pytest.mark.parametrize(
+    ("transport_limit", "request_limit", "refused"),
+    [(3000, None, False), (3000, 1000, True), (1000, 10_000, True)],
+    ids=["transport's", "lowered", "not raised"],
+)
+def test_a_request_may_lower_the_body_limit_but_not_raise_it(
+    transport_limit: int, request_limit: int | None, refused: bool
+) -> None:
+    extensions = {} if request_limit is None else {"max_body": request_limit}
+
+    async def go() -> httpx.Response | Exception:
+        raw = RawServer(lambda req, n: ok(b"x" * 2000), close_after=True)
+        async with serve(raw.handle) as port, _client(max_body=transport_limit) as client:
+            try:
+                return await client.get(f"http://127.0.0.1:{port}/", extensions=extensions)
+            except httpx.HTTPError as exc:
+                return exc
+
+    answer = asyncio.run(go())
+    if refused:
+        assert isinstance(answer, httpx.RemoteProtocolError), answer
+    else:
+        assert isinstance(answer, httpx.Response) and len(answer.content) == 2000, answer
 
 
 def test_a_trickling_answer_is_cut_at_the_read_timeout_and_slots_are_bounded() -> None:

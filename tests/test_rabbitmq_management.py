@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import logging
 import socket
 from collections.abc import Awaitable, Iterator
 from typing import Any, TypeVar
 
 import httpx
+import orjson
 import pytest
 import respx
 
+from guvscale.httpclient import async_client
 from guvscale.rabbitmq import (
     BrokerAuthFailed,
     BrokerError,
@@ -23,6 +26,8 @@ from guvscale.rabbitmq import (
     QueueStats,
     VhostMissing,
 )
+from guvscale.rabbitmq.management import COUNT_MAX, LIST_MAX_BYTES, QUEUE_MAX_BYTES
+from tests.raw_server import RawServer, serve
 
 PASSWORD = "pw-9d8c7b6a5f"
 BASE = "https://rabbit.example"
@@ -329,3 +334,135 @@ def test_a_redirect_to_an_invalid_url_is_not_followed(
     error = read_error(mock, httpx.Response(302, headers={"Location": location}))
     assert isinstance(error, BrokerRefused | BrokerUnreachable), error
     assert not elsewhere.called
+
+
+# A broker's answer is held whole in memory, for every tenant at once: it is
+# bounded as decoded, and a compressed one (255 KiB of gzip decoded to 256 MiB)
+# is never decoded.
+def test_a_compressed_answer_is_refused_without_being_decoded(mock: respx.MockRouter) -> None:
+    packed = gzip.compress(b"[" + b" " * (LIST_MAX_BYTES + 1) + b"]")  # 8 KiB, decoding to 8 MiB
+    error = read_error(
+        mock, httpx.Response(200, content=packed, headers={"Content-Encoding": "gzip"})
+    )
+    assert isinstance(error, BrokerUnreachable)
+    assert "Content-Encoding" in str(error)
+    assert mock.calls.last.request.headers["Accept-Encoding"] == "identity"
+
+
+def test_an_answer_over_the_limit_is_refused_and_one_at_it_is_read(
+    mock: respx.MockRouter,
+) -> None:
+    at_limit = b"[" + b" " * (LIST_MAX_BYTES - 2) + b"]"
+    mock.get(f"{BASE}/api/queues/vh").respond(200, content=at_limit)
+    assert list_queues(vhost="vh") == {}
+    error = read_error(mock, httpx.Response(200, content=at_limit[:-1] + b" ]"))
+    assert isinstance(error, BrokerUnreachable)
+    assert "larger than 8192 KiB" in str(error)
+
+
+def test_one_queue_answer_has_a_smaller_limit(mock: respx.MockRouter) -> None:
+    padding = " " * QUEUE_MAX_BYTES
+    mock.get(f"{BASE}/api/queues/vh/jobs").respond(
+        200, content=orjson.dumps(queue_body()) + padding.encode()
+    )
+
+    async def go() -> QueueStats:
+        http, mc = client()
+        async with http:
+            return await mc.queue("vh", "jobs")
+
+    with pytest.raises(BrokerUnreachable, match="larger than 256 KiB"):
+        run(go())
+
+
+def test_the_worker_transport_stops_at_the_management_limit() -> None:
+    """Over guvscale.httpclient, the limit is the transport's too: an answer
+    announcing 10 MiB is refused at its head, not read (or waited for)."""
+
+    async def go() -> BrokerError:
+        raw = RawServer(lambda req, n: b"HTTP/1.1 200 OK\r\ncontent-length: 10485760\r\n\r\n")
+        async with serve(raw.handle) as port, async_client(timeout=2, max_connections=1) as http:
+            mc = ManagementClient(http, f"http://u:{PASSWORD}@127.0.0.1:{port}", timeout=2)
+            with pytest.raises(BrokerError) as caught:
+                await mc.queue("vh", "jobs")
+            return caught.value
+
+    error = run(go())
+    assert isinstance(error, BrokerUnreachable)
+    assert "answer too large" in str(error)
+
+
+def read_named(names: list[str], vhost: str = "vh") -> dict[str, QueueStats]:
+    async def go() -> dict[str, QueueStats]:
+        http, mc = client()
+        async with http:
+            return await mc.named(vhost, names)
+
+    return run(go())
+
+
+def test_named_queues_are_read_one_by_one_and_the_vhost_never_listed(
+    mock: respx.MockRouter,
+) -> None:
+    listed = mock.get(f"{BASE}/api/queues/vh")
+    jobs = mock.get(f"{BASE}/api/queues/vh/jobs").respond(200, json=queue_body("jobs"))
+    mock.get(f"{BASE}/api/queues/vh/gone").respond(404, json={"error": "Object Not Found"})
+    vhost = mock.get(f"{BASE}/api/vhosts/vh")
+    found = read_named(["jobs", "gone"])
+    assert found == {"jobs": QueueStats("jobs", 12, 3, 2, 1500, 1480, 4.5, 4.0)}
+    assert "messages_ready" in jobs.calls[0].request.url.params["columns"].split(",")
+    assert not listed.called
+    assert not vhost.called  # a queue was found, so the vhost is there
+
+
+def test_named_queues_all_missing_ask_whether_the_vhost_is(mock: respx.MockRouter) -> None:
+    mock.get(url__regex=rf"^{BASE}/api/queues/vh/").respond(404, json={"error": "Object Not Found"})
+    vhost = mock.get(f"{BASE}/api/vhosts/vh").respond(200, json={"name": "vh"})
+    assert read_named(["a", "b"]) == {}
+    assert vhost.calls[0].request.url.params["columns"] == "name"
+    vhost.respond(404, json={"error": "Object Not Found"})
+    with pytest.raises(VhostMissing):
+        read_named(["a", "b"])
+
+
+def test_names_lists_the_vhost_asking_for_names_alone(mock: respx.MockRouter) -> None:
+    route = mock.get(f"{BASE}/api/queues/vh").respond(
+        200, json=[{"name": "jobs"}, {"name": "mail"}, {"nameless": 1}, "junk"]
+    )
+
+    async def go() -> list[str]:
+        http, mc = client()
+        async with http:
+            return await mc.names("vh")
+
+    assert run(go()) == ["jobs", "mail"]
+    assert route.calls[0].request.url.params["columns"] == "name"
+
+
+@pytest.mark.parametrize(
+    ("field", "count"),
+    [
+        ("messages_ready", 2**31),
+        ("messages_unacknowledged", 2**40),
+        ("consumers", 2**63),
+    ],
+)
+def test_a_count_beyond_the_samples_columns_is_clamped_and_partial(
+    mock: respx.MockRouter, field: str, count: int
+) -> None:
+    mock.get(f"{BASE}/api/queues/vh").respond(
+        200, json=[queue_body(**{field: count}), queue_body("edge", messages_ready=COUNT_MAX)]
+    )
+    found = list_queues(vhost="vh")
+    stats = found["jobs"]
+    assert max(stats.ready, stats.unacked, stats.consumers) == COUNT_MAX == 2**31 - 1
+    assert stats.partial
+    assert (found["edge"].ready, found["edge"].partial) == (COUNT_MAX, False)
+
+
+def test_cumulative_counters_past_32_bits_are_kept(mock: respx.MockRouter) -> None:
+    # A busy queue publishes 2^31 messages in under a month at 1,000/s.
+    big = {"publish": 2**40, "ack": 2**40 - 5}
+    mock.get(f"{BASE}/api/queues/vh").respond(200, json=[queue_body(message_stats=big)])
+    stats = list_queues(vhost="vh")["jobs"]
+    assert (stats.published, stats.acked, stats.partial) == (2**40, 2**40 - 5, False)

@@ -128,3 +128,28 @@ def test_production_redirects_plain_http_to_https(production_app: FastAPI, metho
 def test_development_neither_redirects_nor_sends_hsts(client: TestClient) -> None:
     r = client.get("/health", headers={"X-Forwarded-Proto": "http"})
     assert r.status_code == 200 and "strict-transport-security" not in r.headers
+
+
+# -- timeouts: the management API's share of a tick --------------------------
+
+
+@pytest.mark.parametrize(
+    ("http", "tick", "warned"),
+    [(10.0, 8.0, True), (5.0, 8.0, True), (2.0, 6.0, False), (3.0, 8.0, False)],
+    ids=["defaults", "over half", "test settings", "sandbox"],
+)
+def test_an_http_timeout_over_half_the_tick_is_warned_at_start_up(
+    caplog: pytest.LogCaptureFixture, http: float, tick: float, warned: bool
+) -> None:
+    settings = make_settings(http_timeout=http, worker_tenant_timeout=tick)
+    with caplog.at_level("WARNING", logger="guvscale.settings"):
+        settings.check()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "guvscale.settings"]
+    assert len(warnings) == int(warned), warnings
+    assert all("HTTP_TIMEOUT" in w and "WORKER_TENANT_TIMEOUT" in w for w in warnings)
+
+
+@pytest.mark.parametrize("field", ["http_timeout", "worker_tenant_timeout"])
+def test_a_timeout_of_zero_is_refused(field: str) -> None:
+    with pytest.raises(ValueError, match="greater than 0"):
+        make_settings(**{field: 0})

@@ -198,7 +198,7 @@ class CredentialsChecker:
             client = ManagementClient(
                 self._http, management, timeout=self._timeout, allow_private=self._allow_private
             )
-            found = await client.queues(vhost_of(broker))
+            found = await client.names(vhost_of(broker))
         except BrokerError as exc:
             # A derived URL fails because of the AMQP URL; a given one because of itself.
             where = MANAGEMENT_FIELD if source == GIVEN else BROKER_FIELD

@@ -1,4 +1,4 @@
-"""Reading a tenant's queues: one management GET per broker, AMQP as the fallback.
+"""Reading a tenant's queues: the management API (a GET per queue), AMQP as the fallback.
 
 The fallback (passive declare) sees only ready counts and consumers, so its
 readings are marked partial and never justify a scale-down.
@@ -7,6 +7,7 @@ readings are marked partial and never justify a scale-down.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,10 +45,18 @@ async def read(
     timeout: float,
     passive_declare: PassiveDeclare,
     allow_private: bool,
+    deadline: float | None = None,
 ) -> Reading:
     """Stats of `queues`. Unless `allow_private`, a broker resolving to a private,
-    loopback or link-local address is refused (its URL is user input)."""
+    loopback or link-local address is refused (its URL is user input). `deadline`
+    (monotonic) is the end of the tick."""
     reading = Reading()
+    wait = timeout
+    if deadline is not None:
+        # A third of what is left of the tick at most: a hanging management API
+        # must leave time for the AMQP fallback and a broker-URL rotation (by
+        # default HTTP_TIMEOUT, 10 s, is longer than the whole 8 s tick).
+        wait = min(timeout, max(deadline - time.monotonic(), 0.0) / 3)
     if not broker_url and not management_url:
         reading.error, reading.error_kind = "no broker URL is configured", "broker_missing"
         return reading
@@ -55,8 +64,10 @@ async def read(
         url = management_url or management_url_for(broker_url or "")
         vhost = vhost_of(broker_url) if broker_url else "/"
         listed = await asyncio.wait_for(
-            ManagementClient(http, url, timeout=timeout, allow_private=allow_private).queues(vhost),
-            timeout,
+            ManagementClient(http, url, timeout=wait, allow_private=allow_private).named(
+                vhost, queues
+            ),
+            wait,
         )
     except (BrokerUnreachable, TimeoutError) as exc:
         if not broker_url:

@@ -108,13 +108,13 @@ async def tick(
         rng=ctx.rng,
         book=ctx.pacing,
     )
-    reading = await _read(ctx, job, job.credentials)
+    reading = await _read(ctx, job, job.credentials, deadline)
     if rotation.wants_refresh(job, reading, memory, epoch(read_at)) and ctx.platform:
         rotated = await rotation.refresh(ctx, job, pacer, memory, epoch(read_at))
         if rotated is not None:
             job.credentials = rotated
             read_at = dt.datetime.now(dt.UTC)
-            reading = await _read(ctx, job, rotated)
+            reading = await _read(ctx, job, rotated, deadline)
     if reading.error_kind:
         counters.errors[reading.error_kind] += 1
     roles = [_Role(r, _status(r, job.app), r.app or job.app) for r in job.roles]
@@ -148,7 +148,9 @@ async def tick(
     return result
 
 
-async def _read(ctx: Context, job: TenantJob, cred: TenantCredentials | None) -> Reading:
+async def _read(
+    ctx: Context, job: TenantJob, cred: TenantCredentials | None, deadline: float
+) -> Reading:
     return await read(
         ctx.http,
         cred.broker_url if cred else None,
@@ -157,6 +159,7 @@ async def _read(ctx: Context, job: TenantJob, cred: TenantCredentials | None) ->
         timeout=ctx.timeout,
         passive_declare=ctx.passive_declare,
         allow_private=ctx.allow_private,
+        deadline=deadline,
     )
 
 
