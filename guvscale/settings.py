@@ -8,7 +8,6 @@ placeholder, and names each one.
 from __future__ import annotations
 
 import base64
-import logging
 import math
 from collections import Counter
 from typing import Literal
@@ -16,8 +15,6 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-log = logging.getLogger("guvscale.settings")
 
 # Placeholders are recognisable on purpose: production refuses every one of them.
 PLACEHOLDER_PREFIX = "dev-insecure-"
@@ -217,25 +214,16 @@ class Settings(BaseSettings):
             found.append(problem)
         return found
 
-    def warnings(self) -> list[str]:
-        """What works, but badly, one line each: logged at start-up, never refused."""
-        found = []
-        # A tick reads the broker, then calls Heroku: one call that may take over
-        # half the tick can leave the next none. The management API is held to a
-        # third of the tick whatever this says; the AMQP fallback and Heroku's calls
-        # are not. Warned, not refused: the defaults (10 s, 8 s) are such a pair.
-        if self.http_timeout > self.worker_tenant_timeout / 2:
-            found.append(
-                f"HTTP_TIMEOUT ({self.http_timeout:g} s) is over half of WORKER_TENANT_TIMEOUT "
-                f"({self.worker_tenant_timeout:g} s): one slow Heroku or AMQP call can use up "
-                "a tenant's tick before it scales"
-            )
-        return found
+    @property
+    def worker_call_timeout(self) -> float:
+        """The worker's timeout for one HTTP or AMQP call: HTTP_TIMEOUT, but
+        no more than half a tick, so one slow call (Heroku's, or the AMQP
+        fallback's) leaves the tick time for the next; the defaults (10 s
+        calls, 8 s ticks) let one call outlast the tick. The management API
+        is held to a third of what is left of the tick besides."""
+        return min(self.http_timeout, self.worker_tenant_timeout / 2)
 
     def check(self) -> None:
-        """Raise ConfigError naming every problem, when running in production;
-        log every warning."""
-        for warning in self.warnings():
-            log.warning("settings: %s", warning)
+        """Raise ConfigError naming every problem, when running in production."""
         if self.is_production and (problems := self.problems()):
             raise ConfigError("refusing to start: " + "; ".join(problems))

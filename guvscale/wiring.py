@@ -32,8 +32,13 @@ from guvscale.worker.tenant import Context
 USER_AGENT = f"guvscale/{guvscale.__version__}"
 
 
-def heroku_platform(settings: Settings, http: httpx.Client) -> HerokuPlatform:
-    return HerokuPlatform(http, settings.heroku_api_url, USER_AGENT, timeout=settings.http_timeout)
+def heroku_platform(
+    settings: Settings, http: httpx.Client, *, timeout: float | None = None
+) -> HerokuPlatform:
+    """`timeout`: the worker's shorter one (`Settings.worker_call_timeout`)."""
+    return HerokuPlatform(
+        http, settings.heroku_api_url, USER_AGENT, timeout=timeout or settings.http_timeout
+    )
 
 
 def heroku_identity(settings: Settings, http: httpx.Client) -> HerokuIdentity:
@@ -85,25 +90,25 @@ async def worker(
         # As many connections as tenants in flight, and a few for Heroku beside them.
         http = await stack.enter_async_context(
             async_client(
-                timeout=settings.http_timeout,
+                timeout=settings.worker_call_timeout,
                 max_connections=settings.worker_concurrency + 10,
                 keepalive_expiry=settings.http_keepalive,
             )
         )
         # The broker URL's re-read (rare) uses the sync adapter the config API uses.
-        sync_http = stack.enter_context(httpx.Client(timeout=settings.http_timeout))
+        sync_http = stack.enter_context(httpx.Client(timeout=settings.worker_call_timeout))
 
         def platform() -> HerokuPlatform:
-            return heroku_platform(settings, sync_http)
+            return heroku_platform(settings, sync_http, timeout=settings.worker_call_timeout)
 
         ctx = Context(
             heroku=AsyncHerokuPlatform(
-                http, settings.heroku_api_url, USER_AGENT, timeout=settings.http_timeout
+                http, settings.heroku_api_url, USER_AGENT, timeout=settings.worker_call_timeout
             ),
             http=http,
             fence=_unset_fence,
             passive_declare=_passive_declare,
-            timeout=settings.http_timeout,
+            timeout=settings.worker_call_timeout,
             allow_private=settings.private_brokers_allowed,
             dry_run=dry_run,
             rng=random.Random(),  # noqa: S311 - jitter, not a secret
