@@ -149,6 +149,39 @@ def test_a_misshapen_stored_memory_is_reset_and_every_tenant_still_ticks(
     assert st.memory["roles"]["worker"]["scaler"]["model"] == "guvscale"
 
 
+def test_a_scaler_state_that_does_not_restore_starts_that_role_afresh(
+    world: factories.WorkerWorld,
+) -> None:
+    rules = factories.role_rules("jobs") + factories.role_rules("mail", "mailer")
+    t = world.tenant(rules, {"worker": 0, "mailer": 0}, management_url=NOBODY)
+    stored: dict[str, Any] = {}
+
+    def between(i: int) -> None:
+        if i == 1:
+            with world.sessions.begin() as s:
+                s.execute(
+                    text(
+                        "UPDATE tenant_worker_state SET memory = jsonb_set(memory, "
+                        "'{roles,worker,scaler}', '[1]') WHERE resource_id = :rid"
+                    ),
+                    {"rid": t.id},
+                )
+            stored.update(world.state(t.id).memory["roles"]["mailer"]["scaler"])
+
+    reports = rounds(world, 2, between=between)
+
+    assert [(r.claimed, r.saved) for r in reports] == [(1, 1)] * 2
+    st = world.state(t.id)
+    assert st.status["error"] is None
+    roles = {r["role"]: r for r in st.status["roles"]}
+    assert "the saved scaling state was unreadable; started afresh" in roles["worker"]["error"]
+    assert roles["worker"]["desired"] is not None
+    assert "scaling state" not in roles["mailer"]["error"]
+    assert st.memory["roles"]["worker"]["scaler"]["model"] == "guvscale"
+    # The other role kept what it had learnt and went on from it.
+    assert st.memory["roles"]["mailer"]["scaler"]["t"] > stored["t"]
+
+
 def test_a_tick_cut_short_leaves_a_saveable_result_whatever_its_claim_holds() -> None:
     now = utcnow()
     stored = {
