@@ -1,14 +1,16 @@
 """One tenant's unreadable or unsaveable rows never stop another tenant's scaling.
 
 Each test runs a healthy tenant beside one with a bad row (stored memory of
-the wrong shape) and checks the healthy one is enrolled, ticked and saved
-every round. Queue counts come from a stand-in for the AMQP fallback (the
-management URL answers nobody), so no broker is needed.
+the wrong shape, a role the database cannot record) and checks the healthy
+one is enrolled, ticked and saved every round. Queue counts come from a
+stand-in for the AMQP fallback (the management URL answers nobody), so no
+broker is needed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from guvscale import rules
 from guvscale.clock import utcnow
 from guvscale.db.models import RulesVersion
 from guvscale.db.scoping import unscoped
@@ -100,7 +103,7 @@ def healthy(world: factories.WorkerWorld) -> factories.Tenant:
     )
 
 
-# -- defect: a corrupt stored memory ---------------------------------------------
+# -- a stored memory of the wrong shape -------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -209,3 +212,31 @@ def test_a_tick_cut_short_leaves_a_saveable_result_whatever_its_claim_holds() ->
     }
     assert odd.memory == {} and odd.status["error"] == "internal error (AttributeError)"
     assert job.claim.memory == stored  # the claim stays as loaded
+
+
+# -- rows the database refuses ---------------------------------------------------
+
+
+def test_a_role_the_database_cannot_record_is_that_tenants_error_only(
+    world: factories.WorkerWorld,
+) -> None:
+    bad = world.tenant(
+        factories.role_rules("jobs"), {"worker": 0}, app="bad-app", management_url=NOBODY
+    )
+    good = healthy(world)
+    [role] = _parsed(factories.role_rules("jobs"))
+    long = dataclasses.replace(role, name="r" * 150)  # role_series.role holds 100
+
+    reports = rounds(world, 3, roles={bad.id: [long]})
+
+    assert [(r.claimed, r.saved) for r in reports] == [(2, 2)] * 3
+    assert_healthy(world, good.id, reports)
+    st = world.state(bad.id)
+    assert st.status["error"] == (
+        "its roles cannot be recorded (value too long for type character varying(100))"
+    )
+    assert world.quantity("worker", "bad-app") == 0
+
+
+def _parsed(rules_text: str) -> list[Role]:
+    return list(rules.load(rules_text).values())

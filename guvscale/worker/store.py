@@ -3,7 +3,9 @@
 `load` turns claims into TenantJobs (rules parsed once per version and kept
 in memory, secrets decrypted); `save` writes every finished tenant back in
 one transaction: state and status (fenced by lease), samples, events and
-the heartbeat.
+the heartbeat. A row the database refuses (a role name too long) is its
+tenant's alone: the batch is written in a savepoint and, when refused, again
+tenant by tenant (`_apart`).
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects.postgresql import distinct_on, insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from guvscale import rules
@@ -126,30 +129,87 @@ def _job(
 def _number_series(session: Session, jobs: list[TenantJob]) -> None:
     """role_series ids for every role, remembered in the tenant's memory after the first tick
     (the memory is saved with the tick), so a steady tenant costs no query here."""
-    missing: list[dict[str, str]] = []
+    missing: dict[str, list[dict[str, str]]] = {}
     for job in jobs:
         known: dict[str, int] = job.claim.memory.get("series", {})
         job.series = {r.name: known[r.name] for r in job.roles if r.name in known}
-        missing += [
+        rows = [
             {"resource_id": job.resource_id, "role": r.name}
             for r in job.roles
             if r.name not in job.series
         ]
+        if rows:
+            missing[job.resource_id] = rows
+    by_tenant = {job.resource_id: job for job in jobs}
+
+    def number(rids: list[str]) -> None:
+        rows = [row for rid in rids for row in missing[rid]]
+        session.execute(insert(RoleSeries).values(rows).on_conflict_do_nothing())
+
+    # This runs in the transaction that enrolled and claimed: one tenant's role
+    # refused here (a name over 100 characters) rolled back everyone's.
+    for rid, why in _apart(session.begin_nested, list(missing), number, "role series").items():
+        by_tenant[rid].error = f"its roles cannot be recorded ({why})"
+        del missing[rid]
     if missing:
-        session.execute(insert(RoleSeries).values(missing).on_conflict_do_nothing())
-        pairs = {(m["resource_id"], m["role"]) for m in missing}
+        pairs = {(row["resource_id"], row["role"]) for rows in missing.values() for row in rows}
         found = session.execute(
             select(RoleSeries.resource_id, RoleSeries.role, RoleSeries.id).where(
-                RoleSeries.resource_id.in_({p[0] for p in pairs})
+                RoleSeries.resource_id.in_(list(missing))
             )
         )
-        by_tenant = {job.resource_id: job for job in jobs}
         for rid, role, sid in found:
             if (rid, role) in pairs:
                 by_tenant[rid].series[role] = sid
     for job in jobs:
         # Only the roles in force: a role dropped from the rules is forgotten.
         job.claim.memory["series"] = dict(job.series)
+
+
+# A row the database refuses is its tenant's fault; any other error (the
+# connection gone) is everyone's, and ends the round as before.
+_ROW_FAULTS: tuple[type[DBAPIError], ...] = (DataError, IntegrityError)
+
+
+def _apart(
+    savepoint: Callable[[], AbstractContextManager[Any]],
+    tenants: list[str],
+    write: Callable[[list[str]], None],
+    what: str,
+    faults: tuple[type[DBAPIError], ...] = _ROW_FAULTS,
+) -> dict[str, str]:
+    """`write(tenants)` in one savepoint; when the database refuses a row of
+    theirs, `write([tenant])` for each in a savepoint of its own, so the rows of
+    every other tenant are still written. Why, for each tenant refused."""
+    if not tenants:
+        return {}
+    try:
+        with savepoint():
+            write(tenants)
+        return {}
+    except faults as exc:
+        if len(tenants) == 1:
+            return {tenants[0]: _refused(tenants[0], what, exc)}
+    refused: dict[str, str] = {}
+    for rid in tenants:
+        try:
+            with savepoint():
+                write([rid])
+        except faults as exc:
+            refused[rid] = _refused(rid, what, exc)
+    return refused
+
+
+def _refused(rid: str, what: str, exc: DBAPIError) -> str:
+    """What PostgreSQL said, for the tenant's status: its primary message only
+    (which may quote the tenant's own offending value), never the statement,
+    the other values or the detail."""
+    diag = getattr(exc.orig, "diag", None)
+    why = str(getattr(diag, "message_primary", None) or type(exc.orig).__name__)
+    # The engine hides bound parameters; PostgreSQL's context may quote a little
+    # of the row, which is memory, status or samples: never a secret.
+    log.warning("tenant %s: %s refused: %s", rid, what, why, exc_info=exc)
+    return why
 
 
 _SAVE = text(
