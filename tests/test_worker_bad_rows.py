@@ -1,10 +1,10 @@
 """One tenant's unreadable or unsaveable rows never stop another tenant's scaling.
 
 Each test runs a healthy tenant beside one with a bad row (stored memory of
-the wrong shape, a role the database cannot record) and checks the healthy
-one is enrolled, ticked and saved every round. Queue counts come from a
-stand-in for the AMQP fallback (the management URL answers nobody), so no
-broker is needed.
+the wrong shape, a role the database cannot record, a status or count it
+refuses) and checks the healthy one is enrolled, ticked and saved every
+round. Queue counts come from a stand-in for the AMQP fallback (the
+management URL answers nobody), so no broker is needed.
 """
 
 from __future__ import annotations
@@ -236,6 +236,82 @@ def test_a_role_the_database_cannot_record_is_that_tenants_error_only(
         "its roles cannot be recorded (value too long for type character varying(100))"
     )
     assert world.quantity("worker", "bad-app") == 0
+
+
+def test_a_status_the_database_refuses_is_that_tenants_error_only(
+    world: factories.WorkerWorld,
+) -> None:
+    bad = world.tenant(
+        factories.role_rules("jobs"), {"worker": 0}, app="bad-app", management_url=NOBODY
+    )
+    good = healthy(world)
+    [role] = _parsed(factories.role_rules("jobs"))
+    nul = dataclasses.replace(role, queue="jo\x00bs")  # jsonb refuses \u0000
+
+    reports = rounds(world, 3, roles={bad.id: [nul]})
+
+    assert [(r.claimed, r.saved) for r in reports] == [(2, 2)] * 3
+    assert_healthy(world, good.id, reports)
+    st = world.state(bad.id)
+    assert st.lease_owner is None
+    assert st.status == {
+        "error": "this tick's results could not be saved (unsupported Unicode escape sequence)",
+        "roles": [],
+    }
+    # What of it was saveable was saved: its samples, its scaling.
+    assert _samples(world, bad.id) == 3
+    outcomes = [e.outcome for e in world.events() if e.app == "bad-app"]
+    assert outcomes and set(outcomes) == {"applied"}
+
+
+def test_a_count_no_column_holds_loses_only_that_tenants_samples(
+    world: factories.WorkerWorld,
+) -> None:
+    good = healthy(world)
+    huge = world.tenant(
+        factories.role_rules("huge-q"), {"worker": 0}, app="bad-app", management_url=NOBODY
+    )
+
+    reports = rounds(world, 3, counts={"huge-q": 2**31})
+
+    assert [(r.claimed, r.saved) for r in reports] == [(2, 2)] * 3
+    assert_healthy(world, good.id, reports)
+    st = world.state(huge.id)
+    assert st.status["error"] == (
+        "this tick's samples could not be stored "
+        '(value "2147483648" is out of range for type integer)'
+    )
+    assert st.status["roles"][0]["ready"] == 2**31
+    assert _samples(world, huge.id) == 0
+    assert world.quantity("worker", "bad-app") > 0
+
+
+def test_a_count_too_large_for_json_loses_only_that_tenants_results(
+    world: factories.WorkerWorld,
+) -> None:
+    good = healthy(world)
+    # Dry-run: its memory, with the count in its scaler state, reaches the save
+    # (a PATCH would first write it, and fail, in the fence).
+    huge = world.tenant(
+        factories.role_rules("huge-q"),
+        {"worker": 0},
+        app="bad-app",
+        management_url=NOBODY,
+        dry_run=True,
+    )
+
+    reports = rounds(world, 3, counts={"huge-q": 2**64})
+
+    assert [(r.claimed, r.saved) for r in reports] == [(2, 2)] * 3
+    assert_healthy(world, good.id, reports)
+    st = world.state(huge.id)
+    assert st.lease_owner is None
+    assert st.status == {
+        "error": "this tick's results could not be saved (a value that cannot be stored); "
+        "this tick's samples could not be stored (a value that cannot be stored)",
+        "roles": [],
+    }
+    assert [e.outcome for e in world.events() if e.app == "bad-app"] == ["dry-run"] * 3
 
 
 def _parsed(rules_text: str) -> list[Role]:

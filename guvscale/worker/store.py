@@ -3,9 +3,9 @@
 `load` turns claims into TenantJobs (rules parsed once per version and kept
 in memory, secrets decrypted); `save` writes every finished tenant back in
 one transaction: state and status (fenced by lease), samples, events and
-the heartbeat. A row the database refuses (a role name too long) is its
-tenant's alone: the batch is written in a savepoint and, when refused, again
-tenant by tenant (`_apart`).
+the heartbeat. A row the database refuses (a name too long, a count out of
+range, a NUL character in jsonb) is its tenant's alone: each batch is written
+in a savepoint and, when refused, again tenant by tenant (`_apart`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -26,7 +27,7 @@ from guvscale import rules
 from guvscale.db import jsonb
 from guvscale.db.crypto import DecryptionError, Vault
 from guvscale.db.models import Resource, RulesVersion
-from guvscale.db.worker_models import RoleSample, RoleSeries
+from guvscale.db.worker_models import RoleSeries
 from guvscale.plans import PLANS
 from guvscale.rules.types import Role
 from guvscale.services.credentials import TenantCredentials, load_many_credentials
@@ -215,7 +216,8 @@ def _refused(rid: str, what: str, exc: DBAPIError) -> str:
 _SAVE = text(
     """
     UPDATE tenant_worker_state s
-    SET memory = v.memory, status = v.status, due_at = v.next_due, last_tick_at = v.tick_at,
+    SET memory = COALESCE(v.memory, s.memory), status = v.status, due_at = v.next_due,
+        last_tick_at = v.tick_at,
         lease_owner = NULL, lease_until = NULL
     FROM jsonb_to_recordset(CAST(:rows AS jsonb))
         AS v(resource_id text, epoch int, memory jsonb, status jsonb,
@@ -226,52 +228,160 @@ _SAVE = text(
 )
 
 
+_UNSAVED = "this tick's results could not be saved ({})"
+_UNSTORED = "this tick's samples could not be stored ({})"
+# One statement of fixed text, as _SAVE: executemany would send the rows in a
+# pipeline, and psycopg (3.3) takes a statement it meant to prepare in a
+# pipeline that a refused row aborted for prepared, failing it ever after on
+# that connection ("prepared statement _pg3_N does not exist").
+_SAMPLES = text(
+    """
+    INSERT INTO role_samples (series_id, at, ready, unacked, consumers, publish_rate,
+                              ack_rate, current, desired, partial)
+    SELECT series_id, at, ready, unacked, consumers, publish_rate, ack_rate, current,
+           desired, partial
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+        AS v(series_id int, at timestamptz, ready int, unacked int, consumers int,
+             publish_rate real, ack_rate real, current smallint, desired smallint,
+             partial boolean)
+    """
+)
+_NOTE = text(
+    """
+    UPDATE tenant_worker_state
+    SET status = jsonb_set(status, '{error}',
+                           to_jsonb(concat_ws('; ', status->>'error', CAST(:note AS text))))
+    WHERE resource_id = :rid
+    """
+)
+
+
 def save(
     conn: Connection,
     owner: str,
     results: list[TenantResult],
     now: dt.datetime,
 ) -> set[str]:
-    """Write back the results whose lease is still ours; returns their tenants."""
+    """Write back the results whose lease is still ours; returns their tenants.
+    What of a tenant's results the database refuses is said in its status."""
     if not results:
         return set()
-    rows = [
-        {
-            "resource_id": r.resource_id,
-            "epoch": r.epoch,
-            "memory": r.memory,
-            "status": r.status,
-            "next_due": r.next_due.isoformat(),
-            "tick_at": now.isoformat(),
-        }
-        for r in results
-    ]
-    kept = set(conn.execute(_SAVE, {"rows": jsonb.dumps(rows), "owner": owner}).scalars())
-    samples = [s for r in results if r.resource_id in kept for s in r.samples]
-    if samples:
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(RoleSample), samples)
-        except DBAPIError as exc:
-            # No partition for these times (a clock far off, upkeep behind): losing
-            # one round of samples must not lose the tenants' state and events.
-            log.warning("%d samples not stored: %s", len(samples), type(exc.orig).__name__)
-    for r in results:
-        # A PATCH that was sent is recorded whatever became of the lease.
-        for event_id, (outcome, request_id) in r.finished_events.items():
-            conn.execute(
-                text(
-                    "UPDATE scaling_events SET outcome = :outcome, "
-                    "request_id = COALESCE(:req, request_id) WHERE id = :id"
-                ),
-                {"outcome": outcome, "req": request_id, "id": event_id},
-            )
-        if r.resource_id in kept:
-            insert_events(conn, r.resource_id, r.new_events)
-    lost = {r.resource_id for r in results} - kept
+    kept, refused = _save_states(conn, owner, results, now)
+    notes: dict[str, list[str]] = defaultdict(list)
+    _save_samples(conn, [r for r in results if r.resource_id in kept and r.samples], notes)
+    _save_events(conn, results, kept, notes)
+    for rid, said in notes.items():
+        if rid in kept:
+            conn.execute(_NOTE, {"rid": rid, "note": "; ".join(said)})
+    lost = {r.resource_id for r in results} - kept - refused
     if lost:
         log.warning("lease lost before saving %d tenant(s); their results dropped", len(lost))
     return kept
+
+
+def _save_states(
+    conn: Connection, owner: str, results: list[TenantResult], now: dt.datetime
+) -> tuple[set[str], set[str]]:
+    """State and status, releasing the lease: (tenants saved, tenants refused even
+    the fallback row). A tenant whose row is refused still has its lease released
+    and its status say why; its memory stays as last stored (a null memory keeps
+    it), for that may be what was refused."""
+    by_tenant = {r.resource_id: r for r in results}
+    kept: set[str] = set()
+    rows: dict[str, str] = {}
+    unsaved: dict[str, str] = {}
+    for r in results:
+        try:
+            rows[r.resource_id] = jsonb.dumps(_row(r, now))
+        except TypeError:  # orjson: an integer over 64 bits, say
+            log.warning("tenant %s: state not serialisable", r.resource_id, exc_info=True)
+            unsaved[r.resource_id] = "a value that cannot be stored"
+
+    def states(chosen: dict[str, str]) -> Callable[[list[str]], None]:
+        def write(rids: list[str]) -> None:
+            batch = "[" + ",".join(chosen[rid] for rid in rids) + "]"
+            kept.update(conn.execute(_SAVE, {"rows": batch, "owner": owner}).scalars())
+
+        return write
+
+    unsaved |= _apart(conn.begin_nested, list(rows), states(rows), "state")
+    fallback = {
+        rid: jsonb.dumps(
+            _row(by_tenant[rid], now)
+            | {"memory": None, "status": {"error": _UNSAVED.format(why), "roles": []}}
+        )
+        for rid, why in unsaved.items()
+    }
+    refused = _apart(conn.begin_nested, list(fallback), states(fallback), "fallback state")
+    return kept, set(refused)
+
+
+def _save_samples(
+    conn: Connection, results: list[TenantResult], notes: dict[str, list[str]]
+) -> None:
+    encoded: dict[str, str] = {}
+    for r in results:
+        try:
+            encoded[r.resource_id] = jsonb.dumps(r.samples)[1:-1]
+        except TypeError:
+            log.warning("tenant %s: samples not serialisable", r.resource_id, exc_info=True)
+            notes[r.resource_id].append(_UNSTORED.format("a value that cannot be stored"))
+
+    def write(rids: list[str]) -> None:
+        batch = "[" + ",".join(encoded[rid] for rid in rids) + "]"
+        conn.execute(_SAMPLES, {"rows": batch})
+
+    try:
+        # Only a value its column refuses is one tenant's; a constraint broken by
+        # all (no partition for these times: a clock far off, upkeep behind) is not.
+        refused = _apart(conn.begin_nested, list(encoded), write, "samples", faults=(DataError,))
+    except DBAPIError as exc:
+        # Losing one round of samples must not lose the tenants' state and events.
+        count = sum(len(r.samples) for r in results)
+        log.warning("%d samples not stored: %s", count, type(exc.orig).__name__)
+        return
+    for rid, why in refused.items():
+        notes[rid].append(_UNSTORED.format(why))
+
+
+def _save_events(
+    conn: Connection, results: list[TenantResult], kept: set[str], notes: dict[str, list[str]]
+) -> None:
+    by_tenant = {r.resource_id: r for r in results}
+
+    def write(rids: list[str]) -> None:
+        for rid in rids:
+            r = by_tenant[rid]
+            # A PATCH that was sent is recorded whatever became of the lease.
+            for event_id, (outcome, request_id) in r.finished_events.items():
+                conn.execute(
+                    text(
+                        "UPDATE scaling_events SET outcome = :outcome, "
+                        "request_id = COALESCE(:req, request_id) WHERE id = :id"
+                    ),
+                    {"outcome": outcome, "req": request_id, "id": event_id},
+                )
+            if rid in kept:
+                insert_events(conn, rid, r.new_events)
+
+    eventful = [
+        r.resource_id
+        for r in results
+        if r.finished_events or (r.resource_id in kept and r.new_events)
+    ]
+    for rid, why in _apart(conn.begin_nested, eventful, write, "events").items():
+        notes[rid].append(f"this tick's scaling events could not be recorded ({why})")
+
+
+def _row(r: TenantResult, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "resource_id": r.resource_id,
+        "epoch": r.epoch,
+        "memory": r.memory,
+        "status": r.status,
+        "next_due": r.next_due.isoformat(),
+        "tick_at": now.isoformat(),
+    }
 
 
 _BEAT = text(
