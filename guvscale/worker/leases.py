@@ -12,12 +12,16 @@ a change after it.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from guvscale.db import jsonb
+from guvscale.worker import memory
 from guvscale.worker.types import Claim, EventRow
+
+log = logging.getLogger(__name__)
 
 # Rows for provisioned tenants that have rules and a Heroku token; rows of
 # tenants that no longer qualify are removed so they are not claimed.
@@ -85,19 +89,34 @@ def claim(
         _CLAIM, {"owner": owner, "until": now + lease_for, "now": now, "limit": limit}
     ).all()
     claims = [
-        Claim(
-            resource_id=r.resource_id,
-            epoch=r.lease_epoch,
-            due_at=r.due_at,
-            memory=dict(r.memory or {}),
-            took_over=r.previous_owner is not None,
-        )
-        for r in rows
+        _claim(r.resource_id, r.lease_epoch, r.due_at, r.memory, r.previous_owner) for r in rows
     ]
     orphans = [c.resource_id for c in claims if c.took_over]
     if orphans:
         conn.execute(_CLOSE_ORPHANS, {"rids": orphans})
     return claims
+
+
+def _claim(
+    resource_id: str, epoch: int, due_at: dt.datetime, stored: Any, previous_owner: str | None
+) -> Claim:
+    # Checked here, before anything reads it: a misshapen memory raised in
+    # places where one tenant's failure ended the round for every tenant.
+    kept, reset = memory.checked(stored)
+    if reset:
+        log.warning(
+            "tenant %s: stored worker memory misshapen in %s; started afresh",
+            resource_id,
+            ", ".join(reset),
+        )
+    return Claim(
+        resource_id=resource_id,
+        epoch=epoch,
+        due_at=due_at,
+        memory=kept,
+        took_over=previous_owner is not None,
+        reset=tuple(reset),
+    )
 
 
 def fence(

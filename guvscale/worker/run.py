@@ -160,16 +160,20 @@ class Worker:
             progress = Progress()
             budget = self.options.tenant_timeout
             try:
-                return await asyncio.wait_for(
+                result = await asyncio.wait_for(
                     tick(job, self.ctx, now, time.monotonic() + budget, progress), budget
                 )
             except LeaseLost:
                 return None
             except TimeoutError:
-                return _cut_short(job, now, progress, f"the tick took over {budget:g} s")
+                result = _cut_short(job, now, progress, f"the tick took over {budget:g} s")
             except Exception as exc:
                 log.exception("tenant %s: tick failed", job.resource_id)
-                return _cut_short(job, now, progress, f"internal error ({type(exc).__name__})")
+                why = f"internal error ({type(exc).__name__})"
+                result = _cut_short(job, now, progress, why, internal=True)
+            if job.claim.reset:
+                _note_reset(job, result)
+            return result
 
     async def _fence(
         self, claim: Claim, events: list[EventRow], memory: dict[str, Any]
@@ -319,19 +323,53 @@ async def run_forever(worker: Worker, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), worker.options.loop_seconds)
 
 
-def _cut_short(job: TenantJob, now: dt.datetime, progress: Progress, why: str) -> TenantResult:
+def _cut_short(
+    job: TenantJob, now: dt.datetime, progress: Progress, why: str, *, internal: bool = False
+) -> TenantResult:
+    """What a tick that did not finish leaves to be saved. It must not raise:
+    an exception here is outside every tenant's handling and ends the round for all."""
     from guvscale.worker.tenant import next_due
 
-    memory = dict(job.claim.memory)
-    for cached in memory.get("formation", {}).values():
-        cached["stale"] = True  # a PATCH may have gone out
+    try:
+        memory = _left_over(job.claim.memory, internal=internal)
+    except Exception:
+        log.exception("tenant %s: its memory could not be kept; started afresh", job.resource_id)
+        memory = {}
+    if internal and "roles" in job.claim.memory:
+        why += "; its scaling state started afresh"
     result = TenantResult(
         job.resource_id, job.claim.epoch, next_due(job, now), memory, {"error": why, "roles": []}
     )
     for event_id in progress.pending:
         result.finished_events[event_id] = (f"unknown: {why} before Heroku answered", None)
-    result.counters.errors["tick_timeout" if "took" in why else "internal"] += 1
+    result.counters.errors["internal" if internal else "tick_timeout"] += 1
     return result
+
+
+def _left_over(claimed: dict[str, Any], *, internal: bool) -> dict[str, Any]:
+    memory = dict(claimed)
+    if internal:
+        # The scaler states are the one part no shape check vouches for (only
+        # their scaler reads them), and so the likeliest reason a tick fails
+        # for no foreseen reason: kept, it would fail every tick after.
+        memory.pop("roles", None)
+    # A PATCH may have gone out: the next tick reads what Heroku has.
+    formation = memory.pop("formation", None)
+    if isinstance(formation, dict):
+        memory["formation"] = {
+            app: {**cached, "stale": True}
+            for app, cached in formation.items()
+            if isinstance(cached, dict)
+        }
+    return memory
+
+
+def _note_reset(job: TenantJob, result: TenantResult) -> None:
+    """Say in the tenant's status that part of its stored memory started afresh."""
+    parts = ", ".join(job.claim.reset)
+    note = f"the saved worker state was unreadable ({parts}) and started afresh"
+    result.status["error"] = "; ".join(e for e in (result.status.get("error"), note) if e)
+    result.counters.errors["state_reset"] += 1
 
 
 # -- command line ---------------------------------------------------------------

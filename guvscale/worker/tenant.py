@@ -9,6 +9,7 @@ the current quantity.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import re
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,7 @@ from guvscale.worker.types import Claim, Counters, EventRow, TenantJob, TenantRe
 Fence = Callable[[Claim, list[EventRow], dict[str, Any]], Awaitable[list[int] | None]]
 # (tenant, credentials the tick used, new ones) -> saved (False: they changed meanwhile)
 StoreBroker = Callable[[str, TenantCredentials, TenantCredentials], Awaitable[bool]]
+log = logging.getLogger(__name__)
 FORMATION_TTL = 180.0  # seconds a formation read is trusted without a change of ours
 _LIMIT_TYPE = re.compile(r"process type ([-\w]+)")
 
@@ -280,8 +282,17 @@ def _decide(
     scaler = Scaler(role)
     try:
         scaler.restore(kept.get("scaler") or {})
-    except (KeyError, TypeError, ValueError):
+    except Exception:
+        # Whatever a stored state makes restore raise, it is this role's alone:
+        # raised on, it failed the tenant's whole tick, and every tick after.
+        log.warning(
+            "tenant %s, role %s: saved scaling state unreadable; started afresh",
+            job.resource_id,
+            role.name,
+            exc_info=True,
+        )
         errors.append("the saved scaling state was unreadable; started afresh")
+        counters.errors["scaler_state_reset"] += 1
         scaler = Scaler(role)
     obs = Observation(
         t=t,

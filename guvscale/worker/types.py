@@ -19,6 +19,7 @@ class Claim:
     due_at: dt.datetime
     memory: dict[str, Any]
     took_over: bool  # the lease was still held by another worker when it ran out
+    reset: tuple[str, ...] = ()  # parts of the stored memory dropped as misshapen
 
 
 @dataclass
