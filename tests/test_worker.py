@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select, text
@@ -20,6 +21,8 @@ from guvscale.db.worker_models import WorkerHeartbeat
 from guvscale.worker.run import Report, run_once
 from tests import factories
 from tests.rabbitmq_fixtures import Broker
+from tests.silent_broker import SilentBroker
+from tests.waiting import returns_within
 
 BACKLOG = 300
 
@@ -320,6 +323,49 @@ def test_a_slow_tenant_holds_up_no_other(
         at = world.state(t.id).last_tick_at
         assert at is not None and at < slow_at - dt.timedelta(seconds=1)
     assert world.state(slow.id).status["roles"][0]["partial"] is True
+
+
+SMALL_POOL = 2  # threads in the event loop's default executor, for the tests below
+
+
+def rounds_on_a_small_pool(world: factories.WorkerWorld, count: int) -> list[Report]:
+    """`count` rounds 30 s apart in one event loop whose default executor has
+    SMALL_POOL threads, so that a thread lost per round shows within a few
+    rounds on any machine (its usual size is the CPU count + 4)."""
+
+    async def go() -> list[Report]:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(SMALL_POOL))
+        async with world.make_worker() as w:
+            start = utcnow()
+            return [await run_once(w, start + dt.timedelta(seconds=30 * i)) for i in range(count)]
+
+    return asyncio.run(go())
+
+
+def test_a_broker_silent_after_the_handshake_holds_up_no_other_tenant(
+    world: factories.WorkerWorld,
+    backlog: str,
+) -> None:
+    rounds = SMALL_POOL + 3
+    with SilentBroker("declare") as silent:
+        bad = world.tenant(
+            factories.role_rules("jobs"),
+            {"worker": 2},
+            app="silent-app",
+            broker_url=silent.url,
+            # Nobody listens there: the worker falls back to AMQP at once.
+            management_url="http://guest:guest@127.0.0.1:9",
+        )
+        good = world.tenant(factories.role_rules(backlog), {"worker": 0})
+
+        reports = returns_within(lambda: rounds_on_a_small_pool(world, rounds), timeout=120)
+
+        assert silent.declares == rounds  # asked each round: it never answered
+    assert [(r.claimed, r.saved) for r in reports] == [(2, 2)] * rounds
+    error = world.state(bad.id).status["error"]
+    assert "AMQP" in error and "no answer" in error and "silent-secret-pw" not in error
+    assert world.state(good.id).status["error"] is None
+    assert world.quantity("worker") > 0
 
 
 def test_a_roles_app_key_scales_that_app_with_one_batch_patch_per_app(
