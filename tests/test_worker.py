@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import socket
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select, text
 
+from guvscale import wiring
 from guvscale.clock import utcnow
 from guvscale.db.worker_models import WorkerHeartbeat
-from guvscale.worker.run import Report, run_once
+from guvscale.rabbitmq import BrokerUnreachable
+from guvscale.worker.run import Report, run_forever, run_once
 from tests import factories
 from tests.rabbitmq_fixtures import Broker
 from tests.silent_broker import SilentBroker
@@ -366,6 +369,59 @@ def test_a_broker_silent_after_the_handshake_holds_up_no_other_tenant(
     assert "AMQP" in error and "no answer" in error and "silent-secret-pw" not in error
     assert world.state(good.id).status["error"] is None
     assert world.quantity("worker") > 0
+
+
+def test_a_fallback_call_that_never_returns_starves_no_other_tenant_and_stop_still_stops(
+    world: factories.WorkerWorld, backlog: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind the adapter's own timeout: a broker call that hangs anyway (a stuck
+    name lookup, a library bug) must cost the worker nothing but that call."""
+    release = threading.Event()
+    calls: list[str] = []
+
+    def never_returns(url: str, queue: str, *, timeout: float, allow_private: bool) -> None:
+        calls.append(queue)
+        release.wait()
+        raise BrokerUnreachable("released at the end of the test")
+
+    monkeypatch.setattr(wiring, "passive_declare", never_returns)
+    world.tenant(
+        factories.role_rules("jobs"),
+        {"worker": 2},
+        app="stuck-app",
+        management_url="http://guest:guest@127.0.0.1:9",  # fails at once: AMQP next
+    )
+    good = world.tenant(factories.role_rules(backlog), {"worker": 0})
+    ticks = SMALL_POOL + 3
+
+    async def tick_then_stop() -> None:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(SMALL_POOL))
+        async with world.make_worker(worker_poll_seconds=1) as w:
+            stop = asyncio.Event()  # what SIGTERM sets
+            running = asyncio.create_task(run_forever(w, stop))
+            while samples_of(world, good.id) < ticks:
+                await asyncio.sleep(0.2)
+            stop.set()
+            await running
+
+    try:
+        returns_within(lambda: asyncio.run(tick_then_stop()), timeout=120)
+    finally:
+        release.set()
+    assert calls  # the stuck tenant did reach its broker call
+
+
+def samples_of(world: factories.WorkerWorld, rid: str) -> int:
+    """Samples saved for the tenant's roles: one per tick."""
+    with world.sessions() as s:
+        found = s.execute(
+            text(
+                "SELECT count(*) FROM role_samples JOIN role_series ON role_series.id = series_id"
+                " WHERE role_series.resource_id = :rid"
+            ),
+            {"rid": rid},
+        ).scalar()
+    return int(found or 0)
 
 
 def test_a_roles_app_key_scales_that_app_with_one_batch_patch_per_app(

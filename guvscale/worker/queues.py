@@ -7,7 +7,7 @@ readings are marked partial and never justify a scale-down.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -22,8 +22,8 @@ from guvscale.rabbitmq import (
     vhost_of,
 )
 
-# (amqp_url, queue, timeout, allow_private) -> (ready, consumers)
-PassiveDeclare = Callable[[str, str, float, bool], tuple[int, int]]
+# (amqp_url, queue, timeout, allow_private) -> (ready, consumers), on threads of its own
+PassiveDeclare = Callable[[str, str, float, bool], Awaitable[tuple[int, int]]]
 
 
 @dataclass
@@ -63,7 +63,7 @@ async def read(
             reading.error, reading.error_kind = _text(exc), "broker_unreachable"
             return reading
 
-        def declare(url: str, queue: str, seconds: float) -> tuple[int, int]:
+        def declare(url: str, queue: str, seconds: float) -> Awaitable[tuple[int, int]]:
             return passive_declare(url, queue, seconds, allow_private)
 
         return await _fallback(reading, broker_url, queues, timeout, declare, exc)
@@ -83,7 +83,7 @@ async def _fallback(
     broker_url: str,
     queues: list[str],
     timeout: float,
-    passive_declare: Callable[[str, str, float], tuple[int, int]],
+    passive_declare: Callable[[str, str, float], Awaitable[tuple[int, int]]],
     cause: Exception,
 ) -> Reading:
     reading.partial = True
@@ -92,7 +92,7 @@ async def _fallback(
     for name in queues:
         try:
             ready, consumers = await asyncio.wait_for(
-                asyncio.to_thread(passive_declare, broker_url, name, timeout), timeout + 1
+                passive_declare(broker_url, name, timeout), timeout + 1
             )
         except QueueMissing:
             reading.errors[name] = f"queue {name!r} not found"
