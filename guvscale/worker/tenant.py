@@ -156,7 +156,7 @@ async def _read(ctx: Context, job: TenantJob, cred: TenantCredentials | None) ->
         cred.management_url if cred else None,
         sorted({r.queue for r in job.roles}),
         timeout=ctx.timeout,
-        passive_declare=ctx.amqp.declare,
+        passive_declare=ctx.amqp.for_tenant(job.resource_id),
         allow_private=ctx.allow_private,
     )
 
