@@ -11,6 +11,7 @@ import os
 import random
 import socket
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import httpx
@@ -26,6 +27,7 @@ from guvscale.httpclient import async_client
 from guvscale.rabbitmq import passive_declare
 from guvscale.services.config_vars import ConfigIssuer
 from guvscale.settings import Settings
+from guvscale.worker.amqp_threads import AmqpThreads
 from guvscale.worker.run import Worker, WorkerOptions
 from guvscale.worker.tenant import Context
 
@@ -83,7 +85,7 @@ async def worker(
     dry_run: bool = False,
     name: str | None = None,
 ) -> AsyncIterator[Worker]:
-    """A ready Worker with its engine and HTTP clients; all closed on exit."""
+    """A ready Worker with its engine, HTTP clients and broker threads; all closed on exit."""
     own_engine = engine is None
     engine = engine or make_engine(settings)
     async with contextlib.AsyncExitStack() as stack:
@@ -98,6 +100,15 @@ async def worker(
         # The broker URL's re-read (rare) uses the sync adapter the config API uses.
         sync_http = stack.enter_context(httpx.Client(timeout=settings.worker_call_timeout))
 
+        # As many threads as tenants in flight: a tick never waits for a thread
+        # behind other tenants' brokers.
+        amqp_pool = ThreadPoolExecutor(
+            settings.worker_concurrency, thread_name_prefix="guvscale-amqp"
+        )
+        # No wait: a call still running ends within its own timeout, and must not
+        # hold up the loop's exit (the interpreter's exit waits for it).
+        stack.callback(amqp_pool.shutdown, wait=False, cancel_futures=True)
+
         def platform() -> HerokuPlatform:
             return heroku_platform(settings, sync_http, timeout=settings.worker_call_timeout)
 
@@ -107,7 +118,7 @@ async def worker(
             ),
             http=http,
             fence=_unset_fence,
-            passive_declare=_passive_declare,
+            amqp=AmqpThreads(_passive_declare, amqp_pool),
             timeout=settings.worker_call_timeout,
             allow_private=settings.private_brokers_allowed,
             dry_run=dry_run,

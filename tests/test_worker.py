@@ -10,20 +10,26 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import socket
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, select, text
 
+from guvscale import wiring
 from guvscale.clock import utcnow
 from guvscale.db.worker_models import WorkerHeartbeat
+from guvscale.rabbitmq import BrokerUnreachable
 from guvscale.records import rollups
 from guvscale.worker import leases, run
-from guvscale.worker.run import Report, run_once
+from guvscale.worker.run import Report, run_forever, run_once
 from guvscale.worker.types import Claim
 from tests import factories
 from tests.rabbitmq_fixtures import Broker
+from tests.silent_broker import SilentBroker
+from tests.waiting import returns_within
 
 BACKLOG = 300
 
@@ -358,6 +364,102 @@ def test_a_slow_tenant_holds_up_no_other(
         at = world.state(t.id).last_tick_at
         assert at is not None and at < slow_at - dt.timedelta(seconds=1)
     assert world.state(slow.id).status["roles"][0]["partial"] is True
+
+
+SMALL_POOL = 2  # threads in the event loop's default executor, for the tests below
+
+
+def rounds_on_a_small_pool(world: factories.WorkerWorld, count: int) -> list[Report]:
+    """`count` rounds 30 s apart in one event loop whose default executor has
+    SMALL_POOL threads, so that a thread lost per round shows within a few
+    rounds on any machine (its usual size is the CPU count + 4)."""
+
+    async def go() -> list[Report]:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(SMALL_POOL))
+        async with world.make_worker() as w:
+            start = utcnow()
+            return [await run_once(w, start + dt.timedelta(seconds=30 * i)) for i in range(count)]
+
+    return asyncio.run(go())
+
+
+def test_a_broker_silent_after_the_handshake_holds_up_no_other_tenant(
+    world: factories.WorkerWorld,
+    backlog: str,
+) -> None:
+    rounds = SMALL_POOL + 3
+    with SilentBroker("declare") as silent:
+        bad = world.tenant(
+            factories.role_rules("jobs"),
+            {"worker": 2},
+            app="silent-app",
+            broker_url=silent.url,
+            # Nobody listens there: the worker falls back to AMQP at once.
+            management_url="http://guest:guest@127.0.0.1:9",
+        )
+        good = world.tenant(factories.role_rules(backlog), {"worker": 0})
+
+        reports = returns_within(lambda: rounds_on_a_small_pool(world, rounds), timeout=120)
+
+        assert silent.declares == rounds  # asked each round: it never answered
+    assert [(r.claimed, r.saved) for r in reports] == [(2, 2)] * rounds
+    error = world.state(bad.id).status["error"]
+    assert "AMQP" in error and "no answer" in error and "silent-secret-pw" not in error
+    assert world.state(good.id).status["error"] is None
+    assert world.quantity("worker") > 0
+
+
+def test_a_fallback_call_that_never_returns_starves_no_other_tenant_and_stop_still_stops(
+    world: factories.WorkerWorld, backlog: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind the adapter's own timeout: a broker call that hangs anyway (a stuck
+    name lookup, a library bug) must cost the worker nothing but that call."""
+    release = threading.Event()
+    calls: list[str] = []
+
+    def never_returns(url: str, queue: str, *, timeout: float, allow_private: bool) -> None:
+        calls.append(queue)
+        release.wait()
+        raise BrokerUnreachable("released at the end of the test")
+
+    monkeypatch.setattr(wiring, "passive_declare", never_returns)
+    world.tenant(
+        factories.role_rules("jobs"),
+        {"worker": 2},
+        app="stuck-app",
+        management_url="http://guest:guest@127.0.0.1:9",  # fails at once: AMQP next
+    )
+    good = world.tenant(factories.role_rules(backlog), {"worker": 0})
+    ticks = SMALL_POOL + 3
+
+    async def tick_then_stop() -> None:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(SMALL_POOL))
+        async with world.make_worker(worker_poll_seconds=1) as w:
+            stop = asyncio.Event()  # what SIGTERM sets
+            running = asyncio.create_task(run_forever(w, stop))
+            while samples_of(world, good.id) < ticks:
+                await asyncio.sleep(0.2)
+            stop.set()
+            await running
+
+    try:
+        returns_within(lambda: asyncio.run(tick_then_stop()), timeout=120)
+    finally:
+        release.set()
+    assert calls == ["jobs"]  # asked once: never again while that call runs
+
+
+def samples_of(world: factories.WorkerWorld, rid: str) -> int:
+    """Samples saved for the tenant's roles: one per tick."""
+    with world.sessions() as s:
+        found = s.execute(
+            text(
+                "SELECT count(*) FROM role_samples JOIN role_series ON role_series.id = series_id"
+                " WHERE role_series.resource_id = :rid"
+            ),
+            {"rid": rid},
+        ).scalar()
+    return int(found or 0)
 
 
 def test_a_roles_app_key_scales_that_app_with_one_batch_patch_per_app(

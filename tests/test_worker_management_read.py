@@ -99,3 +99,29 @@ def test_a_hanging_management_api_leaves_the_tick_time_for_the_amqp_fallback(
     [role] = status["roles"]
     assert (role["ready"], role["partial"]) == (3, True), status
     assert "ready counts only, over AMQP" in role["error"]
+
+
+def test_amqp_counts_past_the_samples_columns_are_held_to_them() -> None:
+    # A passive declare's counts are 32-bit unsigned; the samples' columns
+    # signed: 2**32 - 1 ready failed the tenant's samples (the management
+    # API's counts are clamped in its adapter the same way).
+    async def declare(url: str, queue: str, timeout: float, allow: bool) -> tuple[int, int]:
+        return 2**32 - 1, 2**32 - 1
+
+    async def go() -> Reading:
+        async with httpx.AsyncClient() as http:
+            return await read(
+                http,
+                BROKER,
+                None,
+                ["jobs"],
+                timeout=2,
+                passive_declare=declare,
+                allow_private=True,
+            )
+
+    with respx.mock() as mock:
+        mock.get(f"{MANAGEMENT}/api/queues/vh/jobs").mock(side_effect=httpx.ConnectError("no"))
+        reading = asyncio.run(go())
+    stats = reading.stats["jobs"]
+    assert (stats.ready, stats.consumers, stats.partial) == (COUNT_MAX, COUNT_MAX, True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -22,9 +22,10 @@ from guvscale.rabbitmq import (
     management_url_for,
     vhost_of,
 )
+from guvscale.rabbitmq.management import COUNT_MAX
 
-# (amqp_url, queue, timeout, allow_private) -> (ready, consumers)
-PassiveDeclare = Callable[[str, str, float, bool], tuple[int, int]]
+# (amqp_url, queue, timeout, allow_private) -> (ready, consumers), on threads of its own
+PassiveDeclare = Callable[[str, str, float, bool], Awaitable[tuple[int, int]]]
 
 
 @dataclass
@@ -74,7 +75,7 @@ async def read(
             reading.error, reading.error_kind = _text(exc), "broker_unreachable"
             return reading
 
-        def declare(url: str, queue: str, seconds: float) -> tuple[int, int]:
+        def declare(url: str, queue: str, seconds: float) -> Awaitable[tuple[int, int]]:
             return passive_declare(url, queue, seconds, allow_private)
 
         return await _fallback(reading, broker_url, queues, timeout, declare, exc)
@@ -94,7 +95,7 @@ async def _fallback(
     broker_url: str,
     queues: list[str],
     timeout: float,
-    passive_declare: Callable[[str, str, float], tuple[int, int]],
+    passive_declare: Callable[[str, str, float], Awaitable[tuple[int, int]]],
     cause: Exception,
 ) -> Reading:
     reading.partial = True
@@ -103,7 +104,7 @@ async def _fallback(
     for name in queues:
         try:
             ready, consumers = await asyncio.wait_for(
-                asyncio.to_thread(passive_declare, broker_url, name, timeout), timeout + 1
+                passive_declare(broker_url, name, timeout), timeout + 1
             )
         except QueueMissing:
             reading.errors[name] = f"queue {name!r} not found"
@@ -113,8 +114,18 @@ async def _fallback(
             reading.error_kind = "broker_unreachable"
             reading.stats.clear()
             return reading
+        # AMQP counts are 32-bit unsigned: held to the samples' columns, as the
+        # management API's are (`management.COUNT_MAX`); the reading is partial anyway.
         reading.stats[name] = QueueStats(
-            name, ready, 0, consumers, None, None, None, None, partial=True
+            name,
+            min(ready, COUNT_MAX),
+            0,
+            min(consumers, COUNT_MAX),
+            None,
+            None,
+            None,
+            None,
+            partial=True,
         )
     reading.error = f"management API unreachable ({why}); ready counts only, over AMQP"
     return reading

@@ -33,8 +33,9 @@ from guvscale.scaling import Observation, Scaler
 from guvscale.services.credentials import TenantCredentials
 from guvscale.worker import formation as fm
 from guvscale.worker import rotation
+from guvscale.worker.amqp_threads import AmqpThreads
 from guvscale.worker.pacing import PaceBook, Pacer, Paused
-from guvscale.worker.queues import PassiveDeclare, Reading, read
+from guvscale.worker.queues import Reading, read
 from guvscale.worker.rates import counter_rate
 from guvscale.worker.types import Claim, Counters, EventRow, TenantJob, TenantResult
 
@@ -51,7 +52,7 @@ class Context:
     heroku: AsyncHerokuPlatform
     http: httpx.AsyncClient  # for the management API
     fence: Fence
-    passive_declare: PassiveDeclare
+    amqp: AmqpThreads  # the fallback's passive declares
     timeout: float  # every network call
     allow_private: bool = False  # ALLOW_PRIVATE_BROKERS
     dry_run: bool = False  # the worker's --dry-run: decide and record, never apply
@@ -159,7 +160,7 @@ async def _read(
         cred.management_url if cred else None,
         sorted({r.queue for r in job.roles}),
         timeout=ctx.timeout,
-        passive_declare=ctx.passive_declare,
+        passive_declare=ctx.amqp.for_tenant(job.resource_id),
         allow_private=ctx.allow_private,
         deadline=deadline,
     )
