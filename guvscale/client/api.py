@@ -72,6 +72,12 @@ class ConfigApi:
                 str(data.get("message", r.reason_phrase)),
                 [e for e in data.get("errors", []) if isinstance(e, dict)],
             )
+        if r.status_code in (502, 503, 504):
+            # The router's own page, not ours: the service is down or restarting.
+            raise ServiceUnreachable(
+                f"GuvScale at {self._host} is not answering ({r.status_code} "
+                f"{r.reason_phrase}); try again shortly"
+            )
         raise ApiError(
             r.status_code, "error", f"unexpected answer from GuvScale: {r.reason_phrase}"
         )
