@@ -592,44 +592,28 @@ def test_replayed_token_is_refused(
         assert thief.get(f"/resources/{resource.id}").status_code == 401
 
 
-def test_a_v3_token_replayed_in_the_v1_form_is_refused(
-    app: object, sessions: sessionmaker[Session], settings: Settings
+@pytest.mark.parametrize("first", ["v3", "v1"])
+def test_a_plain_token_signs_in_once_whichever_form_carries_it(
+    app: object, sessions: sessionmaker[Session], settings: Settings, first: str
 ) -> None:
-    # v1's token for Heroku's uuid is v3's resource_token: keyed per form,
-    # a captured v3 sign-in signed in again as v1, under any email.
+    # v1's token for Heroku's uuid is v3's resource_token: keyed per form, a
+    # captured sign-in signed in again in the other form, under any email.
     resource = add_resource(sessions)
-    form = v3_form(resource, settings.sso_salt)
-    relabelled = {
-        "id": form["resource_id"],
-        "token": form["resource_token"],
-        "timestamp": form["timestamp"],
-        "email": "mallory@example.com",
-    }
+    v3 = v3_form(resource, settings.sso_salt)
+    v1 = {"id": v3["resource_id"], "token": v3["resource_token"], "timestamp": v3["timestamp"]}
+    v1["email"] = "mallory@example.com"
+    used, replayed = (v3, v1) if first == "v3" else (v1, v3)
     with TestClient(app) as owner:  # type: ignore[arg-type]
-        assert owner.post("/heroku/sso", data=form, follow_redirects=False).status_code == 302
+        assert owner.post("/heroku/sso", data=used, follow_redirects=False).status_code == 302
     with TestClient(app) as thief:  # type: ignore[arg-type]
         for r in (
-            thief.post("/heroku/sso", data=relabelled, follow_redirects=False),
-            thief.get("/sso/login", params=relabelled, follow_redirects=False),
+            thief.post("/heroku/sso", data=replayed, follow_redirects=False),
+            thief.get("/sso/login", params=replayed, follow_redirects=False),
         ):
             assert r.status_code == 403
             assert "already used" in r.text
             assert session_cookie_header(r) is None
         assert thief.get(f"/resources/{resource.id}").status_code == 401
-
-
-def test_a_v1_token_replayed_in_the_v3_form_is_refused(
-    app: object, sessions: sessionmaker[Session], settings: Settings
-) -> None:
-    resource = add_resource(sessions)
-    form = v3_form(resource, settings.sso_salt)
-    v1 = {"id": form["resource_id"], "token": form["resource_token"]}
-    v1 |= {"timestamp": form["timestamp"], "email": form["email"]}
-    with TestClient(app) as owner:  # type: ignore[arg-type]
-        assert owner.post("/heroku/sso", data=v1, follow_redirects=False).status_code == 302
-    with TestClient(app) as thief:  # type: ignore[arg-type]
-        r = thief.post("/heroku/sso", data=form, follow_redirects=False)
-        assert r.status_code == 403 and "already used" in r.text
 
 
 def test_refusal_page_escapes_and_hides_secrets(

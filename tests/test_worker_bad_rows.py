@@ -221,21 +221,28 @@ def test_a_tick_cut_short_leaves_a_saveable_result_whatever_its_claim_holds() ->
 # -- rows the database refuses ---------------------------------------------------
 
 
-def test_a_role_the_database_cannot_record_is_that_tenants_error_only(
-    world: factories.WorkerWorld,
-) -> None:
+def beside_a_healthy_tenant(
+    world: factories.WorkerWorld, **role_change: Any
+) -> tuple[factories.Tenant, Any]:
+    """Three rounds of a healthy tenant beside one whose role, as the worker
+    holds it, has `role_change` (rules an older release stored); asserts the
+    healthy one was claimed, ticked and saved every round, and returns the
+    other tenant and its worker state."""
     bad = world.tenant(
         factories.role_rules("jobs"), {"worker": 0}, app="bad-app", management_url=NOBODY
     )
     good = healthy(world)
     [role] = _parsed(factories.role_rules("jobs"))
-    long = dataclasses.replace(role, name="r" * 150)  # role_series.role holds 100
-
-    reports = rounds(world, 3, roles={bad.id: [long]})
-
+    reports = rounds(world, 3, roles={bad.id: [dataclasses.replace(role, **role_change)]})
     assert [(r.claimed, r.saved) for r in reports] == [(2, 2)] * 3
     assert_healthy(world, good.id, reports)
-    st = world.state(bad.id)
+    return bad, world.state(bad.id)
+
+
+def test_a_role_the_database_cannot_record_is_that_tenants_error_only(
+    world: factories.WorkerWorld,
+) -> None:
+    _, st = beside_a_healthy_tenant(world, name="r" * 150)  # role_series.role holds 100
     assert st.status["error"] == (
         "its roles cannot be recorded (value too long for type character varying(100))"
     )
@@ -245,18 +252,7 @@ def test_a_role_the_database_cannot_record_is_that_tenants_error_only(
 def test_a_status_the_database_refuses_is_that_tenants_error_only(
     world: factories.WorkerWorld,
 ) -> None:
-    bad = world.tenant(
-        factories.role_rules("jobs"), {"worker": 0}, app="bad-app", management_url=NOBODY
-    )
-    good = healthy(world)
-    [role] = _parsed(factories.role_rules("jobs"))
-    nul = dataclasses.replace(role, queue="jo\x00bs")  # jsonb refuses \u0000
-
-    reports = rounds(world, 3, roles={bad.id: [nul]})
-
-    assert [(r.claimed, r.saved) for r in reports] == [(2, 2)] * 3
-    assert_healthy(world, good.id, reports)
-    st = world.state(bad.id)
+    bad, st = beside_a_healthy_tenant(world, queue="jo\x00bs")  # jsonb refuses \u0000
     assert st.lease_owner is None
     assert st.status == {
         "error": "this tick's results could not be saved (unsupported Unicode escape sequence)",

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from guvscale.rabbitmq.management import COUNT_MAX
-from guvscale.worker.queues import Reading, read
+from guvscale.worker.queues import PassiveDeclare, Reading, read
 from tests import factories
 from tests.rabbitmq_fixtures import Broker
 from tests.workload.publisher import publish
@@ -24,22 +24,23 @@ BROKER = "amqps://user:pw-5e4d3c@rabbit.example/vh"
 MANAGEMENT = "https://rabbit.example"
 
 
-def no_declare(url: str, queue: str, timeout: float, allow_private: bool) -> tuple[int, int]:
+async def no_declare(url: str, queue: str, timeout: float, allow_private: bool) -> tuple[int, int]:
     raise AssertionError("the management API answered: no fallback")
 
 
-def test_only_the_tenants_queues_are_asked_for() -> None:
+def read_now(queues: list[str], declare: PassiveDeclare = no_declare) -> Reading:
+    """One read of `queues` on BROKER (its management API derived: MANAGEMENT)."""
+
     async def go() -> Reading:
         async with httpx.AsyncClient() as http:
             return await read(
-                http,
-                BROKER,
-                None,
-                ["jobs", "mail"],
-                timeout=2,
-                passive_declare=no_declare,
-                allow_private=True,
+                http, BROKER, None, queues, timeout=2, passive_declare=declare, allow_private=True
             )
+
+    return asyncio.run(go())
+
+
+def test_only_the_tenants_queues_are_asked_for() -> None:
 
     queues = [
         {"name": name, "messages_ready": ready, "messages_unacknowledged": 1, "consumers": 2}
@@ -52,7 +53,7 @@ def test_only_the_tenants_queues_are_asked_for() -> None:
         )
         for queue in queues:
             mock.get(f"{MANAGEMENT}/api/queues/vh/{queue['name']}").respond(200, json=queue)
-        reading = asyncio.run(go())
+        reading = read_now(["jobs", "mail"])
     assert not listed.called
     assert {name: s.ready for name, s in reading.stats.items()} == {"jobs": 7, "mail": 0}
     assert reading.error is None and not reading.errors
@@ -108,20 +109,8 @@ def test_amqp_counts_past_the_samples_columns_are_held_to_them() -> None:
     async def declare(url: str, queue: str, timeout: float, allow: bool) -> tuple[int, int]:
         return 2**32 - 1, 2**32 - 1
 
-    async def go() -> Reading:
-        async with httpx.AsyncClient() as http:
-            return await read(
-                http,
-                BROKER,
-                None,
-                ["jobs"],
-                timeout=2,
-                passive_declare=declare,
-                allow_private=True,
-            )
-
     with respx.mock() as mock:
         mock.get(f"{MANAGEMENT}/api/queues/vh/jobs").mock(side_effect=httpx.ConnectError("no"))
-        reading = asyncio.run(go())
+        reading = read_now(["jobs"], declare)
     stats = reading.stats["jobs"]
     assert (stats.ready, stats.consumers, stats.partial) == (COUNT_MAX, COUNT_MAX, True)
