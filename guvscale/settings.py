@@ -152,7 +152,7 @@ class Settings(BaseSettings):
     # Tenants one worker process works on at once.
     worker_concurrency: int = 50
     # Seconds one tenant's tick may take, all its calls together; each call also
-    # has HTTP_TIMEOUT. Leases last this plus a margin, so a dead worker's
+    # has `worker_call_timeout`. Leases last this plus a margin, so a dead worker's
     # tenants are taken over well within two 10 s intervals.
     worker_tenant_timeout: float = Field(default=8.0, gt=0)
     # Seconds between looks for due tenants (each tenant is due at its plan's interval).

@@ -88,17 +88,18 @@ async def worker(
     """A ready Worker with its engine, HTTP clients and broker threads; all closed on exit."""
     own_engine = engine is None
     engine = engine or make_engine(settings)
+    call = settings.worker_call_timeout  # each HTTP or AMQP call the worker makes
     async with contextlib.AsyncExitStack() as stack:
         # As many connections as tenants in flight, and a few for Heroku beside them.
         http = await stack.enter_async_context(
             async_client(
-                timeout=settings.worker_call_timeout,
+                timeout=call,
                 max_connections=settings.worker_concurrency + 10,
                 keepalive_expiry=settings.http_keepalive,
             )
         )
         # The broker URL's re-read (rare) uses the sync adapter the config API uses.
-        sync_http = stack.enter_context(httpx.Client(timeout=settings.worker_call_timeout))
+        sync_http = stack.enter_context(httpx.Client(timeout=call))
 
         # As many threads as tenants in flight: a tick never waits for a thread
         # behind other tenants' brokers.
@@ -110,16 +111,14 @@ async def worker(
         stack.callback(amqp_pool.shutdown, wait=False, cancel_futures=True)
 
         def platform() -> HerokuPlatform:
-            return heroku_platform(settings, sync_http, timeout=settings.worker_call_timeout)
+            return heroku_platform(settings, sync_http, timeout=call)
 
         ctx = Context(
-            heroku=AsyncHerokuPlatform(
-                http, settings.heroku_api_url, USER_AGENT, timeout=settings.worker_call_timeout
-            ),
+            heroku=AsyncHerokuPlatform(http, settings.heroku_api_url, USER_AGENT, timeout=call),
             http=http,
             fence=_unset_fence,
             amqp=AmqpThreads(_passive_declare, amqp_pool),
-            timeout=settings.worker_call_timeout,
+            timeout=call,
             allow_private=settings.private_brokers_allowed,
             dry_run=dry_run,
             rng=random.Random(),  # noqa: S311 - jitter, not a secret

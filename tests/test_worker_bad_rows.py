@@ -69,6 +69,16 @@ def rounds(
         return asyncio.run(go())
 
 
+def store_memory(world: factories.WorkerWorld, rid: str, value: str, **params: Any) -> None:
+    """Overwrite a tenant's stored worker memory with the SQL expression `value`,
+    as a row written by hand or by another release would be."""
+    with world.sessions.begin() as s:
+        s.execute(
+            text(f"UPDATE tenant_worker_state SET memory = {value} WHERE resource_id = :rid"),
+            {"rid": rid, **params},
+        )
+
+
 def _rules_version(world: factories.WorkerWorld, rid: str) -> int:
     with world.sessions() as s:
         unscoped(s)
@@ -133,14 +143,7 @@ def test_a_misshapen_stored_memory_is_reset_and_every_tenant_still_ticks(
 
     def between(i: int) -> None:
         if i == 1:
-            with world.sessions.begin() as s:
-                s.execute(
-                    text(
-                        "UPDATE tenant_worker_state SET memory = CAST(:m AS jsonb) "
-                        "WHERE resource_id = :rid"
-                    ),
-                    {"m": stored, "rid": bad.id},
-                )
+            store_memory(world, bad.id, "CAST(:m AS jsonb)", m=stored)
         if i == 2:
             seen.append(world.state(bad.id).status)
 
@@ -165,14 +168,7 @@ def test_a_scaler_state_that_does_not_restore_starts_that_role_afresh(
 
     def between(i: int) -> None:
         if i == 1:
-            with world.sessions.begin() as s:
-                s.execute(
-                    text(
-                        "UPDATE tenant_worker_state SET memory = jsonb_set(memory, "
-                        "'{roles,worker,scaler}', '[1]') WHERE resource_id = :rid"
-                    ),
-                    {"rid": t.id},
-                )
+            store_memory(world, t.id, "jsonb_set(memory, '{roles,worker,scaler}', '[1]')")
             stored.update(world.state(t.id).memory["roles"]["mailer"]["scaler"])
 
     reports = rounds(world, 2, between=between)

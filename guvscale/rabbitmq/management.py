@@ -116,14 +116,10 @@ class ManagementClient:
         return self._base
 
     async def queues(self, vhost: str) -> dict[str, QueueStats]:
-        """Every queue of the vhost, by name, in one GET /api/queues/{vhost}."""
-        body = await self._get(
-            f"/api/queues/{_seg(vhost)}", missing=lambda: _no_vhost(vhost), limit=LIST_MAX_BYTES
-        )
-        if not isinstance(body, list):
-            raise BrokerUnreachable(f"{self._base}: queue list is not a JSON array")
+        """Every queue of the vhost, by name, in one GET /api/queues/{vhost}.
+        (The worker reads `named` queues and the credentials check `names`.)"""
         result: dict[str, QueueStats] = {}
-        for item in body:
+        for item in await self._list(vhost, QUERY):
             stats = _stats(item)
             if stats is not None:
                 result[stats.name] = stats
@@ -131,19 +127,22 @@ class ManagementClient:
 
     async def names(self, vhost: str) -> list[str]:
         """The name of every queue of the vhost: the list, asking for names alone."""
+        return [
+            item["name"]
+            for item in await self._list(vhost, NAMES_QUERY)
+            if isinstance(item, dict) and isinstance(item.get("name"), str)
+        ]
+
+    async def _list(self, vhost: str, query: bytes) -> list[Any]:
         body = await self._get(
             f"/api/queues/{_seg(vhost)}",
             missing=lambda: _no_vhost(vhost),
             limit=LIST_MAX_BYTES,
-            query=NAMES_QUERY,
+            query=query,
         )
         if not isinstance(body, list):
             raise BrokerUnreachable(f"{self._base}: queue list is not a JSON array")
-        return [
-            item["name"]
-            for item in body
-            if isinstance(item, dict) and isinstance(item.get("name"), str)
-        ]
+        return body
 
     async def named(self, vhost: str, names: list[str]) -> dict[str, QueueStats]:
         """The statistics of the named queues, by name; a queue the broker does

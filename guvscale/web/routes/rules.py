@@ -72,6 +72,7 @@ def _editor(
     # with nothing saved yet opens without problems.
     errors, warnings = _check(text) if draft is not None or text.strip() else ([], [])
     versions = history(db)
+    in_force = versions[0].version if versions else None
     return shell(
         db,
         resource,
@@ -83,8 +84,8 @@ def _editor(
         changes=diff(saved, text) if draft is not None else [],
         changed=changed_lines(saved, text) if draft is not None else (0, 0),
         versions=versions,
-        in_force=versions[0].version if versions else None,
-        based_on=(versions[0].version if versions else 0) if based_on is None else based_on,
+        in_force=in_force,
+        based_on=(in_force or 0) if based_on is None else based_on,
         **extra,
     )
 
